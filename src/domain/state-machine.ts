@@ -1,0 +1,203 @@
+import { isEligibleReviewer, isSatisfied } from './approval.js';
+import { StintError } from './errors.js';
+import { type AccessRequest, isTerminal, type RequestState, type ReviewDecision } from './request.js';
+
+/**
+ * The only way a request changes state. Each function is pure: it takes the request as stored and `now`, and
+ * returns the next request plus the audit action that records the change, or throws a StintError and changes
+ * nothing. The store persists both in one transaction.
+ */
+
+export type AuditAction =
+  | 'request.created'
+  | 'request.reviewed'
+  | 'request.approved'
+  | 'request.denied'
+  | 'request.withdrawn'
+  | 'request.timed_out'
+  | 'request.failed'
+  | 'grant.activated'
+  | 'grant.expired'
+  | 'grant.revoked';
+
+export interface Transition {
+  request: AccessRequest;
+  action: AuditAction;
+  /** Who caused it: a user id, or `stint` for the system (timers, issuance). */
+  actor: string;
+  /** Non-secret facts for the audit event. */
+  details: Record<string, unknown>;
+}
+
+export const SYSTEM_ACTOR = 'stint';
+
+function assertState(request: AccessRequest, allowed: readonly RequestState[], verb: string): void {
+  if (!allowed.includes(request.state)) {
+    const why = isTerminal(request.state) ? 'it has ended' : `it is ${request.state}`;
+    throw new StintError('INVALID_TRANSITION', `cannot ${verb} request ${request.id}: ${why}`, {
+      state: request.state,
+    });
+  }
+}
+
+function next(request: AccessRequest, changes: Partial<AccessRequest>): AccessRequest {
+  return { ...request, ...changes, version: request.version + 1 };
+}
+
+/** A new request starts pending, or approved straight away when its only tier is `auto`. */
+export function created(request: AccessRequest): Transition[] {
+  const out: Transition[] = [
+    {
+      request,
+      action: 'request.created',
+      actor: request.requester,
+      details: {
+        resource: request.resource,
+        role: request.role,
+        reason: request.reason,
+        durationSeconds: request.durationSeconds,
+        tiers: request.tiers,
+        ruleId: request.ruleId,
+        policyVersion: request.policyVersion,
+      },
+    },
+  ];
+  if (request.slots.length === 0 && request.tiers.includes('auto')) {
+    const approved = next(request, { state: 'approved', approvedAt: request.createdAt });
+    out.push({
+      request: approved,
+      action: 'request.approved',
+      actor: SYSTEM_ACTOR,
+      details: { tier: 'auto' },
+    });
+  }
+  return out;
+}
+
+export function review(
+  request: AccessRequest,
+  reviewer: string,
+  decision: ReviewDecision,
+  comment: string,
+  now: Date,
+): Transition {
+  if (reviewer === request.requester) {
+    throw new StintError('SELF_APPROVAL', 'nobody may review their own request');
+  }
+  assertState(request, ['pending'], decision);
+  if (!isEligibleReviewer(request, reviewer)) {
+    throw new StintError(
+      'NOT_AN_APPROVER',
+      `${reviewer} is not an eligible approver of request ${request.id}`,
+      {
+        tiers: request.tiers,
+      },
+    );
+  }
+  if (request.reviews.some((r) => r.reviewer === reviewer)) {
+    throw new StintError('ALREADY_REVIEWED', `${reviewer} has already reviewed request ${request.id}`);
+  }
+  const reviews = [...request.reviews, { reviewer, decision, comment, at: now }];
+  if (decision === 'deny') {
+    return {
+      request: next(request, {
+        reviews,
+        state: 'denied',
+        endedAt: now,
+        endedBy: reviewer,
+        endReason: comment,
+      }),
+      action: 'request.denied',
+      actor: reviewer,
+      details: { comment },
+    };
+  }
+  const reviewed = { ...request, reviews };
+  if (isSatisfied(reviewed)) {
+    return {
+      request: next(request, { reviews, state: 'approved', approvedAt: now }),
+      action: 'request.approved',
+      actor: reviewer,
+      details: { comment, approvers: reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer) },
+    };
+  }
+  return {
+    request: next(request, { reviews }),
+    action: 'request.reviewed',
+    actor: reviewer,
+    details: { comment },
+  };
+}
+
+/** The requester takes back a request that has not become active yet. */
+export function withdraw(request: AccessRequest, actor: string, comment: string, now: Date): Transition {
+  if (actor !== request.requester) {
+    throw new StintError('FORBIDDEN', 'only the requester may withdraw a request');
+  }
+  assertState(request, ['pending', 'approved'], 'withdraw');
+  return {
+    request: next(request, { state: 'withdrawn', endedAt: now, endedBy: actor, endReason: comment || null }),
+    action: 'request.withdrawn',
+    actor,
+    details: { comment },
+  };
+}
+
+/** The window starts at activation, not when the request was made or approved. */
+export function activate(request: AccessRequest, now: Date): Transition {
+  assertState(request, ['approved'], 'activate');
+  const expiresAt = new Date(now.getTime() + request.durationSeconds * 1000);
+  return {
+    request: next(request, { state: 'active', activatedAt: now, expiresAt }),
+    action: 'grant.activated',
+    actor: SYSTEM_ACTOR,
+    details: { expiresAt: expiresAt.toISOString() },
+  };
+}
+
+export function fail(request: AccessRequest, reason: string, now: Date): Transition {
+  assertState(request, ['approved'], 'fail');
+  return {
+    request: next(request, { state: 'failed', endedAt: now, endedBy: SYSTEM_ACTOR, endReason: reason }),
+    action: 'request.failed',
+    actor: SYSTEM_ACTOR,
+    details: { reason },
+  };
+}
+
+export function expire(request: AccessRequest, now: Date): Transition {
+  assertState(request, ['active'], 'expire');
+  if (request.expiresAt === null || now.getTime() < request.expiresAt.getTime()) {
+    throw new StintError('INVALID_TRANSITION', `request ${request.id} has not reached its expiry`);
+  }
+  return {
+    request: next(request, { state: 'expired', endedAt: now, endedBy: SYSTEM_ACTOR }),
+    action: 'grant.expired',
+    actor: SYSTEM_ACTOR,
+    details: { expiresAt: request.expiresAt.toISOString() },
+  };
+}
+
+/** Ends access now. Who may revoke is decided by authorization; the state machine only checks it is live. */
+export function revoke(request: AccessRequest, actor: string, comment: string, now: Date): Transition {
+  assertState(request, ['approved', 'active'], 'revoke');
+  return {
+    request: next(request, { state: 'revoked', endedAt: now, endedBy: actor, endReason: comment || null }),
+    action: 'grant.revoked',
+    actor,
+    details: { comment },
+  };
+}
+
+export function timeOut(request: AccessRequest, now: Date): Transition {
+  assertState(request, ['pending'], 'time out');
+  if (now.getTime() < request.pendingUntil.getTime()) {
+    throw new StintError('INVALID_TRANSITION', `request ${request.id} has not reached its approval deadline`);
+  }
+  return {
+    request: next(request, { state: 'timed_out', endedAt: now, endedBy: SYSTEM_ACTOR }),
+    action: 'request.timed_out',
+    actor: SYSTEM_ACTOR,
+    details: { pendingUntil: request.pendingUntil.toISOString() },
+  };
+}

@@ -1,0 +1,107 @@
+import type { ApprovalSlot, Tier } from '../domain/request.js';
+
+/** A person in the directory. SSO and SCIM replace the YAML directory later; the shape stays. */
+export interface DirectoryUser {
+  id: string;
+  email: string;
+  name: string;
+  manager: string | null;
+  teams: string[];
+  /** Member of the security team: may fill security slots and revoke any grant. */
+  security: boolean;
+  /** Configuration only: an admin cannot approve their own elevation nor read others' credentials. */
+  admin: boolean;
+  /** Read-only access to requests and the audit trail. */
+  auditor: boolean;
+}
+
+export const SENSITIVITIES = ['routine', 'sensitive', 'critical'] as const;
+export type Sensitivity = (typeof SENSITIVITIES)[number];
+
+/** Where a resource's admin connection comes from. Never a secret inline in the policy. */
+export type ConnectionRef = { env: string } | { file: string };
+
+export interface ResourceRole {
+  name: string;
+  description: string;
+  /** What the role grants on the target, e.g. PostgreSQL roles the issued login becomes a member of. */
+  grants: string[];
+}
+
+export interface Resource {
+  id: string;
+  kind: 'postgres';
+  description: string;
+  sensitivity: Sensitivity;
+  connection: ConnectionRef;
+  roles: Record<string, ResourceRole>;
+}
+
+export interface TicketRule {
+  required: boolean;
+  /** Anchored regular expressions, compiled at load time. The reason must match one when a ticket is required. */
+  patterns: RegExp[];
+}
+
+export interface Rule {
+  id: string;
+  description: string;
+  resources: string[];
+  /** `*` allowed to mean every role of the listed resources. */
+  roles: string[];
+  /** Who may ask: users by id and/or members of teams. Empty both → nobody (deny by default). */
+  eligible: { users: string[]; teams: string[] };
+  defaultDurationSeconds: number;
+  maxDurationSeconds: number;
+  ticket: TicketRule;
+  /** All tiers must be satisfied. `['auto']` alone means approved at once. */
+  approval: Tier[];
+}
+
+export interface PolicySettings {
+  /** Names this deployment (audit, checkpoints). */
+  deployment: string;
+  /** No rule may allow longer than this. */
+  hardCapSeconds: number;
+  /** A pending request not approved within this times out. */
+  pendingTimeoutSeconds: number;
+}
+
+export interface Policy {
+  /** Content hash of the policy source: stored on each request. */
+  version: string;
+  source: string;
+  settings: PolicySettings;
+  users: Map<string, DirectoryUser>;
+  resources: Map<string, Resource>;
+  rules: Rule[];
+}
+
+/** What policy decides for one request; frozen onto the request when it is created. */
+export interface PolicyDecision {
+  ruleId: string;
+  policyVersion: string;
+  tiers: Tier[];
+  slots: ApprovalSlot[];
+  durationSeconds: number;
+  maxDurationSeconds: number;
+}
+
+export interface RequestInput {
+  requester: string;
+  resource: string;
+  role: string;
+  reason: string;
+  /** Absent → the rule's default duration. */
+  durationSeconds?: number;
+}
+
+/** One problem in a policy file, located for a human to fix. */
+export interface PolicyProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** Dotted path of the field, e.g. `rules[2].duration.max`. */
+  field: string;
+  message: string;
+}
