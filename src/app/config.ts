@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Server configuration: flags over environment over defaults, parsed once at start-up. No secret has a default;
+ * a missing or malformed value stops the server with a message naming it.
+ */
+const schema = z
+  .object({
+    dataDir: z.string().min(1),
+    policyPath: z.string().min(1, 'a policy file is required: --policy or STINT_POLICY'),
+    databaseUrl: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://'),
+    host: z.string().min(1),
+    port: z.coerce.number().int().min(0).max(65535),
+    encryptionKey: z.string().min(1, 'STINT_ENCRYPTION_KEY or STINT_ENCRYPTION_KEY_FILE is required'),
+    sweepIntervalMs: z.coerce.number().int().min(50).max(60_000),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  })
+  .strict();
+
+export type ServerConfig = z.infer<typeof schema>;
+
+export interface ServerFlags {
+  policyPath?: string;
+  databaseUrl?: string;
+  host?: string;
+  port?: number;
+  dataDir?: string;
+}
+
+export function readKey(env: NodeJS.ProcessEnv): string {
+  if (env.STINT_ENCRYPTION_KEY) return env.STINT_ENCRYPTION_KEY;
+  if (env.STINT_ENCRYPTION_KEY_FILE) return readFileSync(env.STINT_ENCRYPTION_KEY_FILE, 'utf8');
+  return '';
+}
+
+export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const dataDir = resolve(flags.dataDir ?? env.STINT_DATA_DIR ?? 'data');
+  const parsed = schema.safeParse({
+    dataDir,
+    policyPath: flags.policyPath ?? env.STINT_POLICY ?? '',
+    databaseUrl: flags.databaseUrl ?? env.STINT_DATABASE_URL ?? `sqlite:${join(dataDir, 'stint.db')}`,
+    host: flags.host ?? env.STINT_HOST ?? '127.0.0.1',
+    port: flags.port ?? env.STINT_PORT ?? 7070,
+    encryptionKey: readKey(env),
+    sweepIntervalMs: env.STINT_SWEEP_INTERVAL_MS ?? 500,
+    logLevel: env.STINT_LOG_LEVEL ?? 'info',
+  });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,25 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The quick start: a data folder with the demo policy and a generated encryption key, and the demo target's
+ * admin URL pointing at the machine's local PostgreSQL (prepared by scripts/demo-target.sql).
+ */
+export function prepareDemo(dataDir: string, env: NodeJS.ProcessEnv): { policyPath: string } {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const policyPath = join(dataDir, 'stint.yaml');
+  if (!existsSync(policyPath)) {
+    copyFileSync(fileURLToPath(new URL('../../examples/stint.yaml', import.meta.url)), policyPath);
+  }
+  const keyFile = join(dataDir, 'encryption.key');
+  if (!existsSync(keyFile)) {
+    writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+    chmodSync(keyFile, 0o600);
+  }
+  if (!env.STINT_ENCRYPTION_KEY && !env.STINT_ENCRYPTION_KEY_FILE) env.STINT_ENCRYPTION_KEY_FILE = keyFile;
+  // Demo-only login created by scripts/demo-target.sql on the local PostgreSQL; real targets name their own.
+  env.STINT_DEMO_DB_URL ??= 'postgres://stint_admin:stint-demo-only@127.0.0.1:5432/postgres';
+  return { policyPath };
+}

@@ -1,0 +1,56 @@
+import { StintError } from '../domain/errors.js';
+import type { AccessRequest } from '../domain/request.js';
+import type { Actor } from '../requests/request-types.js';
+
+/**
+ * The one policy point for who may do what. Deny by default: an action not listed here is refused. Anything in
+ * another user's scope answers "not found", so ids cannot be probed.
+ */
+export type Action =
+  | 'request.create'
+  | 'request.read'
+  | 'request.review'
+  | 'request.withdraw'
+  | 'request.revoke'
+  | 'request.list-all'
+  | 'credential.take'
+  | 'audit.read-all'
+  | 'resource.list'
+  | 'whoami';
+
+const isApprover = (actor: Actor, r: AccessRequest) =>
+  r.requester !== actor.userId && r.slots.some((s) => s.eligible.includes(actor.userId));
+
+const canRead = (actor: Actor, r: AccessRequest) =>
+  r.requester === actor.userId || isApprover(actor, r) || actor.security || actor.auditor || actor.admin;
+
+type Rule = (actor: Actor, r: AccessRequest | undefined) => boolean;
+
+const RULES: Record<Action, Rule> = {
+  'request.create': () => true, // who may ask for what is the policy's decision, per rule
+  'resource.list': () => true,
+  whoami: () => true,
+  'request.list-all': (a) => a.security || a.auditor || a.admin,
+  'audit.read-all': (a) => a.security || a.auditor || a.admin,
+  'request.read': (a, r) => r !== undefined && canRead(a, r),
+  // Reviewing needs eligibility; the state machine says precisely why someone is not (self, not an approver).
+  'request.review': (a, r) => r !== undefined && canRead(a, r),
+  'request.withdraw': (a, r) => r !== undefined && r.requester === a.userId,
+  'request.revoke': (a, r) =>
+    r !== undefined && (r.requester === a.userId || isApprover(a, r) || a.security || a.admin),
+  // Credentials go to the requester alone: not to approvers, security or admins.
+  'credential.take': (a, r) => r !== undefined && r.requester === a.userId,
+};
+
+export function can(actor: Actor, action: Action, request?: AccessRequest): boolean {
+  const rule = RULES[action];
+  return rule?.(actor, request) === true;
+}
+
+export function authorize(actor: Actor, action: Action, request?: AccessRequest): void {
+  if (can(actor, action, request)) return;
+  if (request && !canRead(actor, request)) {
+    throw new StintError('REQUEST_NOT_FOUND', `request ${request.id} not found`);
+  }
+  throw new StintError('FORBIDDEN', `${actor.userId} may not ${action.replace('.', ' ')}`);
+}

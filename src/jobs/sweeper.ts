@@ -1,0 +1,74 @@
+import { appendAudit } from '../audit/audit-store.js';
+import { isStintError } from '../domain/errors.js';
+import { timeOut } from '../domain/state-machine.js';
+import type { Issuer } from '../grants/issuer.js';
+import type { Revoker } from '../grants/revoker.js';
+import type { WorkflowDeps } from '../requests/context.js';
+import type { TransitionRunner } from '../requests/transition-runner.js';
+import { grantStore } from '../store/grant-store.js';
+import type { Expirer } from './expirer.js';
+import type { ExpiryScheduler } from './expiry-scheduler.js';
+
+const BATCH = 200;
+
+export interface SweeperParts {
+  run: TransitionRunner;
+  issue: Issuer;
+  expireGrant: Expirer;
+  revoker: Revoker;
+  scheduler: ExpiryScheduler;
+}
+
+/**
+ * The durable side of the jobs: everything due lives in the store, and each sweep acts on it. It arms timers for
+ * grants about to expire (including ones another server activated), expires overdue ones, times out unapproved
+ * requests, retries pending revocations with backoff, and resumes issuance left by a crashed server.
+ */
+export function createSweeper(
+  deps: Pick<WorkflowDeps, 'store' | 'requests' | 'clock' | 'logger'>,
+  parts: SweeperParts,
+) {
+  const db = deps.store.db;
+
+  async function sweep(lookaheadMs: number): Promise<void> {
+    const now = deps.clock();
+    const soon = await deps.requests.dueExpiries(db, new Date(now.getTime() + lookaheadMs), BATCH * 10);
+    for (const { id, expiresAt } of soon) {
+      if (expiresAt <= now.getTime()) await parts.expireGrant(id);
+      else parts.scheduler.schedule(id, new Date(expiresAt));
+    }
+
+    for (const id of await deps.requests.duePending(db, now, BATCH)) {
+      try {
+        await parts.run(id, now, (r) => timeOut(r, now));
+      } catch (e) {
+        if (!isStintError(e)) throw e;
+      }
+    }
+
+    for (const grant of await grantStore.dueRevocations(db, now, BATCH)) {
+      await parts.revoker.revokeOnTarget(grant.request_id);
+    }
+
+    for (const id of await deps.requests.issuable(db, now, BATCH)) {
+      await parts
+        .issue(id)
+        .catch((err: unknown) => deps.logger.error({ requestId: id, err }, 'resumed issuance failed'));
+    }
+  }
+
+  return { sweep };
+}
+
+export type Sweeper = ReturnType<typeof createSweeper>;
+
+/** Records a job-level event that belongs to no request transition. */
+export async function auditSystem(
+  deps: Pick<WorkflowDeps, 'store'>,
+  at: Date,
+  action: string,
+  requestId: string | null,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await appendAudit(deps.store.db, { at, actor: 'stint', action, requestId, details });
+}

@@ -1,0 +1,264 @@
+import { randomBytes } from 'node:crypto';
+import { appendAudit, listAudit } from '../audit/audit-store.js';
+import { authorize, can } from '../auth/authorize.js';
+import { StintError } from '../domain/errors.js';
+import type { AccessRequest, ReviewDecision } from '../domain/request.js';
+import { created, review, revoke, withdraw } from '../domain/state-machine.js';
+import type { Issuer } from '../grants/issuer.js';
+import type { Revoker } from '../grants/revoker.js';
+import { evaluateRequest } from '../policy/policy-evaluator.js';
+import { grantStore } from '../store/grant-store.js';
+import type { WorkflowDeps } from './context.js';
+import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
+import { toRequestView } from './request-view.js';
+import type { TransitionRunner } from './transition-runner.js';
+
+const MAX_LIST = 500;
+
+export function newRequestId(): string {
+  return `req_${randomBytes(8).toString('hex')}`;
+}
+
+export interface RequestServiceDeps
+  extends Pick<WorkflowDeps, 'store' | 'requests' | 'policy' | 'secrets' | 'clock'> {
+  run: TransitionRunner;
+  issue: Issuer;
+  revoker: Revoker;
+  /** Expiry timers are cancelled when access ends early. */
+  onEnded(requestId: string): void;
+}
+
+export function createRequestService(deps: RequestServiceDeps): RequestService {
+  const db = deps.store.db;
+
+  async function view(r: AccessRequest): Promise<RequestView> {
+    return toRequestView(r, await grantStore.get(db, r.id));
+  }
+
+  async function readable(actor: Actor, id: string): Promise<AccessRequest> {
+    const request = await deps.requests.get(db, id);
+    if (!request) throw new StintError('REQUEST_NOT_FOUND', `request ${id} not found`);
+    authorize(actor, 'request.read', request);
+    return request;
+  }
+
+  /** After an approval commits, issue at once so the approver's answer already shows the grant active. */
+  async function issueIfApproved(r: AccessRequest): Promise<RequestView> {
+    if (r.state === 'approved') await deps.issue(r.id);
+    return view(await deps.requests.mustGet(db, r.id));
+  }
+
+  /** After access ends in Stint, make it end on the target too (retried by the sweeper if this fails). */
+  async function endOnTarget(id: string, wasActive: boolean): Promise<RequestView> {
+    deps.onEnded(id);
+    if (wasActive) await deps.revoker.revokeOnTarget(id);
+    return view(await deps.requests.mustGet(db, id));
+  }
+
+  return {
+    async create(actor, input) {
+      authorize(actor, 'request.create');
+      const policy = deps.policy.current();
+      const decision = evaluateRequest(policy, {
+        requester: actor.userId,
+        resource: input.resource,
+        role: input.role,
+        reason: input.reason,
+        ...(input.durationSeconds === undefined ? {} : { durationSeconds: input.durationSeconds }),
+      });
+      const now = deps.clock();
+      const request: AccessRequest = {
+        id: newRequestId(),
+        requester: actor.userId,
+        resource: input.resource,
+        role: input.role,
+        reason: input.reason,
+        durationSeconds: decision.durationSeconds,
+        state: 'pending',
+        policyVersion: decision.policyVersion,
+        ruleId: decision.ruleId,
+        tiers: decision.tiers,
+        slots: decision.slots,
+        reviews: [],
+        createdAt: now,
+        pendingUntil: new Date(now.getTime() + policy.settings.pendingTimeoutSeconds * 1000),
+        approvedAt: null,
+        activatedAt: null,
+        expiresAt: null,
+        endedAt: null,
+        endedBy: null,
+        endReason: null,
+        version: 1,
+      };
+      const transitions = created(request);
+      await db.transaction().execute(async (trx) => {
+        let previous = request;
+        for (const [i, t] of transitions.entries()) {
+          if (i === 0) await deps.requests.insert(trx, t.request);
+          else await deps.requests.apply(trx, previous, t);
+          await appendAudit(trx, {
+            at: now,
+            actor: t.actor,
+            action: t.action,
+            requestId: request.id,
+            details: t.details,
+          });
+          previous = t.request;
+        }
+      });
+      return issueIfApproved(transitions.at(-1)?.request ?? request);
+    },
+
+    async get(actor, id) {
+      return view(await readable(actor, id));
+    },
+
+    async list(actor, input) {
+      const limit = Math.min(input.limit ?? 100, MAX_LIST);
+      let requests: AccessRequest[];
+      if (input.scope === 'all') {
+        authorize(actor, 'request.list-all');
+        requests = await deps.requests.list(db, { limit, ...(input.state ? { state: input.state } : {}) });
+      } else if (input.scope === 'to-approve') {
+        requests = await deps.requests.list(db, {
+          approver: actor.userId,
+          state: input.state ?? 'pending',
+          limit,
+        });
+        requests = requests.filter(
+          (r) => r.requester !== actor.userId && !r.reviews.some((v) => v.reviewer === actor.userId),
+        );
+      } else {
+        requests = await deps.requests.list(db, {
+          requester: actor.userId,
+          limit,
+          ...(input.state ? { state: input.state } : {}),
+        });
+      }
+      const grants = await grantStore.getMany(
+        db,
+        requests.map((r) => r.id),
+      );
+      return requests.map((r) => toRequestView(r, grants.get(r.id)));
+    },
+
+    async review(actor, id, decision: ReviewDecision, comment) {
+      await readable(actor, id);
+      const now = deps.clock();
+      const { transition } = await deps.run(id, now, (r) => {
+        authorize(actor, 'request.review', r);
+        return review(r, actor.userId, decision, comment, now);
+      });
+      return issueIfApproved(transition.request);
+    },
+
+    async withdraw(actor, id, comment) {
+      await readable(actor, id);
+      const now = deps.clock();
+      await deps.run(id, now, (r) => {
+        authorize(actor, 'request.withdraw', r);
+        return withdraw(r, actor.userId, comment, now);
+      });
+      return endOnTarget(id, false);
+    },
+
+    async revoke(actor, id, comment) {
+      await readable(actor, id);
+      const now = deps.clock();
+      const { before } = await deps.run(
+        id,
+        now,
+        (r) => {
+          authorize(actor, 'request.revoke', r);
+          return revoke(r, actor.userId, comment, now);
+        },
+        async (trx, _t, before) => {
+          if (before.state === 'active') await grantStore.markRevocationPending(trx, id, now);
+        },
+      );
+      return endOnTarget(id, before.state === 'active');
+    },
+
+    async takeCredential(actor, id): Promise<CredentialView> {
+      const request = await readable(actor, id);
+      authorize(actor, 'credential.take', request);
+      if (request.state !== 'active' || request.expiresAt === null) {
+        throw new StintError(
+          'CREDENTIAL_NOT_AVAILABLE',
+          `request ${id} is ${request.state}: credentials exist only while it is active`,
+        );
+      }
+      const now = deps.clock();
+      const taken = await db.transaction().execute(async (trx) => {
+        const sealed = await grantStore.takeCredential(trx, id, now);
+        if (sealed === null) return null;
+        const grant = await grantStore.get(trx, id);
+        await appendAudit(trx, {
+          at: now,
+          actor: actor.userId,
+          action: 'credential.shown',
+          requestId: id,
+          details: { principal: grant?.principal },
+        });
+        return { sealed, principal: grant?.principal ?? '' };
+      });
+      if (taken === null) {
+        throw new StintError(
+          'CREDENTIAL_ALREADY_SHOWN',
+          `the credential of ${id} was already shown; it is shown once`,
+        );
+      }
+      return {
+        requestId: id,
+        resource: request.resource,
+        role: request.role,
+        principal: taken.principal,
+        expiresAt: request.expiresAt.toISOString(),
+        secret: JSON.parse(deps.secrets.open(taken.sealed, id)) as Record<string, string>,
+      };
+    },
+
+    async resources(actor) {
+      authorize(actor, 'resource.list');
+      return [...deps.policy.current().resources.values()].map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        description: r.description,
+        sensitivity: r.sensitivity,
+        roles: Object.values(r.roles).map((role) => ({ name: role.name, description: role.description })),
+      }));
+    },
+
+    async audit(actor, input) {
+      const limit = Math.min(input.limit ?? 200, 1000);
+      const all = can(actor, 'audit.read-all');
+      if (input.requestId && !all) await readable(actor, input.requestId);
+      const events = await listAudit(db, {
+        limit,
+        ...(input.requestId ? { requestId: input.requestId } : {}),
+        ...(input.afterSeq !== undefined ? { afterSeq: input.afterSeq } : {}),
+        // Someone who may read a request may read its whole history; otherwise only their own.
+        ...(all || input.requestId ? {} : { visibleTo: actor.userId }),
+      });
+      return events.map((e) => ({ ...e, at: e.at.toISOString() }));
+    },
+
+    async whoami(actor) {
+      authorize(actor, 'whoami');
+      const user = deps.policy.current().users.get(actor.userId);
+      if (!user) throw new StintError('UNAUTHENTICATED', 'this user is no longer in the directory');
+      const roles = ['requester'];
+      if (user.security) roles.push('security');
+      if (user.auditor) roles.push('auditor');
+      if (user.admin) roles.push('admin');
+      return {
+        userId: user.id,
+        email: user.email,
+        name: user.name,
+        teams: user.teams,
+        manager: user.manager,
+        roles,
+      };
+    },
+  };
+}

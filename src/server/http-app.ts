@@ -1,0 +1,52 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Stint } from '../app/stint.js';
+import { registerAuthentication } from './authenticate.js';
+import { registerErrorHandler } from './error-handler.js';
+import { auditRoutes } from './routes/audit-routes.js';
+import { directoryRoutes } from './routes/directory-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { requestRoutes } from './routes/request-routes.js';
+import { sharedSchemas } from './schemas.js';
+import { registerValidation } from './validation.js';
+
+/** Headers whose values are secrets: never logged. */
+const REDACT = ['req.headers.authorization', 'req.headers.cookie'];
+
+export async function buildHttpApp(
+  stint: Pick<Stint, 'service' | 'tokens' | 'deps'>,
+  options: { logger?: FastifyServerOptions['logger'] } = {},
+): Promise<FastifyInstance> {
+  const logger = options.logger
+    ? { ...(typeof options.logger === 'object' ? options.logger : {}), redact: REDACT }
+    : false;
+  const app = Fastify({
+    logger,
+    bodyLimit: 64 * 1024,
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Stint API', version: '1', description: 'Just-in-time privileged access' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  registerValidation(app);
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  registerErrorHandler(app);
+  registerAuthentication(app, { tokens: stint.tokens, policy: stint.deps.policy, clock: stint.deps.clock });
+
+  await app.register(
+    healthRoutes(async () => {
+      await stint.deps.store.db.selectFrom('requests').select('id').limit(1).execute();
+    }),
+  );
+  await app.register(requestRoutes(stint.service));
+  await app.register(directoryRoutes(stint.service));
+  await app.register(auditRoutes(stint.service));
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

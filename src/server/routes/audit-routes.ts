@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import type { RequestService } from '../../requests/request-types.js';
+import { actorOf } from '../authenticate.js';
+import { errorResponses } from '../schemas.js';
+
+export function auditRoutes(service: RequestService) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get<{ Querystring: { request?: string; after?: number; limit?: number } }>(
+      '/v1/audit/events',
+      {
+        schema: {
+          summary: 'Audit events in order; everything for security, auditors and admins, otherwise your own',
+          tags: ['audit'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              request: { type: 'string', pattern: '^req_[0-9a-f]{16}$' },
+              after: { type: 'integer', minimum: 0 },
+              limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: { events: { type: 'array', items: { $ref: 'AuditEvent#' } } },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const { request: requestId, after, limit } = request.query;
+        const events = await service.audit(actorOf(request), {
+          ...(requestId ? { requestId } : {}),
+          ...(after !== undefined ? { afterSeq: after } : {}),
+          ...(limit ? { limit } : {}),
+        });
+        return { events };
+      },
+    );
+  };
+}

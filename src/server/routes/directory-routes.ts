@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import type { RequestService } from '../../requests/request-types.js';
+import { actorOf } from '../authenticate.js';
+import { errorResponses } from '../schemas.js';
+
+export function directoryRoutes(service: RequestService) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get(
+      '/v1/whoami',
+      {
+        schema: {
+          summary: 'Who the token belongs to',
+          tags: ['directory'],
+          response: { 200: { $ref: 'WhoAmI#' }, ...errorResponses },
+        },
+      },
+      async (request) => service.whoami(actorOf(request)),
+    );
+
+    app.get(
+      '/v1/resources',
+      {
+        schema: {
+          summary: 'Resources and the roles one may ask for',
+          tags: ['directory'],
+          response: {
+            200: {
+              type: 'object',
+              properties: { resources: { type: 'array', items: { $ref: 'Resource#' } } },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => ({ resources: await service.resources(actorOf(request)) }),
+    );
+  };
+}

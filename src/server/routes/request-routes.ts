@@ -1,0 +1,149 @@
+import type { FastifyInstance } from 'fastify';
+import { parseDuration } from '../../domain/duration.js';
+import { REQUEST_STATES, type RequestState } from '../../domain/request.js';
+import type { RequestScope, RequestService } from '../../requests/request-types.js';
+import { actorOf } from '../authenticate.js';
+import { commentBody, errorResponses, idParams } from '../schemas.js';
+
+interface IdParams {
+  id: string;
+}
+interface CommentBody {
+  comment?: string;
+}
+
+const one = { 200: { $ref: 'Request#' }, ...errorResponses } as const;
+
+export function requestRoutes(service: RequestService) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.post<{ Body: { resource: string; role: string; reason: string; duration?: string } }>(
+      '/v1/requests',
+      {
+        schema: {
+          summary: 'Ask for a role on a resource, for a reason, for a while',
+          tags: ['requests'],
+          body: {
+            type: 'object',
+            required: ['resource', 'role', 'reason'],
+            additionalProperties: false,
+            properties: {
+              resource: { type: 'string', minLength: 1, maxLength: 200 },
+              role: { type: 'string', minLength: 1, maxLength: 200 },
+              reason: { type: 'string', maxLength: 500 },
+              duration: { type: 'string', maxLength: 20, description: 'e.g. 90m, 2h; default from policy' },
+            },
+          },
+          response: { 201: { $ref: 'Request#' }, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { duration, ...rest } = request.body;
+        const view = await service.create(actorOf(request), {
+          ...rest,
+          ...(duration === undefined ? {} : { durationSeconds: parseDuration(duration) }),
+        });
+        return reply.status(201).send(view);
+      },
+    );
+
+    app.get<{ Querystring: { scope?: RequestScope; state?: RequestState; limit?: number } }>(
+      '/v1/requests',
+      {
+        schema: {
+          summary: 'List requests: mine, waiting for my approval, or all (security, auditors, admins)',
+          tags: ['requests'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              scope: { type: 'string', enum: ['mine', 'to-approve', 'all'], default: 'mine' },
+              state: { type: 'string', enum: REQUEST_STATES },
+              limit: { type: 'integer', minimum: 1, maximum: 500 },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: { requests: { type: 'array', items: { $ref: 'Request#' } } },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const { scope = 'mine', state, limit } = request.query;
+        const requests = await service.list(actorOf(request), {
+          scope,
+          ...(state ? { state } : {}),
+          ...(limit ? { limit } : {}),
+        });
+        return { requests };
+      },
+    );
+
+    app.get<{ Params: IdParams }>(
+      '/v1/requests/:id',
+      { schema: { summary: 'One request', tags: ['requests'], params: idParams, response: one } },
+      async (request) => service.get(actorOf(request), request.params.id),
+    );
+
+    const review = (decision: 'approve' | 'deny') =>
+      app.post<{ Params: IdParams; Body: CommentBody | null }>(
+        `/v1/requests/:id/${decision}`,
+        {
+          schema: {
+            summary: decision === 'approve' ? 'Approve a request' : 'Deny a request',
+            tags: ['approvals'],
+            params: idParams,
+            body: commentBody,
+            response: one,
+          },
+        },
+        async (request) =>
+          service.review(actorOf(request), request.params.id, decision, request.body?.comment ?? ''),
+      );
+    review('approve');
+    review('deny');
+
+    app.post<{ Params: IdParams; Body: CommentBody | null }>(
+      '/v1/requests/:id/withdraw',
+      {
+        schema: {
+          summary: 'Withdraw my request before it is active',
+          tags: ['requests'],
+          params: idParams,
+          body: commentBody,
+          response: one,
+        },
+      },
+      async (request) => service.withdraw(actorOf(request), request.params.id, request.body?.comment ?? ''),
+    );
+
+    app.post<{ Params: IdParams; Body: CommentBody | null }>(
+      '/v1/requests/:id/revoke',
+      {
+        schema: {
+          summary: 'End access now: the credential is removed and live sessions are terminated',
+          tags: ['grants'],
+          params: idParams,
+          body: commentBody,
+          response: one,
+        },
+      },
+      async (request) => service.revoke(actorOf(request), request.params.id, request.body?.comment ?? ''),
+    );
+
+    app.post<{ Params: IdParams }>(
+      '/v1/requests/:id/credentials',
+      {
+        schema: {
+          summary: 'The credential of an active grant, shown once to its requester',
+          tags: ['grants'],
+          params: idParams,
+          response: { 200: { $ref: 'Credential#' }, ...errorResponses },
+        },
+      },
+      async (request) => service.takeCredential(actorOf(request), request.params.id),
+    );
+  };
+}

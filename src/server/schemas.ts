@@ -1,0 +1,167 @@
+import { ERROR_STATUS } from '../domain/errors.js';
+import { REQUEST_STATES, TIERS } from '../domain/request.js';
+
+/**
+ * JSON schemas of the API. Requests are validated against them (unknown fields refused); responses are
+ * serialised through them, so a field not listed here, a secret added by mistake for instance, never leaves.
+ */
+const nullableString = { type: ['string', 'null'] } as const;
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', enum: Object.keys(ERROR_STATUS) },
+        message: { type: 'string' },
+        details: { type: 'object', additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+export const requestViewSchema = {
+  $id: 'Request',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    requester: { type: 'string' },
+    resource: { type: 'string' },
+    role: { type: 'string' },
+    reason: { type: 'string' },
+    durationSeconds: { type: 'integer' },
+    state: { type: 'string', enum: REQUEST_STATES },
+    tiers: { type: 'array', items: { type: 'string', enum: TIERS } },
+    waitingFor: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          tier: { type: 'string' },
+          label: { type: 'string' },
+          eligible: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+    eligibleApprovers: { type: 'array', items: { type: 'string' } },
+    reviews: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          reviewer: { type: 'string' },
+          decision: { type: 'string', enum: ['approve', 'deny'] },
+          comment: { type: 'string' },
+          at: dateTime,
+        },
+      },
+    },
+    policyVersion: { type: 'string' },
+    ruleId: { type: 'string' },
+    createdAt: dateTime,
+    pendingUntil: dateTime,
+    approvedAt: nullableDateTime,
+    activatedAt: nullableDateTime,
+    expiresAt: nullableDateTime,
+    endedAt: nullableDateTime,
+    endedBy: nullableString,
+    endReason: nullableString,
+    revocation: { type: 'string', enum: ['none', 'pending', 'done'] },
+    revocationError: nullableString,
+    credentialShown: { type: 'boolean' },
+  },
+} as const;
+
+export const credentialSchema = {
+  $id: 'Credential',
+  type: 'object',
+  properties: {
+    requestId: { type: 'string' },
+    resource: { type: 'string' },
+    role: { type: 'string' },
+    principal: { type: 'string' },
+    expiresAt: dateTime,
+    secret: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+export const resourceSchema = {
+  $id: 'Resource',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string' },
+    description: { type: 'string' },
+    sensitivity: { type: 'string', enum: ['routine', 'sensitive', 'critical'] },
+    roles: {
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string' }, description: { type: 'string' } } },
+    },
+  },
+} as const;
+
+export const auditEventSchema = {
+  $id: 'AuditEvent',
+  type: 'object',
+  properties: {
+    seq: { type: 'integer' },
+    id: { type: 'string' },
+    at: dateTime,
+    actor: { type: 'string' },
+    action: { type: 'string' },
+    requestId: nullableString,
+    details: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const whoamiSchema = {
+  $id: 'WhoAmI',
+  type: 'object',
+  properties: {
+    userId: { type: 'string' },
+    email: { type: 'string' },
+    name: { type: 'string' },
+    teams: { type: 'array', items: { type: 'string' } },
+    manager: nullableString,
+    roles: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const sharedSchemas = [
+  errorSchema,
+  requestViewSchema,
+  credentialSchema,
+  resourceSchema,
+  auditEventSchema,
+  whoamiSchema,
+];
+
+export const errorResponses = {
+  400: { $ref: 'Error#' },
+  401: { $ref: 'Error#' },
+  403: { $ref: 'Error#' },
+  404: { $ref: 'Error#' },
+  409: { $ref: 'Error#' },
+  410: { $ref: 'Error#' },
+  500: { $ref: 'Error#' },
+  502: { $ref: 'Error#' },
+} as const;
+
+export const idParams = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: { type: 'string', pattern: '^req_[0-9a-f]{16}$' } },
+} as const;
+
+export const commentBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { comment: { type: 'string', maxLength: 2000 } },
+} as const;

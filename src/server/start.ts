@@ -1,0 +1,83 @@
+import pino from 'pino';
+import { resolveConfig, type ServerFlags } from '../app/config.js';
+import { prepareDemo } from '../app/demo.js';
+import { createPolicyHolder } from '../app/policy-holder.js';
+import { createStint } from '../app/stint.js';
+import { createSecretBox, parseKey } from '../crypto/secret-box.js';
+import { loadPolicyFile } from '../policy/policy-loader.js';
+import { createProvider } from '../providers/registry.js';
+import { migrate, openDatabase } from '../store/database.js';
+import { buildHttpApp } from './http-app.js';
+
+export interface RunServerOptions extends ServerFlags {
+  demo?: boolean;
+  /** Where demo tokens and start-up lines go (stdout by default). */
+  print?: (line: string) => void;
+}
+
+/** Starts one Stint server: policy, store, jobs, HTTP. Resolves once it listens. */
+export async function runServer(opts: RunServerOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const env = process.env;
+  const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  let flags: ServerFlags = opts;
+  if (opts.demo) {
+    const dataDir = opts.dataDir ?? env.STINT_DATA_DIR ?? 'data';
+    const { policyPath } = prepareDemo(dataDir, env);
+    flags = { ...opts, dataDir, policyPath: opts.policyPath ?? policyPath };
+  }
+  const config = resolveConfig(flags, env);
+  const logger = pino({
+    level: config.logLevel,
+    redact: ['req.headers.authorization', 'secret', '*.secret', '*.password'],
+  });
+
+  // An invalid policy stops the server here: it never half-loads.
+  const policy = createPolicyHolder(loadPolicyFile(config.policyPath), () =>
+    loadPolicyFile(config.policyPath),
+  );
+  const store = openDatabase(config.databaseUrl);
+  await migrate(store);
+  const stint = createStint({
+    store,
+    policy,
+    providerFactory: (resource) => createProvider(resource, env),
+    secrets: createSecretBox(parseKey(config.encryptionKey)),
+    logger,
+    sweepIntervalMs: config.sweepIntervalMs,
+  });
+  await stint.start();
+  const app = await buildHttpApp(stint, { logger: logger.child({ component: 'http' }) as never });
+  const address = await app.listen({ host: config.host, port: config.port });
+
+  const onHup = () => {
+    try {
+      const next = policy.reload();
+      logger.info({ version: next.version }, 'policy reloaded');
+    } catch (err) {
+      logger.error({ err }, 'policy reload refused; the previous policy stays in force');
+    }
+  };
+  process.on('SIGHUP', onHup);
+
+  if (opts.demo) {
+    const existing = await store.db.selectFrom('api_tokens').select('id').limit(1).execute();
+    if (existing.length === 0) {
+      print('Demo API tokens (shown once; export STINT_TOKEN=<token> to act as that user):');
+      for (const user of policy.current().users.values()) {
+        const { token } = await stint.tokens.create(user.id, 'demo', new Date());
+        print(`  ${user.id.padEnd(12)} ${token}`);
+      }
+    }
+  }
+  print(`Stint listening on ${address} (policy ${policy.current().version}, store ${store.dialect})`);
+
+  return {
+    url: address,
+    async close() {
+      process.off('SIGHUP', onHup);
+      await app.close();
+      await stint.stop();
+      await store.close();
+    },
+  };
+}

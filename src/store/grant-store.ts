@@ -1,0 +1,112 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, GrantsTable } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export type GrantRow = GrantsTable;
+
+/** A grant is the credential side of an active request: what exists on the target and whether it is gone yet. */
+export const grantStore = {
+  async insert(
+    db: Db,
+    g: { requestId: string; resource: string; principal: string; sealed: string; now: Date },
+  ) {
+    await db
+      .insertInto('grants')
+      .values({
+        request_id: g.requestId,
+        resource: g.resource,
+        principal: g.principal,
+        credential_enc: g.sealed,
+        credential_shown_at: null,
+        revocation: 'none',
+        revoke_attempts: 0,
+        next_revoke_at: null,
+        revoke_error: null,
+        revoked_at: null,
+        created_at: g.now.getTime(),
+      })
+      .execute();
+  },
+
+  async get(db: Db, requestId: string): Promise<GrantRow | undefined> {
+    return db.selectFrom('grants').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+  },
+
+  async getMany(db: Db, requestIds: string[]): Promise<Map<string, GrantRow>> {
+    if (requestIds.length === 0) return new Map();
+    const rows = await db.selectFrom('grants').selectAll().where('request_id', 'in', requestIds).execute();
+    return new Map(rows.map((r) => [r.request_id, r]));
+  },
+
+  /**
+   * Hands the sealed credential out exactly once: the row is cleared in the same statement's transaction, so
+   * a second reader (or a racing one) finds nothing, and the secret no longer exists at rest afterwards.
+   */
+  async takeCredential(db: Db, requestId: string, now: Date): Promise<string | null> {
+    const row = await db
+      .selectFrom('grants')
+      .select('credential_enc')
+      .where('request_id', '=', requestId)
+      .where('credential_shown_at', 'is', null)
+      .executeTakeFirst();
+    if (!row?.credential_enc) return null;
+    const res = await db
+      .updateTable('grants')
+      .set({ credential_enc: null, credential_shown_at: now.getTime() })
+      .where('request_id', '=', requestId)
+      .where('credential_shown_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1 ? row.credential_enc : null;
+  },
+
+  /** Access has ended in Stint; the target still has to be cleaned. The sealed credential is dropped now. */
+  async markRevocationPending(db: Db, requestId: string, now: Date): Promise<void> {
+    await db
+      .updateTable('grants')
+      .set({ revocation: 'pending', next_revoke_at: now.getTime(), credential_enc: null })
+      .where('request_id', '=', requestId)
+      .where('revocation', '=', 'none')
+      .execute();
+  },
+
+  async markRevoked(db: Db, requestId: string, now: Date): Promise<boolean> {
+    const res = await db
+      .updateTable('grants')
+      .set({ revocation: 'done', revoked_at: now.getTime(), next_revoke_at: null, revoke_error: null })
+      .where('request_id', '=', requestId)
+      .where('revocation', '!=', 'done')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  },
+
+  async markRevokeFailed(db: Db, requestId: string, error: string, nextAt: Date): Promise<void> {
+    await db
+      .updateTable('grants')
+      .set((eb) => ({
+        revoke_attempts: eb('revoke_attempts', '+', 1),
+        revoke_error: error,
+        next_revoke_at: nextAt.getTime(),
+      }))
+      .where('request_id', '=', requestId)
+      .where('revocation', '=', 'pending')
+      .execute();
+  },
+
+  async dueRevocations(db: Db, now: Date, limit: number): Promise<GrantRow[]> {
+    return db
+      .selectFrom('grants')
+      .selectAll()
+      .where('revocation', '=', 'pending')
+      .where('next_revoke_at', '<=', now.getTime())
+      .orderBy('next_revoke_at')
+      .limit(limit)
+      .execute();
+  },
+
+  async byPrincipal(db: Db, principals: string[]): Promise<Map<string, GrantRow>> {
+    if (principals.length === 0) return new Map();
+    const rows = await db.selectFrom('grants').selectAll().where('principal', 'in', principals).execute();
+    return new Map(rows.map((r) => [r.principal, r]));
+  },
+};

@@ -1,0 +1,21 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import { initial } from './0001-initial.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+export interface MigrationContext {
+  dialect: Dialect;
+}
+
+/**
+ * Migrations are compiled into the program (no directory scan), so the bundle that runs is the bundle that
+ * was tested. Names sort in order of application.
+ */
+export function migrationProvider(ctx: MigrationContext): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return {
+        '0001-initial': initial(ctx),
+      };
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness } from '../support/harness.js';
+
+/**
+ * Walks every route of the API against every kind of actor. A route added without a row here fails the
+ * completeness check, so authorization cannot be forgotten.
+ *
+ * alice: requester · carol: her manager (the approver) · bob: teammate, not an approver of a manager-tier request ·
+ * sam: security · erin: auditor · root: admin · mallory: unrelated · anon: no token.
+ */
+type Actor = 'alice' | 'carol' | 'bob' | 'sam' | 'erin' | 'root' | 'mallory' | 'anon';
+type Fixture = 'none' | 'pending' | 'active';
+
+interface Row {
+  method: 'GET' | 'POST';
+  route: string;
+  fixture: Fixture;
+  path: (id: string) => string;
+  body?: unknown;
+  expect: Record<Actor, number>;
+}
+
+const everyone = (status: number, anon = 401): Record<Actor, number> => ({
+  alice: status,
+  carol: status,
+  bob: status,
+  sam: status,
+  erin: status,
+  root: status,
+  mallory: status,
+  anon,
+});
+
+const MATRIX: Row[] = [
+  { method: 'GET', route: '/healthz', fixture: 'none', path: () => '/healthz', expect: everyone(200, 200) },
+  { method: 'GET', route: '/readyz', fixture: 'none', path: () => '/readyz', expect: everyone(200, 200) },
+  {
+    method: 'GET',
+    route: '/openapi.json',
+    fixture: 'none',
+    path: () => '/openapi.json',
+    expect: everyone(200, 200),
+  },
+  { method: 'GET', route: '/v1/whoami', fixture: 'none', path: () => '/v1/whoami', expect: everyone(200) },
+  {
+    method: 'GET',
+    route: '/v1/resources',
+    fixture: 'none',
+    path: () => '/v1/resources',
+    expect: everyone(200),
+  },
+  {
+    method: 'POST',
+    route: '/v1/requests',
+    fixture: 'none',
+    path: () => '/v1/requests',
+    body: { resource: 'prod-db', role: 'admin', reason: 'INC-1' },
+    // Who may ask is the policy's rule: only the payments team.
+    expect: { alice: 201, bob: 201, carol: 403, sam: 403, erin: 403, root: 403, mallory: 403, anon: 401 },
+  },
+  {
+    method: 'GET',
+    route: '/v1/requests',
+    fixture: 'none',
+    path: () => '/v1/requests?scope=all',
+    expect: { alice: 403, carol: 403, bob: 403, sam: 200, erin: 200, root: 200, mallory: 403, anon: 401 },
+  },
+  {
+    method: 'GET',
+    route: '/v1/requests/:id',
+    fixture: 'pending',
+    path: (id) => `/v1/requests/${id}`,
+    expect: { alice: 200, carol: 200, bob: 404, sam: 200, erin: 200, root: 200, mallory: 404, anon: 401 },
+  },
+  {
+    method: 'POST',
+    route: '/v1/requests/:id/approve',
+    fixture: 'pending',
+    path: (id) => `/v1/requests/${id}/approve`,
+    body: {},
+    expect: { alice: 403, carol: 200, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+  },
+  {
+    method: 'POST',
+    route: '/v1/requests/:id/deny',
+    fixture: 'pending',
+    path: (id) => `/v1/requests/${id}/deny`,
+    body: {},
+    expect: { alice: 403, carol: 200, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+  },
+  {
+    method: 'POST',
+    route: '/v1/requests/:id/withdraw',
+    fixture: 'pending',
+    path: (id) => `/v1/requests/${id}/withdraw`,
+    body: {},
+    expect: { alice: 200, carol: 403, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+  },
+  {
+    method: 'POST',
+    route: '/v1/requests/:id/revoke',
+    fixture: 'active',
+    path: (id) => `/v1/requests/${id}/revoke`,
+    body: {},
+    expect: { alice: 200, carol: 200, bob: 404, sam: 200, erin: 403, root: 200, mallory: 404, anon: 401 },
+  },
+  {
+    method: 'POST',
+    route: '/v1/requests/:id/credentials',
+    fixture: 'active',
+    path: (id) => `/v1/requests/${id}/credentials`,
+    // Credentials go to the requester alone: not the approver, security, the auditor or an admin.
+    expect: { alice: 200, carol: 403, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/events',
+    fixture: 'pending',
+    path: (id) => `/v1/audit/events?request=${id}`,
+    expect: { alice: 200, carol: 200, bob: 404, sam: 200, erin: 200, root: 200, mallory: 404, anon: 401 },
+  },
+];
+
+describe('authorization of every route', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness('sqlite');
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function fixture(kind: Fixture): Promise<string> {
+    if (kind === 'none') return '';
+    const created = await h
+      .as('alice')
+      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-42' });
+    if (kind === 'active') {
+      const approved = await h.as('carol').post(`/v1/requests/${created.body.id}/approve`, {});
+      expect(approved.body.state).toBe('active');
+    }
+    return created.body.id;
+  }
+
+  it('the matrix covers every route the server has', async () => {
+    const spec = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const routes = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+    );
+    const covered = new Set(MATRIX.map((r) => `${r.method} ${r.route}`));
+    for (const route of routes) expect(covered, `no authorization row for ${route}`).toContain(route);
+  });
+
+  for (const row of MATRIX) {
+    for (const [actor, status] of Object.entries(row.expect) as [Actor, number][]) {
+      it(`${row.method} ${row.route} as ${actor} → ${status}`, async () => {
+        const id = await fixture(row.fixture);
+        const res = await h.app.inject({
+          method: row.method,
+          url: row.path(id),
+          headers: actor === 'anon' ? {} : { authorization: `Bearer ${h.tokens[actor]}` },
+          ...(row.body === undefined ? {} : { payload: row.body as object }),
+        });
+        expect(res.statusCode, res.body).toBe(status);
+        if (status >= 400) expect(res.json().error.code).toBeTypeOf('string');
+        if (row.fixture === 'active') await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
+      });
+    }
+  }
+});

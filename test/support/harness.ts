@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
+import { createPolicyHolder } from '../../src/app/policy-holder.js';
+import { createStint, type Stint } from '../../src/app/stint.js';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
+import { silentLogger } from '../../src/logger.js';
+import { parsePolicy } from '../../src/policy/policy-loader.js';
+import type { ProviderFactory } from '../../src/providers/provider-set.js';
+import { createProvider } from '../../src/providers/registry.js';
+import { buildHttpApp } from '../../src/server/http-app.js';
+import { createTestStore, type StoreKind, type TestStore } from './stores.js';
+import { TEST_POLICY } from './test-policy.js';
+
+export interface ApiResponse {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected field by field
+  body: any;
+}
+
+export interface Harness {
+  stint: Stint;
+  app: FastifyInstance;
+  testStore: TestStore;
+  env: Record<string, string>;
+  tokens: Record<string, string>;
+  as(user: string): {
+    get(path: string): Promise<ApiResponse>;
+    post(path: string, body?: unknown): Promise<ApiResponse>;
+  };
+  close(): Promise<void>;
+}
+
+/** The admin URL of the scram-sha-256 test cluster, for Stint's least-privileged admin role. */
+export function targetEnv(): Record<string, string> {
+  const cluster = inject('pgCluster');
+  return {
+    STINT_TEST_DB_URL: cluster.stintAdminUrl,
+    STINT_DOWN_DB_URL: `postgres://stint_admin:nope@127.0.0.1:1/app`,
+  };
+}
+
+/** The real application (real store, real PostgreSQL provider, real HTTP layer via inject) on one store. */
+export async function createHarness(
+  kind: StoreKind,
+  opts: {
+    policy?: string;
+    start?: boolean;
+    sweepIntervalMs?: number;
+    providerFactory?: ProviderFactory;
+    env?: Record<string, string>;
+  } = {},
+): Promise<Harness> {
+  const env = { ...targetEnv(), ...opts.env };
+  const testStore = await createTestStore(kind);
+  const text = opts.policy ?? TEST_POLICY;
+  const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
+    parsePolicy(text, 'test-policy.yaml'),
+  );
+  const stint = createStint({
+    store: testStore.store,
+    policy,
+    providerFactory: opts.providerFactory ?? ((r) => createProvider(r, env)),
+    secrets: createSecretBox(randomBytes(32)),
+    logger: silentLogger,
+    sweepIntervalMs: opts.sweepIntervalMs ?? 200,
+  });
+  if (opts.start !== false) await stint.start();
+  const app = await buildHttpApp(stint);
+  const tokens: Record<string, string> = {};
+  for (const user of policy.current().users.keys()) {
+    tokens[user] = (await stint.tokens.create(user, 'test', new Date())).token;
+  }
+  const call = async (
+    user: string,
+    method: 'GET' | 'POST',
+    url: string,
+    body?: unknown,
+  ): Promise<ApiResponse> => {
+    const res = await app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${tokens[user] ?? 'none'}` },
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
+    return { status: res.statusCode, body: res.body ? res.json() : null };
+  };
+  return {
+    stint,
+    app,
+    testStore,
+    env,
+    tokens,
+    as: (user) => ({ get: (p) => call(user, 'GET', p), post: (p, b) => call(user, 'POST', p, b) }),
+    async close() {
+      await app.close();
+      await stint.stop();
+      await testStore.close();
+    },
+  };
+}

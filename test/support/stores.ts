@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrate, openDatabase, type StintDatabase } from '../../src/store/database.js';
+
+export type StoreKind = 'sqlite' | 'postgres';
+export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
+
+/** The machine's PostgreSQL (trust auth): fine as Stint's own store, where no password is being tested. */
+export const MACHINE_PG = process.env.STINT_TEST_STORE_PG ?? 'postgres://postgres@127.0.0.1:5432';
+
+export interface TestStore {
+  store: StintDatabase;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated store: a temp SQLite file, or a new database on the machine's PostgreSQL. */
+export async function createTestStore(
+  kind: StoreKind,
+  options: { poolSize?: number } = {},
+): Promise<TestStore> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'stint-store-'));
+    const url = `sqlite:${join(dir, 'stint.db')}`;
+    const store = openDatabase(url);
+    await migrate(store);
+    return {
+      store,
+      url,
+      async close() {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const name = `stint_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: `${MACHINE_PG}/postgres` });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = `${MACHINE_PG}/${name}`;
+  const store = openDatabase(url, options);
+  await migrate(store);
+  return {
+    store,
+    url,
+    async close() {
+      await store.close();
+      const c = new pg.Client({ connectionString: `${MACHINE_PG}/postgres` });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}

@@ -1,0 +1,183 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHarness, type Harness } from '../support/harness.js';
+import { connect, loginError, sessionEnded, waitFor } from '../support/pg-client.js';
+import { STORE_KINDS } from '../support/stores.js';
+
+/** Roles Stint created that still exist on the test cluster. */
+async function stintRolesOnTarget(): Promise<string[]> {
+  const c = new pg.Client({ connectionString: inject('pgCluster').superuserUrl });
+  await c.connect();
+  const { rows } = await c.query<{ rolname: string }>(
+    "SELECT rolname FROM pg_roles WHERE rolname LIKE 'stint\\_req\\_%'",
+  );
+  await c.end();
+  return rows.map((r) => r.rolname);
+}
+
+describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness(kind);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('request → manager approval → working credential → revoke ends the live session', async () => {
+    const created = await h.as('alice').post('/v1/requests', {
+      resource: 'prod-db',
+      role: 'admin',
+      reason: 'INC-4821',
+      duration: '2h',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.state).toBe('pending');
+    expect(created.body.durationSeconds).toBe(7200);
+    expect(created.body.waitingFor).toEqual([
+      { tier: 'manager', label: expect.any(String), eligible: ['carol'] },
+    ]);
+    const id: string = created.body.id;
+
+    const approved = await h.as('carol').post(`/v1/requests/${id}/approve`, { comment: 'go ahead' });
+    expect(approved.status).toBe(200);
+    expect(approved.body.state).toBe('active');
+    // The window starts at activation.
+    const window = Date.parse(approved.body.expiresAt) - Date.parse(approved.body.activatedAt);
+    expect(window).toBe(7200 * 1000);
+
+    const cred = await h.as('alice').post(`/v1/requests/${id}/credentials`);
+    expect(cred.status).toBe(200);
+    const url: string = cred.body.secret.url;
+    expect(url).toMatch(/^postgres(ql)?:\/\//);
+    expect((await h.as('alice').post(`/v1/requests/${id}/credentials`)).body.error.code).toBe(
+      'CREDENTIAL_ALREADY_SHOWN',
+    );
+
+    // Exactly the role's privileges: app_admin may write the accounts table, and may not create roles.
+    const session = await connect(url);
+    await session.query(
+      "INSERT INTO accounts VALUES (1000 + floor(random() * 1000000)::int, 'from-stint', 1)",
+    );
+    await expect(session.query('CREATE ROLE sneaky LOGIN')).rejects.toThrow(/permission denied/);
+    await session.query('SET ROLE app_admin');
+
+    const ended = sessionEnded(session);
+    const revoked = await h.as('alice').post(`/v1/requests/${id}/revoke`, { comment: 'done early' });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.state).toBe('revoked');
+    expect(revoked.body.revocation).toBe('done');
+    await ended;
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+    expect(await loginError(url)).toMatch(/password authentication failed|does not exist/);
+    expect(await stintRolesOnTarget()).not.toContain(cred.body.principal);
+
+    const audit = await h.as('alice').get(`/v1/audit/events?request=${id}`);
+    const actions = audit.body.events.map((e: { action: string }) => e.action);
+    expect(actions).toEqual([
+      'request.created',
+      'request.approved',
+      'grant.activated',
+      'credential.shown',
+      'grant.revoked',
+      'grant.revocation_completed',
+    ]);
+    const approvedEvent = audit.body.events[1];
+    expect(approvedEvent.actor).toBe('carol');
+    expect(audit.body.events[0].details.reason).toBe('INC-4821');
+    // No secret in any event.
+    expect(JSON.stringify(audit.body.events)).not.toContain(cred.body.secret.password);
+  });
+
+  it('expiry with nobody doing anything: new logins refused and a SET ROLE session terminated on time', async () => {
+    const created = await h.as('alice').post('/v1/requests', {
+      resource: 'prod-db',
+      role: 'read',
+      reason: 'looking at INC-7',
+      duration: '2s',
+    });
+    expect(created.body.waitingFor[0].eligible).toEqual(['bob']);
+    const id = created.body.id;
+    const approved = await h.as('bob').post(`/v1/requests/${id}/approve`, {});
+    expect(approved.body.state).toBe('active');
+    const expiresAt = Date.parse(approved.body.expiresAt);
+    const cred = await h.as('alice').post(`/v1/requests/${id}/credentials`);
+    const session = await connect(cred.body.secret.url);
+    await session.query('SET ROLE app_read');
+    expect((await session.query('SELECT count(*)::int AS n FROM accounts')).rows[0].n).toBeGreaterThan(0);
+    await expect(session.query("INSERT INTO accounts VALUES (-1, 'x', 0)")).rejects.toThrow(
+      /permission denied/,
+    );
+
+    const endedAt = await sessionEnded(session);
+    expect(endedAt - expiresAt).toBeLessThan(1000);
+    expect(await loginError(cred.body.secret.url)).not.toBeNull();
+    const after = await waitFor(async () => {
+      const r = await h.as('alice').get(`/v1/requests/${id}`);
+      return r.body.revocation === 'done' ? r : null;
+    });
+    expect(after.body.state).toBe('expired');
+    expect(await stintRolesOnTarget()).not.toContain(cred.body.principal);
+  });
+
+  it('an auto-approved role is active at once; a target that is down fails issuance with nothing left', async () => {
+    const auto = await h
+      .as('alice')
+      .post('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'debug' });
+    expect(auto.status).toBe(201);
+    expect(auto.body.state).toBe('active');
+    expect(auto.body.reviews).toEqual([]);
+
+    const before = await stintRolesOnTarget();
+    const down = await h
+      .as('alice')
+      .post('/v1/requests', { resource: 'down-db', role: 'read', reason: 'debug' });
+    expect(down.status).toBe(201);
+    expect(down.body.state).toBe('failed');
+    expect(down.body.endReason).toMatch(/issuing the credential failed/);
+    expect(down.body.endReason).not.toContain('nope');
+    expect(await stintRolesOnTarget()).toEqual(before);
+    const creds = await h.as('alice').post(`/v1/requests/${down.body.id}/credentials`);
+    expect(creds.body.error.code).toBe('CREDENTIAL_NOT_AVAILABLE');
+  });
+
+  it('two approvers racing on one slot issue exactly one credential', async () => {
+    for (let round = 0; round < 5; round++) {
+      const created = await h
+        .as('alice')
+        .post('/v1/requests', { resource: 'prod-db', role: 'ops', reason: 'INC-9' });
+      expect(created.body.waitingFor[0].eligible).toEqual(['dave', 'sam']);
+      const id = created.body.id;
+      const results = await Promise.all([
+        h.as('sam').post(`/v1/requests/${id}/approve`, {}),
+        h.as('dave').post(`/v1/requests/${id}/approve`, {}),
+      ]);
+      const ok = results.filter((r) => r.status === 200);
+      expect(ok).toHaveLength(1);
+      const loser = results.find((r) => r.status !== 200);
+      expect(['INVALID_TRANSITION', 'CONCURRENT_UPDATE']).toContain(loser?.body.error.code);
+      const events = await h.as('alice').get(`/v1/audit/events?request=${id}`);
+      const actions = events.body.events.map((e: { action: string }) => e.action);
+      expect(actions.filter((a: string) => a === 'grant.activated')).toHaveLength(1);
+      expect(actions.filter((a: string) => a === 'request.approved')).toHaveLength(1);
+      const r = await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
+      expect(r.body.revocation).toBe('done');
+    }
+  });
+
+  it('several tiers at once: manager AND two-person, and one person never fills two slots', async () => {
+    const created = await h
+      .as('alice')
+      .post('/v1/requests', { resource: 'payments-db', role: 'admin', reason: 'INC-77' });
+    const id = created.body.id;
+    expect(created.body.waitingFor).toHaveLength(3);
+    expect((await h.as('sam').post(`/v1/requests/${id}/approve`, {})).body.state).toBe('pending');
+    expect((await h.as('sam').post(`/v1/requests/${id}/approve`, {})).body.error.code).toBe(
+      'ALREADY_REVIEWED',
+    );
+    expect((await h.as('carol').post(`/v1/requests/${id}/approve`, {})).body.state).toBe('pending');
+    const last = await h.as('bob').post(`/v1/requests/${id}/approve`, {});
+    expect(last.body.state).toBe('active');
+    await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
+  });
+});
