@@ -2,7 +2,8 @@ import { StintError } from './errors.js';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 const PART = /(\d+)([smhd])/g;
-const WHOLE = /^(?:\d+[smhd])+$/;
+// Units at most once each, largest first: `1h30m`, not `30m1h` or `1h1h`.
+const WHOLE = /^(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$/;
 
 /** Parses `90m`, `2h`, `1h30m` into seconds. Anything else, zero included, is refused. */
 export function parseDuration(text: string): number {

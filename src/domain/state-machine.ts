@@ -85,6 +85,12 @@ export function review(
     throw new StintError('SELF_APPROVAL', 'nobody may review their own request');
   }
   assertState(request, ['pending'], decision);
+  if (now.getTime() >= request.pendingUntil.getTime()) {
+    throw new StintError(
+      'INVALID_TRANSITION',
+      `request ${request.id} passed its approval deadline unapproved`,
+    );
+  }
   if (!isEligibleReviewer(request, reviewer)) {
     throw new StintError(
       'NOT_AN_APPROVER',

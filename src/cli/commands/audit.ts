@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { integerArg } from '../options.js';
+import { truncate } from '../output.js';
+
+interface AuditListOptions {
+  request?: string;
+  after?: number;
+  limit?: number;
+}
+
+/** The why of an event in a few words: its reason or comment, else its first plain fields. */
+export function shortDetails(details: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (typeof details.reason === 'string' && details.reason) parts.push(`reason: ${details.reason}`);
+  if (typeof details.comment === 'string' && details.comment) parts.push(`comment: ${details.comment}`);
+  if (parts.length === 0) {
+    for (const [k, v] of Object.entries(details)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') parts.push(`${k}=${v}`);
+    }
+  }
+  return truncate(parts.join('; '), 60);
+}
+
+export function registerAudit(program: Command, ctx: CliContext): void {
+  const audit = program.command('audit').description('read the audit trail');
+  audit
+    .command('list')
+    .description('list audit events, oldest first')
+    .option('--request <id>', 'only events about this request')
+    .option('--after <seq>', 'only events after this sequence number', integerArg(0))
+    .option('--limit <n>', 'at most this many', integerArg(1, 1000))
+    .action(async (opts: AuditListOptions, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const body = await ctx
+        .api(cmd)
+        .audit({ requestId: opts.request, afterSeq: opts.after, limit: opts.limit });
+      out.result(body, () => {
+        if (body.events.length === 0) {
+          out.line('no audit events');
+          return;
+        }
+        out.table(
+          ['seq', 'time', 'actor', 'action', 'request', 'details'],
+          body.events.map((e) => [
+            String(e.seq),
+            out.when(e.at, { seconds: true }),
+            e.actor,
+            e.action,
+            e.requestId ?? '-',
+            shortDetails(e.details),
+          ]),
+        );
+      });
+    });
+}

@@ -1,0 +1,128 @@
+import { CliError, usageError } from './cli-error.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:7070';
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export type Query = Record<string, string | number | undefined>;
+
+export interface HttpClient {
+  get<T>(path: string, query?: Query): Promise<T>;
+  /** `body` undefined sends no body at all (and no content-type), as routes without a body expect. */
+  post<T>(path: string, body?: unknown): Promise<T>;
+}
+
+export interface HttpClientOptions {
+  baseUrl: string;
+  token: string | undefined;
+  fetch: typeof fetch;
+  timeoutMs?: number;
+}
+
+/** The server's error body. Anything else on a non-2xx answer is reported as BAD_RESPONSE. */
+interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+function isErrorBody(v: unknown): v is ErrorBody {
+  if (v === null || typeof v !== 'object') return false;
+  const e = (v as { error?: unknown }).error;
+  if (e === null || typeof e !== 'object') return false;
+  const { code, message } = e as Record<string, unknown>;
+  return typeof code === 'string' && typeof message === 'string';
+}
+
+/** The URL as shown to a person: never user:password, which a URL can carry. */
+function displayUrl(url: URL): string {
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function describeNetworkError(e: unknown, timeoutMs: number): string {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+    return `no answer within ${Math.round(timeoutMs / 1000)}s`;
+  }
+  // undici wraps the socket error: TypeError('fetch failed', { cause: Error('connect ECONNREFUSED …') }).
+  const cause = e instanceof Error ? (e.cause ?? e) : e;
+  if (cause instanceof Error) {
+    if (cause instanceof AggregateError && cause.errors[0] instanceof Error) return cause.errors[0].message;
+    return cause.message;
+  }
+  return String(cause);
+}
+
+export function createHttpClient(opts: HttpClientOptions): HttpClient {
+  let base: URL;
+  try {
+    base = new URL(opts.baseUrl);
+  } catch {
+    throw usageError(`"${opts.baseUrl}" is not a URL: give --url or STINT_URL like ${DEFAULT_URL}`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw usageError(`"${opts.baseUrl}" is not an http(s) URL`);
+  }
+  // Keep a path prefix (https://host/stint) rather than resolving "/v1/…" against the origin.
+  const prefix = base.href.replace(/\/+$/, '');
+  const shown = displayUrl(base);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  async function send<T>(method: string, path: string, query: Query | undefined, body: unknown): Promise<T> {
+    const url = new URL(prefix + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+
+    let res: Response;
+    let text: string;
+    try {
+      res = await opts.fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await res.text();
+    } catch (e) {
+      throw new CliError(
+        'UNREACHABLE',
+        `cannot reach Stint at ${shown}: ${describeNetworkError(e, timeoutMs)} (is the server running? set --url or STINT_URL)`,
+      );
+    }
+
+    let parsed: unknown;
+    let isJson = true;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      isJson = false;
+    }
+
+    if (res.ok) {
+      if (!isJson) {
+        throw new CliError(
+          'BAD_RESPONSE',
+          `${method} ${path} answered ${res.status} with a body that is not JSON`,
+          {
+            status: res.status,
+          },
+        );
+      }
+      return parsed as T;
+    }
+    if (isJson && isErrorBody(parsed)) {
+      const { code, message, details } = parsed.error;
+      const hint =
+        code === 'UNAUTHENTICATED' && !opts.token ? ' (no token given: set STINT_TOKEN or --token)' : '';
+      throw new CliError(code, message + hint, { details, status: res.status });
+    }
+    throw new CliError(
+      'BAD_RESPONSE',
+      `${method} ${path} failed with HTTP ${res.status} ${res.statusText} and no Stint error body (is ${shown} a Stint server?)`,
+      { status: res.status },
+    );
+  }
+
+  return {
+    get: (path, query) => send('GET', path, query, undefined),
+    post: (path, body) => send('POST', path, undefined, body),
+  };
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { waitForStopSignal } from './context.js';
+import { runCli } from './program.js';
+
+let stopRequested = false;
+
+const code = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  untilShutdown: async () => {
+    const signal = await waitForStopSignal();
+    stopRequested = true;
+    return signal;
+  },
+});
+
+// After a stop signal the server is closed: a handle someone forgot must not keep the process alive.
+if (stopRequested) process.exit(code);
+process.exitCode = code;

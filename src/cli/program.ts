@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { isStintError } from '../domain/errors.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, formatCliError } from './cli-error.js';
+import { registerAdmin } from './commands/admin.js';
+import { registerAudit } from './commands/audit.js';
+import { registerCredentials } from './commands/credentials.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerRequest } from './commands/request.js';
+import { registerRequests } from './commands/requests.js';
+import { registerResources } from './commands/resources.js';
+import { registerServer } from './commands/server.js';
+import { registerShow } from './commands/show.js';
+import { registerTransitions } from './commands/transitions.js';
+import { registerWhoami } from './commands/whoami.js';
+import { type CliIo, createContext } from './context.js';
+
+export type { CliIo } from './context.js';
+
+function packageVersion(): string {
+  try {
+    // Same relative place from src/cli and dist/cli.
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * The whole `stint` command tree, writing only to `io`. Commander is told never to exit the process: failures
+ * surface as exceptions that `runCli` turns into an exit status.
+ */
+export function buildProgram(io: CliIo): Command {
+  const ctx = createContext(io);
+  const program = new Command('stint')
+    .description('Just-in-time privileged access: ask, get approved, use it, it expires.')
+    .version(packageVersion())
+    .option('--url <url>', 'Stint server URL (env STINT_URL, default http://127.0.0.1:7070)')
+    .option(
+      '--token <token>',
+      'API token (env STINT_TOKEN, preferred: flags are visible to other users in ps)',
+    )
+    .option('--json', 'print the raw JSON the API returns, for scripts')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .showHelpAfterError('(run with --help for usage)');
+
+  registerRequest(program, ctx);
+  registerRequests(program, ctx);
+  registerShow(program, ctx);
+  registerTransitions(program, ctx);
+  registerCredentials(program, ctx);
+  registerResources(program, ctx);
+  registerAudit(program, ctx);
+  registerWhoami(program, ctx);
+  registerPolicy(program, ctx);
+  registerServer(program, ctx);
+  registerAdmin(program, ctx);
+  return program;
+}
+
+/** Runs one command line (without the node and script arguments) and returns the exit status. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (e) {
+    return reportFailure(e, io);
+  }
+}
+
+function reportFailure(e: unknown, io: CliIo): number {
+  // Commander has already printed its message (or the help / version asked for).
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (e instanceof CliError) {
+    io.stderr.write(formatCliError(e));
+    return e.exitCode;
+  }
+  if (isStintError(e)) {
+    io.stderr.write(formatCliError(new CliError(e.code, e.message, { details: e.details })));
+    return EXIT_FAILURE;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  io.stderr.write(`error [INTERNAL]: ${message}\n`);
+  if (io.env.STINT_DEBUG && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+  return EXIT_FAILURE;
+}
