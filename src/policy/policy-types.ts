@@ -75,6 +75,11 @@ export interface Policy {
   users: Map<string, DirectoryUser>;
   resources: Map<string, Resource>;
   rules: Rule[];
+  /**
+   * Legal but probably unintended, located like problems: e.g. a manager-tier rule open to someone without a
+   * manager (their requests are refused at request time). For `stint policy check` and the boot log.
+   */
+  notes: PolicyProblem[];
 }
 
 /** What policy decides for one request; frozen onto the request when it is created. */

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
+import { TIERS } from '../domain/request.js';
+import { type ConnectionRef, SENSITIVITIES } from './policy-types.js';
+import { strictObject } from './yaml-source.js';
+
+/**
+ * The shape of a policy file, field by field. Cross-field rules (references, limits, combinations) live in
+ * the loader, which sees the whole file; this schema only knows one value at a time.
+ */
+
+const ID = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * Ids of users, teams, resources, roles and rules share one grammar, so none can be mistaken for the `*`
+ * wildcard, carry whitespace, or differ from another only by case.
+ */
+const idSchema = z.string().max(64).regex(ID, {
+  error: 'must be lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
+
+/** `90m`, `2h`, `1h30m` → seconds. A bare number is refused: seconds or minutes would be a guess. */
+export const durationSchema = z
+  .string({
+    error: (iss) => (iss.input === undefined ? undefined : 'must be a duration with a unit, e.g. 90m or 2h'),
+  })
+  .transform((text, ctx) => {
+    try {
+      return parseDuration(text);
+    } catch (e) {
+      ctx.issues.push({ code: 'custom', message: (e as Error).message, input: text });
+      return z.NEVER;
+    }
+  });
+
+/** Compiled once here; must be anchored with `^` so a ticket cannot hide in the middle of other text. */
+const patternSchema = z.string().transform((source, ctx) => {
+  if (!source.startsWith('^')) {
+    ctx.issues.push({
+      code: 'custom',
+      message: `pattern must start with "^" so the reason itself is the ticket, e.g. "^${source}"`,
+      input: source,
+    });
+    return z.NEVER;
+  }
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    const why = (e as Error).message.replace(/^Invalid regular expression: /, '');
+    ctx.issues.push({ code: 'custom', message: `invalid regular expression: ${why}`, input: source });
+    return z.NEVER;
+  }
+});
+
+const userSchema = strictObject({
+  id: idSchema,
+  email: z.email({ error: 'must be an email address' }),
+  name: z.string().min(1).optional(),
+  manager: idSchema.nullable().optional(),
+  teams: z.array(idSchema).default([]),
+  security: z.boolean().default(false),
+  admin: z.boolean().default(false),
+  auditor: z.boolean().default(false),
+});
+
+const INLINE_SECRET =
+  'inline connection details are refused: secrets never live in the policy; use { env: VARIABLE } or { file: /path }';
+
+const connectionSchema = strictObject(
+  {
+    env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name, e.g. STINT_DB_URL' })
+      .optional(),
+    file: z.string().startsWith('/', { error: 'must be an absolute path' }).optional(),
+  },
+  { unknownKey: (key) => `"${key}": ${INLINE_SECRET}`, notAMap: INLINE_SECRET },
+).transform((value, ctx): ConnectionRef => {
+  if (value.env !== undefined && value.file === undefined) return { env: value.env };
+  if (value.file !== undefined && value.env === undefined) return { file: value.file };
+  ctx.issues.push({ code: 'custom', message: 'give exactly one of env or file', input: value });
+  return z.NEVER;
+});
+
+const roleSchema = strictObject({
+  description: z.string().default(''),
+  grants: z
+    .array(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, {
+        error: 'must be a role name on the target: a letter or "_", then letters, digits, "_", "$" or "-"',
+      }),
+    )
+    .min(1),
+});
+
+const resourceSchema = strictObject({
+  id: idSchema,
+  kind: z.literal('postgres'),
+  description: z.string().default(''),
+  sensitivity: z.enum(SENSITIVITIES),
+  connection: connectionSchema,
+  roles: z.record(idSchema, roleSchema).refine((roles) => Object.keys(roles).length > 0, {
+    error: 'must define at least one role',
+  }),
+});
+
+const ruleSchema = strictObject({
+  id: idSchema,
+  description: z.string().default(''),
+  resources: z.array(idSchema).min(1),
+  roles: z
+    .array(
+      z.string().refine((s) => s === '*' || ID.test(s), {
+        error: 'must be a role name or "*" for every role',
+      }),
+    )
+    .min(1),
+  who: strictObject({
+    teams: z.array(idSchema).default([]),
+    users: z.array(idSchema).default([]),
+  }),
+  duration: strictObject({ default: durationSchema, max: durationSchema }),
+  ticket: strictObject({
+    required: z.boolean().default(true),
+    patterns: z.array(patternSchema).default([]),
+  }).optional(),
+  approval: z.array(z.enum(TIERS)).min(1),
+});
+
+const settingsSchema = strictObject({
+  deployment: idSchema.optional(),
+  hardCap: durationSchema.optional(),
+  pendingTimeout: durationSchema.optional(),
+});
+
+export const policyFileSchema = strictObject({
+  version: z.literal(1, { error: (iss) => (iss.input === undefined ? undefined : 'must be 1') }),
+  settings: settingsSchema.optional(),
+  users: z.array(userSchema),
+  resources: z.array(resourceSchema),
+  rules: z.array(ruleSchema),
+});
+
+export type PolicyFile = z.output<typeof policyFileSchema>;
