@@ -79,6 +79,8 @@ export function createStint(opts: StintOptions) {
     reconcile,
     /** Start-up order: clean targets first, then resume everything due, then keep sweeping. */
     async start(): Promise<void> {
+      // The embedded store serves one process, so a claim found at start was left by a crash of this server.
+      if (opts.store.dialect === 'sqlite') await deps.requests.releaseClaims(opts.store.db);
       await reconcile();
       await sweepOnce();
       intervals.push(setInterval(() => void sweepOnce(), sweepMs));

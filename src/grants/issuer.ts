@@ -6,8 +6,11 @@ import type { TransitionRunner } from '../requests/transition-runner.js';
 import { grantStore } from '../store/grant-store.js';
 import { describeError } from './revoker.js';
 
-/** Long enough for any issuance; a server that dies holding a claim is replaced once it lapses. */
-const CLAIM_MS = 60_000;
+/**
+ * Longer than any issuance (the provider's connect and statement timeouts are a few seconds); a server that dies
+ * holding a claim is replaced by another once it lapses.
+ */
+const CLAIM_MS = 15_000;
 
 /**
  * Turns an approved request into a live credential. Driven by committed state (the outbox): approval commits

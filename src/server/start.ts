@@ -40,7 +40,8 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const stint = createStint({
     store,
     policy,
-    providerFactory: (resource) => createProvider(resource, env),
+    providerFactory: (resource) =>
+      createProvider(resource, env, { logger, deployment: policy.current().settings.deployment }),
     secrets: createSecretBox(parseKey(config.encryptionKey)),
     logger,
     sweepIntervalMs: config.sweepIntervalMs,

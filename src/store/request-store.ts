@@ -198,6 +198,15 @@ export function createRequestStore(dialect: Dialect) {
       return Number(res.numUpdatedRows) === 1;
     },
 
+    /** Drops every issuance claim: only for a store one process serves alone (SQLite), at that process's start. */
+    async releaseClaims(db: Db): Promise<void> {
+      await db
+        .updateTable('requests')
+        .set({ issue_claimed_until: null })
+        .where('state', '=', 'approved')
+        .execute();
+    },
+
     async dueExpiries(db: Db, until: Date, limit: number): Promise<{ id: string; expiresAt: number }[]> {
       const rows = await db
         .selectFrom('requests')

@@ -53,14 +53,16 @@ export async function createHarness(
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
   const testStore = await createTestStore(kind);
-  const text = opts.policy ?? TEST_POLICY;
+  // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
+  const deployment = `test-${randomBytes(4).toString('hex')}`;
+  const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
   const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
     parsePolicy(text, 'test-policy.yaml'),
   );
   const stint = createStint({
     store: testStore.store,
     policy,
-    providerFactory: opts.providerFactory ?? ((r) => createProvider(r, env)),
+    providerFactory: opts.providerFactory ?? ((r) => createProvider(r, env, { deployment })),
     secrets: createSecretBox(randomBytes(32)),
     logger: silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
