@@ -23,6 +23,8 @@ export interface Harness {
   app: FastifyInstance;
   testStore: TestStore;
   env: Record<string, string>;
+  /** This harness's deployment name: what its provider marks on the roles it creates. */
+  deployment: string;
   tokens: Record<string, string>;
   as(user: string): {
     get(path: string): Promise<ApiResponse>;
@@ -92,6 +94,7 @@ export async function createHarness(
     app,
     testStore,
     env,
+    deployment,
     tokens,
     as: (user) => ({ get: (p) => call(user, 'GET', p), post: (p, b) => call(user, 'POST', p, b) }),
     async close() {
