@@ -1,7 +1,8 @@
+import { appendAudit } from '../audit/audit-store.js';
+import { SYSTEM_ACTOR } from '../domain/state-machine.js';
 import { describeError, type Revoker } from '../grants/revoker.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import { grantStore } from '../store/grant-store.js';
-import { auditSystem } from './sweeper.js';
 
 export interface ReconcileReport {
   resource: string;
@@ -48,10 +49,12 @@ export function createReconciler(
           if (live) continue;
           await provider.revoke(o.principal);
           report.removed.push(o.principal);
-          await auditSystem(deps, deps.clock(), 'reconciler.removed', o.requestId, {
-            resource: resource.id,
-            principal: o.principal,
-            requestState: state ?? null,
+          await appendAudit(db, {
+            at: deps.clock(),
+            actor: SYSTEM_ACTOR,
+            action: 'reconciler.removed',
+            requestId: o.requestId,
+            details: { resource: resource.id, principal: o.principal, requestState: state ?? null },
           });
         }
       } catch (e) {

@@ -1,4 +1,3 @@
-import { appendAudit } from '../audit/audit-store.js';
 import { isStintError } from '../domain/errors.js';
 import { timeOut } from '../domain/state-machine.js';
 import type { Issuer } from '../grants/issuer.js';
@@ -61,14 +60,3 @@ export function createSweeper(
 }
 
 export type Sweeper = ReturnType<typeof createSweeper>;
-
-/** Records a job-level event that belongs to no request transition. */
-export async function auditSystem(
-  deps: Pick<WorkflowDeps, 'store'>,
-  at: Date,
-  action: string,
-  requestId: string | null,
-  details: Record<string, unknown>,
-): Promise<void> {
-  await appendAudit(deps.store.db, { at, actor: 'stint', action, requestId, details });
-}

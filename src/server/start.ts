@@ -4,6 +4,7 @@ import { prepareDemo } from '../app/demo.js';
 import { createPolicyHolder } from '../app/policy-holder.js';
 import { createStint } from '../app/stint.js';
 import { createSecretBox, parseKey } from '../crypto/secret-box.js';
+import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
 import { createProvider } from '../providers/registry.js';
 import { migrate, openDatabase } from '../store/database.js';
@@ -35,6 +36,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const policy = createPolicyHolder(loadPolicyFile(config.policyPath), () =>
     loadPolicyFile(config.policyPath),
   );
+  for (const note of policy.current().notes) logger.warn({ note: formatProblem(note) }, 'policy note');
   const store = openDatabase(config.databaseUrl);
   await migrate(store);
   const stint = createStint({

@@ -55,11 +55,14 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
     .argument('<file>', 'policy YAML, e.g. stint.yaml')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const out = ctx.output(cmd);
-      const s = summary(await loadPolicy(out, file));
+      const loaded = await loadPolicy(out, file);
+      const s = { ...summary(loaded), notes: loaded.notes };
       out.result(s, () => {
         out.line(
           `policy OK: ${s.users} users, ${s.resources} resources, ${s.rules} rules (version ${s.version})`,
         );
+        // Legal but probably not meant (a rule nobody can get approved under, a resource no rule covers).
+        for (const n of loaded.notes) out.note(`note: ${formatProblem(n)}`);
       });
     });
 
