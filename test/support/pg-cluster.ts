@@ -31,10 +31,6 @@ export interface PgClusterInfo {
 
 export interface PgCluster extends PgClusterInfo {
   url(user: string, password: string, db?: string): string;
-  /** Takes the server down (its data kept), as an outage of the target would. */
-  halt(): Promise<void>;
-  /** Brings a halted server back on the same port with the same data. */
-  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -187,15 +183,12 @@ export async function startPgCluster(): Promise<PgCluster> {
       '-c full_page_writes=off',
     ].join(' ');
     // -l sends the server's output to a file: otherwise the daemon holds our pipes open and pg_ctl never "exits".
-    const startServer = async () => {
-      await run(
-        join(bin, 'pg_ctl'),
-        ['-D', dataDir, '-l', join(base, 'server.log'), '-w', '-t', '60', '-o', options, 'start'],
-        asServer,
-      );
-      started = true;
-    };
-    await startServer();
+    await run(
+      join(bin, 'pg_ctl'),
+      ['-D', dataDir, '-l', join(base, 'server.log'), '-w', '-t', '60', '-o', options, 'start'],
+      asServer,
+    );
+    started = true;
 
     const host = '127.0.0.1';
     const info = { host, port };
@@ -208,11 +201,6 @@ export async function startPgCluster(): Promise<PgCluster> {
       superuserUrl,
       stintAdminUrl: pgUrl(info, 'stint_admin', adminPassword, 'app'),
       url: (u, p, db = 'app') => pgUrl(info, u, p, db),
-      async halt() {
-        await run(join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], asServer);
-        started = false;
-      },
-      resume: startServer,
       async stop() {
         process.removeListener('exit', onExit);
         await stop();
