@@ -14,6 +14,17 @@ const schema = z
     host: z.string().min(1),
     port: z.coerce.number().int().min(0).max(65535),
     encryptionKey: z.string().min(1, 'STINT_ENCRYPTION_KEY or STINT_ENCRYPTION_KEY_FILE is required'),
+    auditSigningKeys: z
+      .string()
+      .min(
+        1,
+        'STINT_AUDIT_SIGNING_KEY or STINT_AUDIT_SIGNING_KEY_FILE is required (make one: stint audit key --generate)',
+      ),
+    auditCheckpointDir: z.string().min(1),
+    auditRetentionDays: z.coerce
+      .number()
+      .int()
+      .min(365, 'audit retention must be at least 365 days (PCI DSS 10.5.1)'),
     sweepIntervalMs: z.coerce.number().int().min(50).max(60_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   })
@@ -35,6 +46,13 @@ export function readKey(env: NodeJS.ProcessEnv): string {
   return '';
 }
 
+/** Signing keys: one skey per line; two during a rotation (both sign every checkpoint). */
+export function readAuditKeys(env: NodeJS.ProcessEnv): string {
+  if (env.STINT_AUDIT_SIGNING_KEY) return env.STINT_AUDIT_SIGNING_KEY;
+  if (env.STINT_AUDIT_SIGNING_KEY_FILE) return readFileSync(env.STINT_AUDIT_SIGNING_KEY_FILE, 'utf8');
+  return '';
+}
+
 export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const dataDir = resolve(flags.dataDir ?? env.STINT_DATA_DIR ?? 'data');
   const parsed = schema.safeParse({
@@ -44,6 +62,9 @@ export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proce
     host: flags.host ?? env.STINT_HOST ?? '127.0.0.1',
     port: flags.port ?? env.STINT_PORT ?? 7070,
     encryptionKey: readKey(env),
+    auditSigningKeys: readAuditKeys(env),
+    auditCheckpointDir: resolve(env.STINT_AUDIT_CHECKPOINT_DIR ?? join(dataDir, 'checkpoints')),
+    auditRetentionDays: env.STINT_AUDIT_RETENTION_DAYS ?? 730,
     sweepIntervalMs: env.STINT_SWEEP_INTERVAL_MS ?? 500,
     logLevel: env.STINT_LOG_LEVEL ?? 'info',
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateNoteKey } from '../audit/log/signed-note.js';
 
 /**
  * The quick start: a data folder with the demo policy and a generated encryption key, and the demo target's
@@ -19,6 +20,11 @@ export function prepareDemo(dataDir: string, env: NodeJS.ProcessEnv): { policyPa
     chmodSync(keyFile, 0o600);
   }
   if (!env.STINT_ENCRYPTION_KEY && !env.STINT_ENCRYPTION_KEY_FILE) env.STINT_ENCRYPTION_KEY_FILE = keyFile;
+  const auditKeyFile = join(dataDir, 'audit-signing.key');
+  if (!existsSync(auditKeyFile))
+    writeFileSync(auditKeyFile, `${generateNoteKey('stint-demo').skey}\n`, { mode: 0o600 });
+  if (!env.STINT_AUDIT_SIGNING_KEY && !env.STINT_AUDIT_SIGNING_KEY_FILE)
+    env.STINT_AUDIT_SIGNING_KEY_FILE = auditKeyFile;
   // Demo-only login created by scripts/demo-target.sql on the local PostgreSQL; real targets name their own.
   env.STINT_DEMO_DB_URL ??= 'postgres://stint_admin:stint-demo-only@127.0.0.1:5432/postgres';
   return { policyPath };

@@ -1,3 +1,7 @@
+import { createAuditLog } from '../audit/audit-log.js';
+import { createAuditPurge } from '../audit/audit-purge.js';
+import { createAuditService } from '../audit/audit-service.js';
+import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
 import { createTokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { createIssuer } from '../grants/issuer.js';
@@ -14,7 +18,17 @@ import { createTransitionRunner } from '../requests/transition-runner.js';
 import type { StintDatabase } from '../store/database.js';
 import { createRequestStore } from '../store/request-store.js';
 
+export interface AuditOptions {
+  /** Checkpoint signing keys (C2SP skeys); their common name is the log's origin. */
+  signers: readonly Ed25519NoteSigner[];
+  checkpointDir: string | null;
+  checkpointIntervalMs?: number;
+  /** Events older than this lose their body (their leaf hash stays). */
+  retentionDays?: number;
+}
+
 export interface StintOptions {
+  audit: AuditOptions;
   store: StintDatabase;
   policy: PolicySource;
   providerFactory: ProviderFactory;
@@ -24,6 +38,18 @@ export interface StintOptions {
   /** How often durable due work is swept; timers make expiry exact in between. */
   sweepIntervalMs?: number;
   reconcileIntervalMs?: number;
+}
+
+/** The log's origin line is its signing keys' name: C2SP witnesses look a log's key up by its origin. */
+export function auditOrigin(signers: readonly Ed25519NoteSigner[]): string {
+  const names = new Set(signers.map((s) => s.name));
+  const [origin] = names;
+  if (names.size !== 1 || origin === undefined) {
+    throw new Error(
+      'audit signing keys: configure at least one, and all with the same name (the log origin)',
+    );
+  }
+  return origin;
 }
 
 /** The composition root: every part built once, from the parts it needs. Tests build it with other parts. */
@@ -54,11 +80,44 @@ export function createStint(opts: StintOptions) {
   const sweeper = createSweeper(deps, { run, issue, expireGrant, revoker, scheduler });
   const reconcile = createReconciler(deps, revoker);
   const tokens = createTokenStore(opts.store.db);
+  const origin = auditOrigin(opts.audit.signers);
+  const auditLog = createAuditLog({
+    store: opts.store,
+    clock,
+    logger: opts.logger,
+    origin,
+    signers: opts.audit.signers,
+    checkpointDir: opts.audit.checkpointDir,
+    checkpointIntervalMs: opts.audit.checkpointIntervalMs ?? 1000,
+  });
+  const audit = createAuditService({
+    store: opts.store,
+    log: auditLog,
+    origin,
+    signers: opts.audit.signers,
+    checkpointDir: opts.audit.checkpointDir,
+  });
+  const purge = createAuditPurge({
+    store: opts.store,
+    clock,
+    retentionDays: opts.audit.retentionDays ?? 730,
+  });
 
   const sweepMs = opts.sweepIntervalMs ?? 500;
   const reconcileMs = opts.reconcileIntervalMs ?? 60_000;
   const intervals: NodeJS.Timeout[] = [];
   let sweeping: Promise<void> | null = null;
+  let building: Promise<unknown> | null = null;
+
+  const buildOnce = (): Promise<unknown> => {
+    building ??= auditLog
+      .build()
+      .catch((err: unknown) => opts.logger.error({ err }, 'audit tree build failed'))
+      .finally(() => {
+        building = null;
+      });
+    return building;
+  };
 
   const sweepOnce = (): Promise<void> => {
     sweeping ??= sweeper
@@ -72,6 +131,9 @@ export function createStint(opts: StintOptions) {
 
   return {
     service,
+    audit,
+    auditLog,
+    purge,
     tokens,
     deps,
     scheduler,
@@ -85,12 +147,22 @@ export function createStint(opts: StintOptions) {
       await sweepOnce();
       intervals.push(setInterval(() => void sweepOnce(), sweepMs));
       intervals.push(setInterval(() => void reconcile().catch(() => {}), reconcileMs));
+      intervals.push(
+        setInterval(() => void buildOnce(), Math.min(250, opts.audit.checkpointIntervalMs ?? 1000)),
+      );
+      intervals.push(
+        setInterval(
+          () => void purge().catch((err: unknown) => opts.logger.error({ err }, 'audit purge failed')),
+          3_600_000,
+        ),
+      );
       for (const i of intervals) i.unref();
     },
     async stop(): Promise<void> {
       for (const i of intervals.splice(0)) clearInterval(i);
       scheduler.stop();
       await sweeping;
+      await building;
       await revoker.idle();
       await providers.closeAll();
     },

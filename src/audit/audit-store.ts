@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
+import { type AuditEventBody, encodeEvent, resultOf } from './audit-event.js';
+import { leafHash } from './log/merkle.js';
 import { redact } from './redact.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -11,29 +13,79 @@ export interface AuditInput {
   action: string;
   requestId: string | null;
   details: Record<string, unknown>;
+  target?: AuditEventBody['target'];
+  reason?: string | null;
+  source?: AuditEventBody['source'];
 }
 
-export interface AuditEvent extends AuditInput {
+export interface AuditEvent {
   seq: number;
   id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  requestId: string | null;
+  details: Record<string, unknown>;
+  /** The canonical event, or null once retention purged it (its leaf hash remains). */
+  body: AuditEventBody | null;
 }
 
 /**
- * Appends one event. Called inside the transaction that makes the change it records, so the change and its
- * record commit together or not at all (fail closed).
+ * Takes `n` consecutive leaf indexes. The counter row stays locked until the transaction ends, so indexes are
+ * handed out in commit order with no gaps, across every server sharing the store: a rolled-back transaction
+ * returns its indexes with it. Callers append audit events last in their transaction to hold the lock briefly.
  */
-export async function appendAudit(db: Db, e: AuditInput): Promise<void> {
-  await db
-    .insertInto('audit_events')
-    .values({
+async function reserve(trx: Transaction<Database>, n: number): Promise<number> {
+  const row = await trx
+    .updateTable('audit_head')
+    .set((eb) => ({ size: eb('size', '+', n) }))
+    .where('id', '=', 1)
+    .returning('size')
+    .executeTakeFirstOrThrow();
+  return Number(row.size) - n;
+}
+
+async function appendIn(trx: Transaction<Database>, events: readonly AuditInput[]): Promise<void> {
+  const first = await reserve(trx, events.length);
+  const rows = events.map((e, i) => {
+    const body: AuditEventBody = {
+      v: 1,
+      seq: first + i,
       id: randomUUID(),
+      time: e.at.toISOString(),
+      actor: e.actor,
+      action: e.action,
+      result: resultOf(e.action),
+      requestId: e.requestId,
+      target: e.target ?? null,
+      reason: e.reason ?? null,
+      source: e.source ?? null,
+      details: redact(e.details) as Record<string, unknown>,
+    };
+    const text = encodeEvent(body);
+    return {
+      seq: body.seq,
+      id: body.id,
       at: e.at.getTime(),
       actor: e.actor,
       action: e.action,
       request_id: e.requestId,
-      details: JSON.stringify(redact(e.details)),
-    })
-    .execute();
+      body: text,
+      leaf_hash: leafHash(text),
+    };
+  });
+  await trx.insertInto('audit_events').values(rows).execute();
+}
+
+/**
+ * Appends events to the audit log. Called inside the transaction that makes the change it records, so the
+ * change and its record commit together or not at all (fail closed); outside one, it opens its own.
+ */
+export async function appendAudit(db: Db, events: AuditInput | readonly AuditInput[]): Promise<void> {
+  const list = Array.isArray(events) ? events : [events as AuditInput];
+  if (list.length === 0) return;
+  if (db.isTransaction) return appendIn(db as Transaction<Database>, list);
+  await db.transaction().execute((trx) => appendIn(trx, list));
 }
 
 export interface AuditQuery {
@@ -44,6 +96,7 @@ export interface AuditQuery {
   visibleTo?: string;
 }
 
+/** Events as the canonical bodies say, not as the index columns beside them say. */
 export async function listAudit(db: Db, q: AuditQuery): Promise<AuditEvent[]> {
   let query = db.selectFrom('audit_events').selectAll().orderBy('seq').limit(q.limit);
   if (q.requestId) query = query.where('request_id', '=', q.requestId);
@@ -58,13 +111,17 @@ export async function listAudit(db: Db, q: AuditQuery): Promise<AuditEvent[]> {
     );
   }
   const rows = await query.execute();
-  return rows.map((r) => ({
-    seq: Number(r.seq),
-    id: r.id,
-    at: new Date(r.at),
-    actor: r.actor,
-    action: r.action,
-    requestId: r.request_id,
-    details: JSON.parse(r.details) as Record<string, unknown>,
-  }));
+  return rows.map((r) => {
+    const body = r.body === null ? null : (JSON.parse(r.body) as AuditEventBody);
+    return {
+      seq: Number(r.seq),
+      id: body?.id ?? r.id,
+      at: new Date(body?.time ?? Number(r.at)),
+      actor: body?.actor ?? r.actor,
+      action: body?.action ?? r.action,
+      requestId: body ? body.requestId : r.request_id,
+      details: body?.details ?? { purged: true },
+      body,
+    };
+  });
 }

@@ -96,15 +96,21 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         for (const [i, t] of transitions.entries()) {
           if (i === 0) await deps.requests.insert(trx, t.request);
           else await deps.requests.apply(trx, previous, t);
-          await appendAudit(trx, {
+          previous = t.request;
+        }
+        await appendAudit(
+          trx,
+          transitions.map((t) => ({
             at: now,
             actor: t.actor,
             action: t.action,
             requestId: request.id,
+            target: { resource: request.resource, role: request.role },
+            reason: request.reason,
             details: t.details,
-          });
-          previous = t.request;
-        }
+            ...(actor.source ? { source: actor.source } : {}),
+          })),
+        );
       });
       return issueIfApproved(transitions.at(-1)?.request ?? request);
     },
@@ -145,20 +151,32 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     async review(actor, id, decision: ReviewDecision, comment) {
       await readable(actor, id);
       const now = deps.clock();
-      const { transition } = await deps.run(id, now, (r) => {
-        authorize(actor, 'request.review', r);
-        return review(r, actor.userId, decision, comment, now);
-      });
+      const { transition } = await deps.run(
+        id,
+        now,
+        (r) => {
+          authorize(actor, 'request.review', r);
+          return review(r, actor.userId, decision, comment, now);
+        },
+        undefined,
+        actor.source,
+      );
       return issueIfApproved(transition.request);
     },
 
     async withdraw(actor, id, comment) {
       await readable(actor, id);
       const now = deps.clock();
-      await deps.run(id, now, (r) => {
-        authorize(actor, 'request.withdraw', r);
-        return withdraw(r, actor.userId, comment, now);
-      });
+      await deps.run(
+        id,
+        now,
+        (r) => {
+          authorize(actor, 'request.withdraw', r);
+          return withdraw(r, actor.userId, comment, now);
+        },
+        undefined,
+        actor.source,
+      );
       return endOnTarget(id, false);
     },
 
@@ -175,6 +193,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         async (trx, _t, before) => {
           if (before.state === 'active') await grantStore.markRevocationPending(trx, id, now);
         },
+        actor.source,
       );
       return endOnTarget(id, before.state === 'active');
     },
@@ -198,7 +217,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           actor: actor.userId,
           action: 'credential.shown',
           requestId: id,
+          target: {
+            resource: request.resource,
+            role: request.role,
+            ...(grant ? { principal: grant.principal } : {}),
+          },
           details: { principal: grant?.principal },
+          ...(actor.source ? { source: actor.source } : {}),
         });
         return { sealed, principal: grant?.principal ?? '' };
       });

@@ -6,6 +6,8 @@ export interface Actor {
   security: boolean;
   admin: boolean;
   auditor: boolean;
+  /** Where the call came from, for the audit trail. */
+  source?: { ip: string | null; userAgent: string | null };
 }
 
 export type RevocationStatus = 'none' | 'pending' | 'done';

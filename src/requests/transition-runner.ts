@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { appendAudit } from '../audit/audit-store.js';
+import { type AuditInput, appendAudit } from '../audit/audit-store.js';
 import type { AccessRequest } from '../domain/request.js';
 import type { Transition } from '../domain/state-machine.js';
 import type { Database } from '../store/schema.js';
@@ -15,22 +15,28 @@ export function createTransitionRunner(deps: Pick<WorkflowDeps, 'store' | 'reque
     now: Date,
     decide: (request: AccessRequest) => Transition,
     after?: (trx: Transaction<Database>, t: Transition, before: AccessRequest) => Promise<void>,
+    source?: AuditSource,
   ): Promise<{ before: AccessRequest; transition: Transition }> {
     return deps.store.db.transaction().execute(async (trx) => {
       const before = await deps.requests.mustGet(trx, id, { forUpdate: true });
       const transition = decide(before);
       await deps.requests.apply(trx, before, transition);
+      if (after) await after(trx, transition, before);
+      // Last, so the audit log's counter row is locked for as short a time as possible.
       await appendAudit(trx, {
         at: now,
         actor: transition.actor,
         action: transition.action,
         requestId: id,
+        target: { resource: before.resource, role: before.role },
         details: transition.details,
+        ...(source ? { source } : {}),
       });
-      if (after) await after(trx, transition, before);
       return { before, transition };
     });
   };
 }
+
+type AuditSource = NonNullable<AuditInput['source']>;
 
 export type TransitionRunner = ReturnType<typeof createTransitionRunner>;

@@ -30,7 +30,13 @@ export function registerAuthentication(
     const user = deps.policy.current().users.get(userId);
     if (!user)
       throw new StintError('UNAUTHENTICATED', 'the token belongs to a user no longer in the directory');
-    request.actor = { userId: user.id, security: user.security, admin: user.admin, auditor: user.auditor };
+    request.actor = {
+      userId: user.id,
+      security: user.security,
+      admin: user.admin,
+      auditor: user.auditor,
+      source: { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
+    };
   });
 }
 

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Stint } from '../app/stint.js';
 import { registerAuthentication } from './authenticate.js';
 import { registerErrorHandler } from './error-handler.js';
+import { auditLogRoutes } from './routes/audit-log-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { directoryRoutes } from './routes/directory-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -14,7 +15,7 @@ import { registerValidation } from './validation.js';
 const REDACT = ['req.headers.authorization', 'req.headers.cookie'];
 
 export async function buildHttpApp(
-  stint: Pick<Stint, 'service' | 'tokens' | 'deps'>,
+  stint: Pick<Stint, 'service' | 'audit' | 'tokens' | 'deps'>,
   options: { logger?: FastifyServerOptions['logger'] } = {},
 ): Promise<FastifyInstance> {
   const logger = options.logger
@@ -46,6 +47,7 @@ export async function buildHttpApp(
   await app.register(requestRoutes(stint.service));
   await app.register(directoryRoutes(stint.service));
   await app.register(auditRoutes(stint.service));
+  await app.register(auditLogRoutes(stint.audit));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -3,6 +3,7 @@ import { resolveConfig, type ServerFlags } from '../app/config.js';
 import { prepareDemo } from '../app/demo.js';
 import { createPolicyHolder } from '../app/policy-holder.js';
 import { createStint } from '../app/stint.js';
+import { parseSkey } from '../audit/log/signed-note.js';
 import { createSecretBox, parseKey } from '../crypto/secret-box.js';
 import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
@@ -14,6 +15,14 @@ export interface RunServerOptions extends ServerFlags {
   demo?: boolean;
   /** Where demo tokens and start-up lines go (stdout by default). */
   print?: (line: string) => void;
+}
+
+function parseSigningKeys(text: string) {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .map((l) => parseSkey(l));
 }
 
 /** Starts one Stint server: policy, store, jobs, HTTP. Resolves once it listens. */
@@ -47,6 +56,11 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     secrets: createSecretBox(parseKey(config.encryptionKey)),
     logger,
     sweepIntervalMs: config.sweepIntervalMs,
+    audit: {
+      signers: parseSigningKeys(config.auditSigningKeys),
+      checkpointDir: config.auditCheckpointDir,
+      retentionDays: config.auditRetentionDays,
+    },
   });
   await stint.start();
   const app = await buildHttpApp(stint, { logger: logger.child({ component: 'http' }) as never });

@@ -54,13 +54,40 @@ export interface GrantsTable {
 }
 
 export interface AuditEventsTable {
-  seq: Generated<number>;
+  /** Leaf index in the audit Merkle log: gap-free, assigned in the recording transaction. */
+  seq: number;
   id: string;
   at: number;
   actor: string;
   action: string;
   request_id: string | null;
-  details: string;
+  /** Canonical JSON (RFC 8785) of the event: the leaf input. NULL once retention purged it. */
+  body: string | null;
+  leaf_hash: Uint8Array;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  size: number;
+}
+
+export interface AuditTreeTable {
+  id: number;
+  /** Leaves already folded into audit_nodes. */
+  built: number;
+}
+
+export interface AuditNodesTable {
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+}
+
+export interface AuditCheckpointsTable {
+  size: number;
+  root: Uint8Array;
+  note: string;
+  created_at: number;
 }
 
 export interface ApiTokensTable {
@@ -79,5 +106,9 @@ export interface Database {
   reviews: ReviewsTable;
   grants: GrantsTable;
   audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  audit_tree: AuditTreeTable;
+  audit_nodes: AuditNodesTable;
+  audit_checkpoints: AuditCheckpointsTable;
   api_tokens: ApiTokensTable;
 }

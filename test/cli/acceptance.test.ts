@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { createTokenStore } from '../../src/auth/token-store.js';
 import { runCli } from '../../src/cli/program.js';
 import { migrate, openDatabase } from '../../src/store/database.js';
@@ -63,6 +64,7 @@ describe('acceptance: the stint CLI against a running server', () => {
       {
         ...targetEnv(),
         STINT_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        STINT_AUDIT_SIGNING_KEY: generateNoteKey('stint-test').skey,
         STINT_LOG_LEVEL: 'warn',
       },
     );

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { createTokenStore } from '../../src/auth/token-store.js';
 import { principalFor } from '../../src/providers/postgres/principal-name.js';
 import { migrate, openDatabase } from '../../src/store/database.js';
@@ -24,6 +25,7 @@ describe('crash recovery (kill -9 and restart)', () => {
   const env = {
     ...targetEnv(),
     STINT_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    STINT_AUDIT_SIGNING_KEY: generateNoteKey('stint-test').skey,
     STINT_LOG_LEVEL: 'warn',
     STINT_SWEEP_INTERVAL_MS: '200',
   };

@@ -31,6 +31,17 @@ const everyone = (status: number, anon = 401): Record<Actor, number> => ({
   anon,
 });
 
+const auditors = (status: number): Record<Actor, number> => ({
+  alice: 403,
+  carol: 403,
+  bob: 403,
+  mallory: 403,
+  sam: status,
+  erin: status,
+  root: status,
+  anon: 401,
+});
+
 const MATRIX: Row[] = [
   { method: 'GET', route: '/healthz', fixture: 'none', path: () => '/healthz', expect: everyone(200, 200) },
   { method: 'GET', route: '/readyz', fixture: 'none', path: () => '/readyz', expect: everyone(200, 200) },
@@ -119,12 +130,88 @@ const MATRIX: Row[] = [
     path: (id) => `/v1/audit/events?request=${id}`,
     expect: { alice: 200, carol: 200, bob: 404, sam: 200, erin: 200, root: 200, mallory: 404, anon: 401 },
   },
+  // The audit log: checkpoints, keys and consistency proofs are public (hashes only, for witnesses).
+  {
+    method: 'GET',
+    route: '/audit/checkpoint',
+    fixture: 'none',
+    path: () => '/audit/checkpoint',
+    expect: everyone(200, 200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/key',
+    fixture: 'none',
+    path: () => '/v1/audit/key',
+    expect: everyone(200, 200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/checkpoints',
+    fixture: 'none',
+    path: () => '/v1/audit/checkpoints',
+    expect: everyone(200, 200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/proof/consistency',
+    fixture: 'none',
+    path: () => '/v1/audit/proof/consistency?old=1&new=2',
+    expect: everyone(200, 200),
+  },
+  {
+    method: 'POST',
+    route: '/v1/audit/checkpoints',
+    fixture: 'none',
+    path: () => '/v1/audit/checkpoints',
+    body: { size: 1 },
+    expect: auditors(200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/leaves',
+    fixture: 'none',
+    path: () => '/v1/audit/leaves',
+    expect: auditors(200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/range',
+    fixture: 'none',
+    path: () => '/v1/audit/range?since=2020-01-01&until=2100-01-01',
+    expect: auditors(200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/frontier',
+    fixture: 'none',
+    path: () => '/v1/audit/frontier?size=2',
+    expect: auditors(200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/audit/proof/inclusion',
+    fixture: 'none',
+    path: () => '/v1/audit/proof/inclusion?seq=0',
+    expect: auditors(200),
+  },
+  {
+    method: 'POST',
+    route: '/v1/audit/verify',
+    fixture: 'none',
+    path: () => '/v1/audit/verify',
+    expect: auditors(200),
+  },
 ];
 
 describe('authorization of every route', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await createHarness('sqlite');
+    // A few events and a signed checkpoint, so the audit-log routes have something to serve.
+    await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-1' });
+    await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-2' });
+    await h.stint.auditLog.build({ checkpoint: true });
   });
   afterAll(async () => {
     await h?.close();

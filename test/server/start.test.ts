@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { createApiToken } from '../../src/auth/token-admin.js';
 import { runServer } from '../../src/server/start.js';
 import { targetEnv } from '../support/harness.js';
@@ -18,6 +19,7 @@ describe('server start and policy reload', () => {
   beforeAll(() => {
     Object.assign(process.env, targetEnv(), {
       STINT_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      STINT_AUDIT_SIGNING_KEY: generateNoteKey('stint-test').skey,
       STINT_LOG_LEVEL: 'silent',
     });
   });

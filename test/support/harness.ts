@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { createPolicyHolder } from '../../src/app/policy-holder.js';
 import { createStint, type Stint } from '../../src/app/stint.js';
+import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
@@ -22,6 +26,9 @@ export interface Harness {
   stint: Stint;
   app: FastifyInstance;
   testStore: TestStore;
+  /** The audit log's signing key (its verifier is the trusted key) and WORM checkpoint folder. */
+  auditSigner: Ed25519NoteSigner;
+  checkpointDir: string;
   env: Record<string, string>;
   /** This harness's deployment name: what its provider marks on the roles it creates. */
   deployment: string;
@@ -57,6 +64,8 @@ export async function createHarness(
   const testStore = await createTestStore(kind);
   // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
   const deployment = `test-${randomBytes(4).toString('hex')}`;
+  const auditSigner = parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
   const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
     parsePolicy(text, 'test-policy.yaml'),
@@ -68,6 +77,7 @@ export async function createHarness(
     secrets: createSecretBox(randomBytes(32)),
     logger: silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
+    audit: { signers: [auditSigner], checkpointDir, checkpointIntervalMs: 200 },
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint);
@@ -93,6 +103,8 @@ export async function createHarness(
     stint,
     app,
     testStore,
+    auditSigner,
+    checkpointDir,
     env,
     deployment,
     tokens,
@@ -101,6 +113,7 @@ export async function createHarness(
       await app.close();
       await stint.stop();
       await testStore.close();
+      rmSync(checkpointDir, { recursive: true, force: true });
     },
   };
 }

@@ -51,7 +51,17 @@ export async function createTestStore(
       await store.close();
       const c = new pg.Client({ connectionString: `${MACHINE_PG}/postgres` });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      // Without FORCE first: forcing would kill pool connections that are still closing, and their 'error'
+      // would surface as an unhandled error in whichever test runs next.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await c.query(`DROP DATABASE IF EXISTS ${name}${attempt >= 40 ? ' WITH (FORCE)' : ''}`);
+          break;
+        } catch (e) {
+          if (attempt >= 40) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       await c.end();
     },
   };

@@ -73,24 +73,6 @@ export function initial(ctx: MigrationContext) {
         .execute();
 
       await db.schema
-        .createTable('audit_events')
-        .addColumn('seq', ctx.dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-          ctx.dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-        )
-        .addColumn('id', 'text', (c) => c.notNull().unique())
-        .addColumn('at', instant, (c) => c.notNull())
-        .addColumn('actor', 'text', (c) => c.notNull())
-        .addColumn('action', 'text', (c) => c.notNull())
-        .addColumn('request_id', 'text')
-        .addColumn('details', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('audit_request_idx')
-        .on('audit_events')
-        .columns(['request_id', 'seq'])
-        .execute();
-
-      await db.schema
         .createTable('api_tokens')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('user_id', 'text', (c) => c.notNull())

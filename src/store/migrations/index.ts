@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
+import { auditTrail } from './0002-audit-trail.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export interface MigrationContext {
@@ -15,6 +16,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         '0001-initial': initial(ctx),
+        '0002-audit-trail': auditTrail(ctx),
       };
     },
   };

@@ -1,0 +1,32 @@
+import { canonicalize } from './log/jcs.js';
+
+/**
+ * The canonical audit event: the exact JSON (RFC 8785) that is hashed into the audit log's leaf, so anyone with
+ * the export can recompute it. Its shape is documented in docs/audit-events.md for SIEM ingestion.
+ */
+export interface AuditEventBody {
+  v: 1;
+  /** Leaf index in the log, inside the hashed data so reordering rows cannot go unnoticed. */
+  seq: number;
+  id: string;
+  time: string;
+  actor: string;
+  action: string;
+  result: 'success' | 'failure';
+  requestId: string | null;
+  target: { resource?: string; role?: string; principal?: string } | null;
+  reason: string | null;
+  source: { ip: string | null; userAgent: string | null } | null;
+  details: Record<string, unknown>;
+}
+
+/** Actions that record something failing rather than something done. */
+const FAILURES = new Set(['request.failed', 'grant.revocation_failed', 'auth.failed']);
+
+export function resultOf(action: string): 'success' | 'failure' {
+  return FAILURES.has(action) ? 'failure' : 'success';
+}
+
+export function encodeEvent(body: AuditEventBody): string {
+  return canonicalize(body);
+}

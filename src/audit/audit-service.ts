@@ -1,0 +1,169 @@
+import { authorize } from '../auth/authorize.js';
+import { StintError } from '../domain/errors.js';
+import type { Actor } from '../requests/request-types.js';
+import type { StintDatabase } from '../store/database.js';
+import type { AuditLog } from './audit-log.js';
+import { verifyStore } from './audit-verify.js';
+import { encodeBase64 } from './log/base64.js';
+import { Frontier } from './log/frontier.js';
+import type { Ed25519NoteSigner } from './log/signed-note.js';
+import type { VerifyReport } from './log/verifier.js';
+
+const b64 = (bytes: Uint8Array) => encodeBase64(bytes);
+
+export interface AuditServiceDeps {
+  store: StintDatabase;
+  log: AuditLog;
+  origin: string;
+  signers: readonly Ed25519NoteSigner[];
+  checkpointDir: string | null;
+}
+
+/** The audit log's read side: checkpoints, leaves, proofs and verification, for auditors and witnesses. */
+export function createAuditService(deps: AuditServiceDeps) {
+  const db = deps.store.db;
+
+  async function built(): Promise<number> {
+    const row = await db
+      .selectFrom('audit_tree')
+      .select('built')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(row.built);
+  }
+
+  async function requireSize(size: number, what: string): Promise<void> {
+    const have = await built();
+    if (size > have) {
+      throw new StintError(
+        'BAD_REQUEST',
+        `${what} ${size} is beyond the ${have} events folded into the tree so far`,
+      );
+    }
+  }
+
+  async function noteAt(size: number): Promise<string | null> {
+    return (await deps.log.checkpointAt(size))?.note ?? null;
+  }
+
+  return {
+    key() {
+      return { origin: deps.origin, keys: deps.signers.map((s) => ({ vkey: s.vkey })) };
+    },
+
+    async latestNote(): Promise<string> {
+      const latest = await deps.log.latestCheckpoint();
+      if (!latest) throw new StintError('NOT_FOUND', 'no checkpoint has been signed yet');
+      return latest.note;
+    },
+
+    async checkpoints(limit: number) {
+      return (await deps.log.checkpoints(limit)).map((c) => ({ ...c, createdAt: c.createdAt.toISOString() }));
+    },
+
+    /** A checkpoint at a past size, signed now if none is stored: exports end where their range ends. */
+    async checkpointAt(actor: Actor, size: number) {
+      authorize(actor, 'audit.read-all');
+      await requireSize(size, 'size');
+      const existing = await deps.log.checkpointAt(size);
+      const made = existing ?? (await deps.log.signAt(size));
+      return { size: made.size, note: made.note, createdAt: made.createdAt.toISOString() };
+    },
+
+    async leaves(actor: Actor, start: number, limit: number) {
+      authorize(actor, 'audit.read-all');
+      const rows = await db
+        .selectFrom('audit_events')
+        .select(['seq', 'body', 'leaf_hash'])
+        .where('seq', '>=', start)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ seq: Number(r.seq), body: r.body, leafHash: b64(r.leaf_hash) }));
+    },
+
+    async range(actor: Actor, since: Date, until: Date) {
+      authorize(actor, 'audit.read-all');
+      const first = await db
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('at', '>=', since.getTime())
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      const after = await db
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('at', '>=', until.getTime())
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      const size = await built();
+      const end = after ? Number(after.seq) : size;
+      const start = first ? Math.min(Number(first.seq), end) : end;
+      return { start, end };
+    },
+
+    async frontier(actor: Actor, size: number) {
+      authorize(actor, 'audit.read-all');
+      await requireSize(size, 'size');
+      const hashes = await deps.log.frontierHashes(size);
+      return { size, root: b64(Frontier.restore(size, hashes).root()), hashes: hashes.map(b64) };
+    },
+
+    async inclusion(actor: Actor, q: { eventId?: string; seq?: number; size?: number }) {
+      authorize(actor, 'audit.read-all');
+      let query = db.selectFrom('audit_events').select(['seq', 'body', 'leaf_hash']);
+      if (q.eventId) query = query.where('id', '=', q.eventId);
+      else if (q.seq !== undefined) query = query.where('seq', '=', q.seq);
+      else throw new StintError('BAD_REQUEST', 'name an event id or a seq');
+      const event = await query.executeTakeFirst();
+      if (!event) throw new StintError('NOT_FOUND', 'no such audit event');
+      const latest = await deps.log.latestCheckpoint();
+      const size = q.size ?? latest?.size;
+      if (size === undefined) throw new StintError('NOT_FOUND', 'no checkpoint has been signed yet');
+      const seq = Number(event.seq);
+      if (seq >= size) {
+        throw new StintError(
+          'NOT_FOUND',
+          `event ${seq} is not yet covered by a checkpoint (size ${size}); retry shortly`,
+        );
+      }
+      await requireSize(size, 'size');
+      const proof = await deps.log.inclusionProof(seq, size);
+      return {
+        seq,
+        size,
+        leafHash: b64(event.leaf_hash),
+        body: event.body,
+        proof: proof.map(b64),
+        checkpoint: await noteAt(size),
+      };
+    },
+
+    async consistency(oldSize: number, newSize: number) {
+      if (oldSize > newSize) throw new StintError('BAD_REQUEST', 'old size must not exceed new size');
+      await requireSize(newSize, 'new size');
+      const proof = await deps.log.consistencyProof(oldSize, newSize);
+      return {
+        old: oldSize,
+        new: newSize,
+        proof: proof.map(b64),
+        oldCheckpoint: await noteAt(oldSize),
+        newCheckpoint: await noteAt(newSize),
+      };
+    },
+
+    async verify(actor: Actor): Promise<VerifyReport> {
+      authorize(actor, 'audit.read-all');
+      return verifyStore({
+        store: deps.store,
+        origin: deps.origin,
+        keys: deps.signers.map((s) => s.verifier),
+        checkpointDir: deps.checkpointDir,
+      });
+    },
+  };
+}
+
+export type AuditService = ReturnType<typeof createAuditService>;

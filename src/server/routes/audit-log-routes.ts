@@ -1,0 +1,274 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuditService } from '../../audit/audit-service.js';
+import { StintError } from '../../domain/errors.js';
+import { actorOf } from '../authenticate.js';
+import { errorResponses } from '../schemas.js';
+
+const size = { type: 'integer', minimum: 0 } as const;
+const noteSchema = {
+  type: 'object',
+  properties: { size: { type: 'integer' }, note: { type: 'string' }, createdAt: { type: 'string' } },
+} as const;
+const base64List = { type: 'array', items: { type: 'string' } } as const;
+
+/**
+ * The audit log's read side: signed checkpoints (C2SP tlog-checkpoint), the leaves themselves, inclusion and
+ * consistency proofs (RFC 9162), and verification. Checkpoints, keys and consistency proofs are public: they
+ * carry only hashes, and witnesses and monitors need them without an account.
+ */
+export function auditLogRoutes(audit: AuditService) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get(
+      '/audit/checkpoint',
+      {
+        config: { public: true },
+        schema: { summary: 'The latest signed checkpoint (text/plain C2SP signed note)', tags: ['audit'] },
+      },
+      async (_request, reply) => reply.type('text/plain; charset=utf-8').send(await audit.latestNote()),
+    );
+
+    app.get(
+      '/v1/audit/key',
+      {
+        config: { public: true },
+        schema: {
+          summary: 'The log origin and its verifier keys (C2SP vkeys)',
+          tags: ['audit'],
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                origin: { type: 'string' },
+                keys: { type: 'array', items: { type: 'object', properties: { vkey: { type: 'string' } } } },
+              },
+            },
+          },
+        },
+      },
+      async () => audit.key(),
+    );
+
+    app.get<{ Querystring: { limit?: number } }>(
+      '/v1/audit/checkpoints',
+      {
+        config: { public: true },
+        schema: {
+          summary: 'Signed checkpoints, newest first',
+          tags: ['audit'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000 } },
+          },
+          response: {
+            200: { type: 'object', properties: { checkpoints: { type: 'array', items: noteSchema } } },
+          },
+        },
+      },
+      async (request) => ({ checkpoints: await audit.checkpoints(request.query.limit ?? 100) }),
+    );
+
+    app.post<{ Body: { size: number } }>(
+      '/v1/audit/checkpoints',
+      {
+        schema: {
+          summary: 'A signed checkpoint at a past size, made on demand (exports end where their range ends)',
+          tags: ['audit'],
+          body: { type: 'object', required: ['size'], additionalProperties: false, properties: { size } },
+          response: { 200: noteSchema, ...errorResponses },
+        },
+      },
+      async (request) => audit.checkpointAt(actorOf(request), request.body.size),
+    );
+
+    app.get<{ Querystring: { start?: number; limit?: number } }>(
+      '/v1/audit/leaves',
+      {
+        schema: {
+          summary: 'Leaves in order: the canonical event (null once purged) and its leaf hash',
+          tags: ['audit'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { start: size, limit: { type: 'integer', minimum: 1, maximum: 10_000 } },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                leaves: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      seq: { type: 'integer' },
+                      body: { type: ['string', 'null'] },
+                      leafHash: { type: 'string' },
+                    },
+                  },
+                },
+              },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => ({
+        leaves: await audit.leaves(actorOf(request), request.query.start ?? 0, request.query.limit ?? 1000),
+      }),
+    );
+
+    app.get<{ Querystring: { since: string; until: string } }>(
+      '/v1/audit/range',
+      {
+        schema: {
+          summary: 'The seq range [start, end) of events whose time is in [since, until)',
+          tags: ['audit'],
+          querystring: {
+            type: 'object',
+            required: ['since', 'until'],
+            additionalProperties: false,
+            properties: { since: { type: 'string' }, until: { type: 'string' } },
+          },
+          response: {
+            200: { type: 'object', properties: { start: { type: 'integer' }, end: { type: 'integer' } } },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const since = new Date(request.query.since);
+        const until = new Date(request.query.until);
+        if (Number.isNaN(since.getTime()) || Number.isNaN(until.getTime()) || since > until) {
+          throw new StintError('BAD_REQUEST', 'since and until must be dates with since ≤ until');
+        }
+        return audit.range(actorOf(request), since, until);
+      },
+    );
+
+    app.get<{ Querystring: { size: number } }>(
+      '/v1/audit/frontier',
+      {
+        schema: {
+          summary:
+            'Hashes of the complete subtrees making up the first `size` leaves (where an export resumes)',
+          tags: ['audit'],
+          querystring: {
+            type: 'object',
+            required: ['size'],
+            additionalProperties: false,
+            properties: { size },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: { size: { type: 'integer' }, root: { type: 'string' }, hashes: base64List },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => audit.frontier(actorOf(request), request.query.size),
+    );
+
+    app.get<{ Querystring: { event?: string; seq?: number; size?: number } }>(
+      '/v1/audit/proof/inclusion',
+      {
+        schema: {
+          summary: 'Inclusion proof of one event in a signed checkpoint',
+          tags: ['audit'],
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { event: { type: 'string', maxLength: 64 }, seq: size, size },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                seq: { type: 'integer' },
+                size: { type: 'integer' },
+                leafHash: { type: 'string' },
+                body: { type: ['string', 'null'] },
+                proof: base64List,
+                checkpoint: { type: ['string', 'null'] },
+              },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const { event, seq, size: at } = request.query;
+        return audit.inclusion(actorOf(request), {
+          ...(event ? { eventId: event } : {}),
+          ...(seq !== undefined ? { seq } : {}),
+          ...(at !== undefined ? { size: at } : {}),
+        });
+      },
+    );
+
+    app.get<{ Querystring: { old: number; new: number } }>(
+      '/v1/audit/proof/consistency',
+      {
+        config: { public: true },
+        schema: {
+          summary: 'Consistency proof between two tree sizes',
+          tags: ['audit'],
+          querystring: {
+            type: 'object',
+            required: ['old', 'new'],
+            additionalProperties: false,
+            properties: { old: size, new: size },
+          },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                old: { type: 'integer' },
+                new: { type: 'integer' },
+                proof: base64List,
+                oldCheckpoint: { type: ['string', 'null'] },
+                newCheckpoint: { type: ['string', 'null'] },
+              },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => audit.consistency(request.query.old, request.query.new),
+    );
+
+    app.post(
+      '/v1/audit/verify',
+      {
+        schema: {
+          summary: 'The server recomputes its whole trail against every stored and WORM-copied checkpoint',
+          tags: ['audit'],
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                ok: { type: 'boolean' },
+                size: { type: 'integer' },
+                eventsRead: { type: 'integer' },
+                unanchored: { type: 'integer' },
+                problem: {
+                  type: 'object',
+                  properties: {
+                    code: { type: 'string' },
+                    message: { type: 'string' },
+                    index: { type: 'integer' },
+                    checkpointSize: { type: 'integer' },
+                  },
+                },
+              },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => audit.verify(actorOf(request)),
+    );
+  };
+}
