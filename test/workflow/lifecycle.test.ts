@@ -85,8 +85,14 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     const approvedEvent = audit.body.events[1];
     expect(approvedEvent.actor).toBe('carol');
     expect(audit.body.events[0].details.reason).toBe('INC-4821');
-    // No secret in any event.
-    expect(JSON.stringify(audit.body.events)).not.toContain(cred.body.secret.password);
+    // No secret in any event of the whole trail: not the password, the connection string, or any API token.
+    await h.stint.auditLog.build();
+    const leaves = await h.as('erin').get('/v1/audit/leaves?limit=10000');
+    const trail = JSON.stringify(leaves.body.leaves);
+    expect(trail).toContain('INC-4821');
+    for (const secret of [cred.body.secret.password, url, ...Object.values(h.tokens)]) {
+      expect(trail).not.toContain(secret);
+    }
   });
 
   it('expiry with nobody doing anything: new logins refused and a SET ROLE session terminated on time', async () => {
