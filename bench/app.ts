@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createPolicyHolder } from '../src/app/policy-holder.js';
+import { createStint, type Stint } from '../src/app/stint.js';
+import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
+import { createSecretBox } from '../src/crypto/secret-box.js';
+import { silentLogger } from '../src/logger.js';
+import { parsePolicy } from '../src/policy/policy-loader.js';
+import type { ProviderFactory } from '../src/providers/provider-set.js';
+import { buildHttpApp } from '../src/server/http-app.js';
+import { createTestStore, type StoreKind, type TestStore } from '../test/support/stores.js';
+import { benchPolicy } from './policy.js';
+
+export interface Reply {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: API answers are read field by field, as the tests do
+  body: any;
+}
+
+export interface BenchApp {
+  stint: Stint;
+  app: FastifyInstance;
+  testStore: TestStore;
+  post(user: string, path: string, body?: unknown): Promise<Reply>;
+  get(user: string, path: string): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real application, wired as src/server/start.ts wires it (policy, store, jobs started, HTTP via inject),
+ * on a fresh store, with the provider factory the figure asks for. Logging is off: pino writing to a pipe
+ * would be measured too.
+ */
+export async function buildBenchApp(
+  kind: StoreKind,
+  providerFactory: (deployment: string) => ProviderFactory,
+  opts: { sweepIntervalMs?: number } = {},
+): Promise<BenchApp> {
+  const testStore = await createTestStore(kind);
+  const text = benchPolicy();
+  const policy = createPolicyHolder(parsePolicy(text, 'bench-policy.yaml'), () =>
+    parsePolicy(text, 'bench-policy.yaml'),
+  );
+  const deployment = policy.current().settings.deployment;
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-bench-checkpoints-'));
+  const stint = createStint({
+    store: testStore.store,
+    policy,
+    providerFactory: providerFactory(deployment),
+    secrets: createSecretBox(randomBytes(32)),
+    logger: silentLogger,
+    // The server's default (STINT_SWEEP_INTERVAL_MS unset): the sweeper runs beside the work being measured.
+    sweepIntervalMs: opts.sweepIntervalMs ?? 500,
+    // As start.ts configures it: one signing key, a checkpoint folder, the default checkpoint interval.
+    audit: { signers: [parseSkey(generateNoteKey(`stint-bench/${deployment}`).skey)], checkpointDir },
+  });
+  await stint.start();
+  const app = await buildHttpApp(stint);
+  const tokens = new Map<string, string>();
+  for (const user of policy.current().users.keys()) {
+    tokens.set(user, (await stint.tokens.create(user, 'bench', new Date())).token);
+  }
+  const call = async (user: string, method: 'GET' | 'POST', url: string, body?: unknown): Promise<Reply> => {
+    const res = await app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${tokens.get(user) ?? 'none'}` },
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
+    return { status: res.statusCode, body: res.body ? res.json() : null };
+  };
+  return {
+    stint,
+    app,
+    testStore,
+    post: (user, path, body) => call(user, 'POST', path, body),
+    get: (user, path) => call(user, 'GET', path),
+    async close() {
+      await app.close();
+      await stint.stop();
+      await testStore.close();
+      rmSync(checkpointDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Throws with the API's error code when a call did not answer as expected: a broken run must not yield figures. */
+export function expectStatus(reply: Reply, status: number, what: string): void {
+  if (reply.status !== status) {
+    const code = reply.body?.error?.code ?? 'no code';
+    const message = reply.body?.error?.message ?? JSON.stringify(reply.body);
+    throw new Error(`${what}: expected HTTP ${status}, got ${reply.status} ${code}: ${message}`);
+  }
+}
+
+/**
+ * The request once active. An approve (or an auto-approved create) normally answers `active`; it answers
+ * `approved` when the sweeper claimed the issuance first (it resumes any approved request, however fresh), and
+ * the grant goes live moments later. Then this polls until it has, so the figure still ends at activation.
+ */
+export async function untilActive(
+  bench: BenchApp,
+  user: string,
+  reply: Reply,
+  // biome-ignore lint/suspicious/noExplicitAny: the API's request view, read field by field
+): Promise<{ view: any; raced: boolean }> {
+  if (reply.body?.state === 'active') return { view: reply.body, raced: false };
+  if (reply.body?.state !== 'approved') throw new Error(`request ${reply.body?.id} is ${reply.body?.state}`);
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const now = await bench.get(user, `/v1/requests/${reply.body.id}`);
+    if (now.body?.state === 'active') return { view: now.body, raced: true };
+    if (now.body?.state !== 'approved' || Date.now() > until) {
+      throw new Error(`request ${reply.body.id} did not become active (${now.body?.state})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Audit trail figures (issue 3), on the embedded SQLite store:
+ *   - durable appends per second, one event per transaction and batched (100 events per transaction);
+ *   - folding 1M events into the stored tree, and inclusion-proof time at 1M events (p50/p99);
+ *   - bytes stored per event.
+ * The offline verification rate and its memory at 1M and 10M events come from bench/audit-verify.ts, run in
+ * child processes so each peak RSS is that verifier's alone.
+ *
+ * `npx tsx bench/audit-trail.ts [events]` (default 1,000,000) prints the table and a JSON line.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAuditLog } from '../src/audit/audit-log.js';
+import { appendAudit } from '../src/audit/audit-store.js';
+import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
+import { silentLogger } from '../src/logger.js';
+import { migrate, openDatabase } from '../src/store/database.js';
+
+const total = Number(process.argv[2] ?? 1_000_000);
+const BATCH = 500;
+
+function event(i: number) {
+  return {
+    at: new Date(1_790_000_000_000 + i * 1000),
+    actor: `user${i % 97}`,
+    action: 'grant.activated',
+    requestId: `req_${(i * 7919).toString(16).padStart(16, '0')}`,
+    target: { resource: 'prod-db', role: 'admin' },
+    reason: `INC-${i % 5000}`,
+    details: { expiresAt: new Date(1_790_000_000_000 + i * 1000 + 7_200_000).toISOString() },
+  };
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'stint-bench-audit-'));
+  const file = join(dir, 'stint.db');
+  const store = openDatabase(`sqlite:${file}`);
+  await migrate(store);
+  const signer = parseSkey(generateNoteKey('bench.stint/audit').skey);
+  const log = createAuditLog({
+    store,
+    clock: () => new Date(),
+    logger: silentLogger,
+    origin: signer.name,
+    signers: [signer],
+    checkpointDir: null,
+    checkpointIntervalMs: 0,
+  });
+
+  // One event per transaction: the shape of a state change that records one event.
+  const single = Math.min(10_000, total);
+  let t = performance.now();
+  for (let i = 0; i < single; i++) await appendAudit(store.db, event(i));
+  const singleRate = single / ((performance.now() - t) / 1000);
+
+  // Batched: many events per durable commit (group commit), the way a busy server's writes can be grouped.
+  t = performance.now();
+  for (let i = single; i < total; i += BATCH) {
+    const n = Math.min(BATCH, total - i);
+    await appendAudit(
+      store.db,
+      Array.from({ length: n }, (_, k) => event(i + k)),
+    );
+  }
+  const batchedRate = (total - single) / ((performance.now() - t) / 1000);
+
+  t = performance.now();
+  await log.build({ checkpoint: true });
+  const buildSeconds = (performance.now() - t) / 1000;
+
+  const samples: number[] = [];
+  for (let k = 0; k < 2000; k++) {
+    const index = Math.floor(Math.random() * total);
+    const s = performance.now();
+    const proof = await log.inclusionProof(index, total);
+    samples.push(performance.now() - s);
+    if (proof.length === 0 && total > 1) throw new Error('empty proof');
+  }
+  samples.sort((a, b) => a - b);
+
+  store.db.destroy();
+  await new Promise((r) => setTimeout(r, 100));
+  const bytes = statSync(file).size + (statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+  rmSync(dir, { recursive: true, force: true });
+
+  const verify = (n: number) => {
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./audit-verify.ts', import.meta.url)), String(n)],
+      { encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
+    return out;
+  };
+
+  const results = {
+    events: total,
+    appendsPerSecondSingle: Math.round(singleRate),
+    appendsPerSecondBatched: Math.round(batchedRate),
+    treeBuildSeconds: Number(buildSeconds.toFixed(1)),
+    inclusionProofMs: {
+      p50: Number(percentile(samples, 50).toFixed(3)),
+      p99: Number(percentile(samples, 99).toFixed(3)),
+    },
+    bytesPerEvent: Math.round(bytes / total),
+  };
+  console.log('audit trail (SQLite store)');
+  console.log(
+    `  durable appends, 1 event/transaction   ${results.appendsPerSecondSingle.toLocaleString('en-US')} events/s`,
+  );
+  console.log(
+    `  durable appends, ${BATCH} events/transaction ${results.appendsPerSecondBatched.toLocaleString('en-US')} events/s (target ≥ 20,000)`,
+  );
+  console.log(
+    `  fold ${total.toLocaleString('en-US')} events into the tree     ${results.treeBuildSeconds} s`,
+  );
+  console.log(
+    `  inclusion proof at ${total.toLocaleString('en-US')} events   p50 ${results.inclusionProofMs.p50} ms, p99 ${results.inclusionProofMs.p99} ms (target < 1 ms)`,
+  );
+  console.log(`  bytes stored per event                 ${results.bytesPerEvent}`);
+  console.log('offline verification (bench/audit-verify.ts, child processes):');
+  const oneM = verify(1_000_000);
+  process.stdout.write(oneM);
+  const tenM = verify(Number(process.env.STINT_BENCH_VERIFY_LARGE ?? 10_000_000));
+  process.stdout.write(tenM);
+  console.log(JSON.stringify({ audit: results }));
+}
+
+await main();

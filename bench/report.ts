@@ -1,0 +1,222 @@
+import Table from 'cli-table3';
+import type { CredentialLatency } from './credential-latency.js';
+import type { RevocationLag } from './revocation-lag.js';
+import type { MemoryResult } from './rss.js';
+import type { RssReport } from './rss-child.js';
+import type { Summary } from './stats.js';
+import type { Throughput } from './throughput.js';
+
+export interface Results {
+  generatedAt: string;
+  machine: Record<string, string | number>;
+  durationSeconds: number;
+  credentialLatency: CredentialLatency[];
+  scramVerifierMs: Summary | null;
+  revocationLag: RevocationLag[];
+  throughput: Throughput[];
+  memory: MemoryResult | null;
+  checks: Check[];
+}
+
+export interface Check {
+  figure: string;
+  value: number;
+  unit: string;
+  /** Whether bigger is better (throughput) or smaller (latency, memory). */
+  better: 'lower' | 'higher';
+  floor: number | null;
+  aim: number | null;
+  floorResult: 'PASS' | 'MISS' | '—';
+  aimResult: 'PASS' | 'MISS' | '—';
+}
+
+export function check(
+  figure: string,
+  value: number,
+  unit: string,
+  better: 'lower' | 'higher',
+  floor: number | null,
+  aim: number | null,
+): Check {
+  const meets = (limit: number | null) =>
+    limit === null ? '—' : (better === 'lower' ? value <= limit : value >= limit) ? 'PASS' : 'MISS';
+  return { figure, value, unit, better, floor, aim, floorResult: meets(floor), aimResult: meets(aim) };
+}
+
+function table(title: string, head: string[], rows: (string | number)[][]): string {
+  const t = new Table({
+    head,
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+  t.push(...rows.map((r) => r.map(String)));
+  return `${title}\n${t.toString()}`;
+}
+
+const SUMMARY_HEAD = ['n', 'p50', 'p90', 'p99', 'max'];
+const cells = (s: Summary) => [s.n, s.p50, s.p90, s.p99, s.max];
+
+export function renderResults(r: Results): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(
+    [
+      `Stint benchmark, ${r.generatedAt}`,
+      `machine: ${m.cpus}× ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverage1mAtStart} at start, ` +
+        `${m.loadAverage1mAtEnd ?? '?'} at end`,
+      `target: PostgreSQL ${m.targetPostgres}, scram-sha-256 cluster started for the run; ` +
+        `stores: SQLite file, or PostgreSQL ${m.storePostgres} on this machine`,
+    ].join('\n'),
+  );
+  if (r.credentialLatency.length > 0) {
+    const rows: (string | number)[][] = [];
+    for (const c of r.credentialLatency) {
+      rows.push([c.store, 'approve → usable credential (total)', ...cells(c.total)]);
+      rows.push([c.store, '  approve → active (server, inject)', ...cells(c.approveToActive)]);
+      rows.push([c.store, '    of which provider.issue()', ...cells(c.providerIssue)]);
+      rows.push([c.store, '    of which the rest of Stint', ...cells(c.approveOther)]);
+      rows.push([c.store, '  credential reveal (POST …/credentials)', ...cells(c.credentialFetch)]);
+      rows.push([c.store, '  pg connect (SCRAM) + SELECT 1', ...cells(c.connectAndSelect)]);
+      rows.push([c.store, 'explicit revoke, for comparison', ...cells(c.revoke)]);
+    }
+    for (const c of r.credentialLatency) {
+      if (c.sweeperWonIssuance > 0) {
+        rows.push([
+          c.store,
+          `approvals answered "approved" (sweeper issued)`,
+          c.sweeperWonIssuance,
+          '',
+          '',
+          '',
+          '',
+        ]);
+      }
+    }
+    if (r.scramVerifierMs) rows.push(['—', 'one SCRAM verifier (PBKDF2 ×4096)', ...cells(r.scramVerifierMs)]);
+    out.push(
+      table(
+        '1. Approve → usable PostgreSQL credential, real provider (ms)',
+        ['store', 'step', ...SUMMARY_HEAD],
+        rows,
+      ),
+    );
+  }
+  if (r.revocationLag.length > 0) {
+    const rows: (string | number)[][] = [];
+    for (const l of r.revocationLag) {
+      if (!l.pollLogins) {
+        rows.push([`${l.store}, control`, 'session terminated, no login polling', ...cells(l.sessionLag)]);
+        rows.push([
+          `${l.store}, control`,
+          '  expiry → provider.revoke() called',
+          ...cells(l.untilRevokeCalled),
+        ]);
+        continue;
+      }
+      rows.push([l.store, 'revocation lag = max(session, login)', ...cells(l.lag)]);
+      rows.push([l.store, '  open SET ROLE session terminated', ...cells(l.sessionLag)]);
+      rows.push([l.store, '    expiry → provider.revoke() called', ...cells(l.untilRevokeCalled)]);
+      rows.push([l.store, '    revoke() called → session end seen', ...cells(l.revokeToSessionEnd)]);
+      rows.push([l.store, '  new login first refused (answer)', ...cells(l.loginLag)]);
+      rows.push([l.store, "    the refused attempt's own handshake", ...cells(l.refusedAttemptMs)]);
+      rows.push([l.store, '  login attempts until refused', ...cells(l.attemptsPerSample)]);
+    }
+    out.push(
+      table(
+        `2. Revocation lag after expiry, nobody calling revoke, ${r.revocationLag[0]?.lanes ?? '?'} grants at a time (ms)`,
+        ['store', 'measure', ...SUMMARY_HEAD],
+        rows,
+      ),
+    );
+    out.push(
+      r.revocationLag
+        .filter((l) => l.pollLogins)
+        .map(
+          (l) =>
+            `   ${l.store}: sessions ended before expiry ${l.endedEarly}, logins accepted after expiry ` +
+            `${l.acceptedAfterExpiry}, sessions never ended ${l.neverEnded}`,
+        )
+        .concat(
+          '   New logins are refused by PostgreSQL itself at VALID UNTIL; one login is tried at the expiry instant',
+          "   (then every 2 ms), so the login figure is mostly that refused attempt's own handshake. The control",
+          '   run shows what those attempts, made at the same instant as the revoke, cost the session figure.',
+        )
+        .join('\n'),
+    );
+  }
+  if (r.throughput.length > 0) {
+    out.push(
+      table(
+        '3. Request + approve cycles per second (in-memory provider double: no target I/O; app.inject)',
+        [
+          'store',
+          'cycles',
+          'in flight',
+          'cycles/s',
+          'CPU ms/cycle',
+          'cycle p50 ms',
+          'cycle p99 ms',
+          'create p50',
+          'approve p50',
+          'sweeper issued',
+        ],
+        r.throughput.map((t) => [
+          t.store,
+          t.cycles,
+          t.concurrency,
+          t.cyclesPerSecond,
+          t.cpuMsPerCycle,
+          t.cycle.p50,
+          t.cycle.p99,
+          t.create.p50,
+          t.approve.p50,
+          t.sweeperWonIssuance,
+        ]),
+      ),
+    );
+  }
+  if (r.memory) {
+    const mem = r.memory;
+    const runs = [...mem.shipped, ...mem.flagged];
+    const row = (label: string, f: (m: RssReport) => string | number) => [label, ...runs.map(f)];
+    out.push(
+      table(
+        `4. Server memory with ${mem.grants.toLocaleString('en')} active grants (child process, compiled JS, SQLite, in-memory provider)`,
+        [
+          'measure',
+          ...mem.shipped.map((_, i) => `no flags, run ${i + 1}`),
+          ...mem.flagged.map((m) => m.nodeFlags.join(' ')),
+        ],
+        [
+          row('peak RSS (VmHWM)', (m) => `${m.vmHwmMb} MB`),
+          row('peak RSS (sampled every 10 ms)', (m) => `${m.sampledPeakMb} MB`),
+          row('RSS before any grant', (m) => `${m.baselineMb} MB`),
+          row('RSS at the end', (m) => `${m.finalRssMb} MB`),
+          row('live heap after GC, at the end', (m) => `${m.retainedHeapMb} MB`),
+          row('active grants in the store', (m) => m.activeInStore),
+          row('armed expiry timers', (m) => m.armedTimers),
+          row('time to create them', (m) => `${m.seconds} s`),
+        ],
+      ),
+    );
+    out.push(
+      `   live heap: ${mem.idleRetainedHeapMb} MB with no grant, ~${mem.retainedBytesPerGrant} B more per active ` +
+        `grant (timer, provider entry, maps); the rest of the peak is V8 heap headroom, not data.`,
+    );
+  }
+  if (r.checks.length > 0) {
+    out.push(
+      table(
+        'Targets',
+        ['figure', 'value', 'floor', 'result', 'aim', 'result'],
+        r.checks.map((c) => {
+          const op = c.better === 'lower' ? '≤' : '≥';
+          const lim = (x: number | null) => (x === null ? '—' : `${op} ${x} ${c.unit}`);
+          return [c.figure, `${c.value} ${c.unit}`, lim(c.floor), c.floorResult, lim(c.aim), c.aimResult];
+        }),
+      ),
+    );
+  }
+  out.push(`Total run time ${r.durationSeconds} s.`);
+  return out.join('\n\n');
+}

@@ -1,0 +1,196 @@
+/**
+ * `npm run bench`: Stint's performance figures, printed as tables and written to bench/results.json.
+ *
+ *   1. approve → usable PostgreSQL credential (real provider, scram-sha-256 cluster started here)
+ *   2. revocation lag after expiry, with a live SET ROLE session and new logins polled from the instant
+ *   3. request+approve cycles per second on SQLite and PostgreSQL stores (in-memory provider double)
+ *   4. server peak RSS with 10,000 active grants (child process)
+ *
+ * `npm run bench -- --only=credential,lag,throughput,memory` runs a subset and leaves results.json alone.
+ * It is a benchmark, not a test: it exits 0 whether or not the figures meet their targets.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { type PgCluster, startPgCluster } from '../test/support/pg-cluster.js';
+import { MACHINE_PG, STORE_KINDS } from '../test/support/stores.js';
+import { measureCredentialLatency, measureScramVerifier } from './credential-latency.js';
+import { TARGET_ENV } from './policy.js';
+import { check, type Results, renderResults } from './report.js';
+import { measureRevocationLag } from './revocation-lag.js';
+import { measureRss } from './rss.js';
+import { measureThroughput } from './throughput.js';
+
+const PLAN = {
+  credentialSamples: 200,
+  lagSamples: 100,
+  lagLanes: 10,
+  /** A control run without login polling, to show what the polling itself costs the session figure. */
+  lagControlSamples: 50,
+  cycles: { sqlite: 2000, postgres: 1000 },
+  concurrency: 8,
+  /** SQLite again with one cycle in flight: the same rate means the run is CPU-bound, not waiting on locks. */
+  serialCycles: 1000,
+  grants: 10_000,
+  memory: {
+    /** The peak moves by tens of MB between identical runs (V8 heap growth), so the shipped server runs 3×. */
+    repeats: 3,
+    /** Then with V8's old space capped: how much of the peak is GC headroom rather than live data. */
+    flagSets: [['--max-old-space-size=128']],
+  },
+};
+
+const FIGURES = ['credential', 'lag', 'throughput', 'memory'] as const;
+type Figure = (typeof FIGURES)[number];
+
+function selected(): Set<Figure> {
+  const arg = process.argv.slice(2).find((a) => a.startsWith('--only='));
+  if (!arg) return new Set(FIGURES);
+  const names = arg.slice('--only='.length).split(',');
+  for (const n of names) {
+    if (!(FIGURES as readonly string[]).includes(n)) throw new Error(`--only: unknown figure ${n}`);
+  }
+  return new Set(names as Figure[]);
+}
+
+async function serverVersion(url: string): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
+  } finally {
+    await c.end();
+  }
+}
+
+/** Biome lays JSON out differently from JSON.stringify; formatting it here keeps `npm run lint` clean after a run. */
+function formatLikeTheRepo(file: string): void {
+  const biome = fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url));
+  try {
+    execFileSync(biome, ['format', '--write', file], { stdio: 'ignore' });
+  } catch {
+    progress(
+      'biome format failed on bench/results.json; run `npx biome format --write bench` before committing',
+    );
+  }
+}
+
+const progress = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+
+async function main(): Promise<void> {
+  // Ctrl-C exits through process.exit, so startPgCluster's 'exit' hook stops the cluster it started.
+  process.once('SIGINT', () => process.exit(130));
+  const only = selected();
+  const started = performance.now();
+  const results: Results = {
+    generatedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      node: process.versions.node,
+      // The machine may be shared: figures taken under load are lower, and this says how loaded it was.
+      loadAverage1mAtStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+      storePostgres: await serverVersion(`${MACHINE_PG}/postgres`),
+      targetPostgres: '?',
+    },
+    durationSeconds: 0,
+    credentialLatency: [],
+    scramVerifierMs: null,
+    revocationLag: [],
+    throughput: [],
+    memory: null,
+    checks: [],
+  };
+
+  let cluster: PgCluster | undefined;
+  try {
+    if (only.has('credential') || only.has('lag')) {
+      progress('starting the scram-sha-256 target cluster');
+      cluster = await startPgCluster();
+      results.machine.targetPostgres = await serverVersion(cluster.superuserUrl);
+      const env = { [TARGET_ENV]: cluster.stintAdminUrl };
+      if (only.has('credential')) {
+        for (const kind of STORE_KINDS) {
+          progress(`1. credential latency on ${kind} (${PLAN.credentialSamples} samples)`);
+          results.credentialLatency.push(await measureCredentialLatency(kind, env, PLAN.credentialSamples));
+        }
+        results.scramVerifierMs = await measureScramVerifier();
+      }
+      if (only.has('lag')) {
+        for (const kind of STORE_KINDS) {
+          progress(`2. revocation lag on ${kind} (${PLAN.lagSamples} samples, ${PLAN.lagLanes} at a time)`);
+          results.revocationLag.push(await measureRevocationLag(kind, env, PLAN.lagSamples, PLAN.lagLanes));
+        }
+        progress(`2. revocation lag control on sqlite (${PLAN.lagControlSamples} samples, no login polling)`);
+        results.revocationLag.push(
+          await measureRevocationLag('sqlite', env, PLAN.lagControlSamples, PLAN.lagLanes, {
+            pollLogins: false,
+          }),
+        );
+      }
+    }
+  } finally {
+    await cluster?.stop();
+  }
+  if (only.has('throughput')) {
+    for (const kind of STORE_KINDS) {
+      const cycles = PLAN.cycles[kind];
+      progress(`3. throughput on ${kind} (${cycles} cycles, ${PLAN.concurrency} in flight)`);
+      results.throughput.push(await measureThroughput(kind, cycles, PLAN.concurrency));
+    }
+    progress(`3. throughput on sqlite (${PLAN.serialCycles} cycles, 1 in flight)`);
+    results.throughput.push(await measureThroughput('sqlite', PLAN.serialCycles, 1));
+  }
+  if (only.has('memory')) {
+    progress(`4. memory with ${PLAN.grants} active grants (child process)`);
+    results.memory = await measureRss(PLAN.grants, PLAN.concurrency, PLAN.memory);
+  }
+
+  for (const c of results.credentialLatency) {
+    results.checks.push(check(`credential p50 (${c.store})`, c.total.p50, 'ms', 'lower', 100, null));
+  }
+  for (const l of results.revocationLag.filter((x) => x.pollLogins)) {
+    results.checks.push(check(`revocation lag p99 (${l.store})`, l.lag.p99, 'ms', 'lower', 1000, 100));
+  }
+  for (const t of results.throughput.filter((x) => x.concurrency === PLAN.concurrency)) {
+    const sqlite = t.store === 'sqlite';
+    results.checks.push(
+      check(
+        `cycles/s (${t.store})`,
+        t.cyclesPerSecond,
+        '/s',
+        'higher',
+        sqlite ? 500 : null,
+        sqlite ? 1000 : null,
+      ),
+    );
+  }
+  if (results.memory) {
+    const worst = results.memory.worstPeakMb;
+    results.checks.push(
+      check(`peak RSS, 10k grants (worst of ${PLAN.memory.repeats})`, worst, 'MB', 'lower', null, 200),
+    );
+  }
+  results.durationSeconds = Math.round((performance.now() - started) / 100) / 10;
+  results.machine.loadAverage1mAtEnd = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+
+  process.stdout.write(`\n${renderResults(results)}\n`);
+  if (only.size === FIGURES.length) {
+    const file = fileURLToPath(new URL('./results.json', import.meta.url));
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    formatLikeTheRepo(file);
+    process.stdout.write(`Written to bench/results.json.\n`);
+  } else {
+    process.stdout.write('A subset was run (--only): bench/results.json left as it was.\n');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
