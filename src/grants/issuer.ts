@@ -1,16 +1,23 @@
 import { isStintError, StintError } from '../domain/errors.js';
+import type { AccessRequest } from '../domain/request.js';
 import { activate, fail } from '../domain/state-machine.js';
 import type { CredentialProvider } from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
-import { grantStore } from '../store/grant-store.js';
+import { type GrantRow, grantStore } from '../store/grant-store.js';
 import { describeError } from './revoker.js';
 
 /**
  * Longer than any issuance (the provider's connect and statement timeouts are a few seconds); a server that dies
  * holding a claim is replaced by another once it lapses.
  */
-const CLAIM_MS = 15_000;
+export const CLAIM_MS = 15_000;
+
+/** What an issuance ended in: the request as stored afterwards, and its grant when it became active. */
+export interface Issued {
+  request: AccessRequest;
+  grant: GrantRow | undefined;
+}
 
 /**
  * Turns an approved request into a live credential. Driven by committed state (the outbox): approval commits
@@ -23,22 +30,27 @@ export function createIssuer(
 ) {
   const db = deps.store.db;
 
-  async function failRequest(id: string, reason: string): Promise<void> {
+  async function failRequest(request: AccessRequest, reason: string): Promise<Issued> {
     const now = deps.clock();
     try {
-      await run(id, now, (r) => fail(r, reason, now));
+      const { transition } = await run(request.id, now, (r) => fail(r, reason, now));
+      return { request: transition.request, grant: undefined };
     } catch (e) {
       if (!isStintError(e) || e.code !== 'INVALID_TRANSITION') throw e;
+      return { request: await deps.requests.mustGet(db, request.id), grant: undefined };
     }
   }
 
-  return async function issue(id: string): Promise<void> {
-    if (!(await deps.requests.claimIssue(db, id, deps.clock(), CLAIM_MS))) return;
-    const request = await deps.requests.mustGet(db, id);
+  /**
+   * Issues an approved request whose issuance this server holds the claim of (taken in the approving
+   * transaction, or by `issue`). Returns where it ended: active with its grant, or failed.
+   */
+  async function issueClaimed(request: AccessRequest): Promise<Issued> {
+    const id = request.id;
     const resource = deps.policy.current().resources.get(request.resource);
     const roleDef = resource?.roles[request.role];
     if (!resource || !roleDef) {
-      return failRequest(id, `${request.resource}/${request.role} is no longer in the policy`);
+      return failRequest(request, `${request.resource}/${request.role} is no longer in the policy`);
     }
 
     let provider: CredentialProvider;
@@ -57,17 +69,19 @@ export function createIssuer(
       });
     } catch (e) {
       deps.logger.warn({ requestId: id, err: e }, 'credential issuance failed');
-      return failRequest(id, `issuing the credential failed: ${describeError(e)}`);
+      return failRequest(request, `issuing the credential failed: ${describeError(e)}`);
     }
 
     const sealed = deps.secrets.seal(JSON.stringify(issued.secret), id);
+    let result: Issued;
     try {
-      await run(
+      let grant: GrantRow | undefined;
+      const { transition } = await run(
         id,
         activatedAt,
         (r) => activate(r, activatedAt),
         async (trx) => {
-          await grantStore.insert(trx, {
+          grant = await grantStore.insert(trx, {
             requestId: id,
             resource: resource.id,
             principal: issued.principal,
@@ -76,6 +90,7 @@ export function createIssuer(
           });
         },
       );
+      result = { request: transition.request, grant };
     } catch (e) {
       // Withdrawn or revoked while we issued, or the store failed: nothing may be left on the target.
       await provider.revoke(issued.principal).catch((err: unknown) => {
@@ -84,12 +99,24 @@ export function createIssuer(
           'undoing an unrecorded credential failed; the reconciler will remove it',
         );
       });
-      if (isStintError(e) && e.code === 'INVALID_TRANSITION') return;
+      if (isStintError(e) && e.code === 'INVALID_TRANSITION') {
+        return { request: await deps.requests.mustGet(db, id), grant: undefined };
+      }
       deps.logger.error({ requestId: id, err: e }, 'recording the issued credential failed');
-      await failRequest(id, 'recording the credential failed').catch(() => {});
+      await failRequest(request, 'recording the credential failed').catch(() => {});
       throw e instanceof StintError ? e : new StintError('INTERNAL', 'recording the credential failed');
     }
     onActivated(id, expiresAt);
+    return result;
+  }
+
+  return {
+    issueClaimed,
+    /** Issues an approved request nobody holds (the sweeper's way in): claims it first, or leaves it. */
+    async issue(id: string): Promise<Issued | null> {
+      if (!(await deps.requests.claimIssue(db, id, deps.clock(), CLAIM_MS))) return null;
+      return issueClaimed(await deps.requests.mustGet(db, id));
+    },
   };
 }
 

@@ -50,7 +50,7 @@ export function createSweeper(
     }
 
     for (const id of await deps.requests.issuable(db, now, BATCH)) {
-      await parts
+      await parts.issue
         .issue(id)
         .catch((err: unknown) => deps.logger.error({ requestId: id, err }, 'resumed issuance failed'));
     }

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import { appendAudit, listAudit } from '../audit/audit-store.js';
 import { authorize, can } from '../auth/authorize.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
 import { created, review, revoke, withdraw } from '../domain/state-machine.js';
-import type { Issuer } from '../grants/issuer.js';
+import { CLAIM_MS, type Issuer } from '../grants/issuer.js';
 import type { Revoker } from '../grants/revoker.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
+import type { Database } from '../store/schema.js';
 import { grantStore } from '../store/grant-store.js';
 import type { WorkflowDeps } from './context.js';
 import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
@@ -42,10 +44,18 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     return request;
   }
 
-  /** After an approval commits, issue at once so the approver's answer already shows the grant active. */
+  /**
+   * After an approval commits, issue at once so the approver's answer already shows the grant active. The
+   * approving transaction took the issuance claim, so no sweeper on any server can start the same issuance.
+   */
   async function issueIfApproved(r: AccessRequest): Promise<RequestView> {
-    if (r.state === 'approved') await deps.issue(r.id);
-    return view(await deps.requests.mustGet(db, r.id));
+    if (r.state !== 'approved') return toRequestView(r, undefined);
+    const issued = await deps.issue.issueClaimed(r);
+    return toRequestView(issued.request, issued.grant);
+  }
+
+  async function claimIfApproved(trx: Transaction<Database>, r: AccessRequest, now: Date): Promise<void> {
+    if (r.state === 'approved') await deps.requests.claimIssue(trx, r.id, now, CLAIM_MS);
   }
 
   /** After access ends in Stint, make it end on the target too (retried by the sweeper if this fails). */
@@ -98,6 +108,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           else await deps.requests.apply(trx, previous, t);
           previous = t.request;
         }
+        await claimIfApproved(trx, previous, now);
         await appendAudit(
           trx,
           transitions.map((t) => ({
@@ -149,7 +160,6 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     },
 
     async review(actor, id, decision: ReviewDecision, comment) {
-      await readable(actor, id);
       const now = deps.clock();
       const { transition } = await deps.run(
         id,
@@ -158,14 +168,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           authorize(actor, 'request.review', r);
           return review(r, actor.userId, decision, comment, now);
         },
-        undefined,
+        (trx, t) => claimIfApproved(trx, t.request, now),
         actor.source,
       );
       return issueIfApproved(transition.request);
     },
 
     async withdraw(actor, id, comment) {
-      await readable(actor, id);
       const now = deps.clock();
       await deps.run(
         id,
@@ -181,7 +190,6 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     },
 
     async revoke(actor, id, comment) {
-      await readable(actor, id);
       const now = deps.clock();
       const { before } = await deps.run(
         id,

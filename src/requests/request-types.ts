@@ -8,6 +8,10 @@ export interface Actor {
   auditor: boolean;
   /** Where the call came from, for the audit trail. */
   source?: { ip: string | null; userAgent: string | null };
+  /** How the caller authenticated; scopes null means the credential carries the user's full power. */
+  credential?: { kind: 'api-token' | 'session' | 'cookie'; id: string; scopes: readonly string[] | null };
+  /** When the identity provider last verified a second factor for this session, if it said so. */
+  mfaAt?: Date | null;
 }
 
 export type RevocationStatus = 'none' | 'pending' | 'done';

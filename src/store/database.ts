@@ -14,6 +14,32 @@ export interface StintDatabase {
 }
 
 const INT8_OID = 20;
+const STATEMENT_CACHE = 500;
+
+/**
+ * Kysely prepares every SQLite statement afresh; preparing is a sizeable share of a request's CPU. Statements
+ * are reusable, and Kysely's SQLite driver runs one at a time, so one prepared statement per SQL text is safe.
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  return new Proxy(sqlite, {
+    get(target, prop, receiver) {
+      if (prop !== 'prepare') {
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (source: string) => {
+        let stmt = cache.get(source);
+        if (!stmt) {
+          stmt = target.prepare(source);
+          if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+          cache.set(source, stmt);
+        }
+        return stmt;
+      };
+    },
+  });
+}
 
 /**
  * Opens the store named by a URL: `sqlite:<file>` (the embedded default), `sqlite::memory:`, or
@@ -29,7 +55,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

@@ -10,23 +10,22 @@ export const grantStore = {
   async insert(
     db: Db,
     g: { requestId: string; resource: string; principal: string; sealed: string; now: Date },
-  ) {
-    await db
-      .insertInto('grants')
-      .values({
-        request_id: g.requestId,
-        resource: g.resource,
-        principal: g.principal,
-        credential_enc: g.sealed,
-        credential_shown_at: null,
-        revocation: 'none',
-        revoke_attempts: 0,
-        next_revoke_at: null,
-        revoke_error: null,
-        revoked_at: null,
-        created_at: g.now.getTime(),
-      })
-      .execute();
+  ): Promise<GrantRow> {
+    const row: GrantRow = {
+      request_id: g.requestId,
+      resource: g.resource,
+      principal: g.principal,
+      credential_enc: g.sealed,
+      credential_shown_at: null,
+      revocation: 'none',
+      revoke_attempts: 0,
+      next_revoke_at: null,
+      revoke_error: null,
+      revoked_at: null,
+      created_at: g.now.getTime(),
+    };
+    await db.insertInto('grants').values(row).execute();
+    return row;
   },
 
   async get(db: Db, requestId: string): Promise<GrantRow | undefined> {
