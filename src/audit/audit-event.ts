@@ -2,7 +2,7 @@ import { canonicalize } from './log/jcs.js';
 
 /**
  * The canonical audit event: the exact JSON (RFC 8785) that is hashed into the audit log's leaf, so anyone with
- * the export can recompute it. Its shape is documented in docs/audit-events.md for SIEM ingestion.
+ * the export can recompute it. Its shape is documented in docs/audit.md for SIEM ingestion.
  */
 export interface AuditEventBody {
   v: 1;

@@ -108,13 +108,20 @@ export function createAuditLog(opts: AuditLogOptions) {
   }
 
   /** One build step: fold the next batch, and sign a checkpoint when one is due. Returns the built size. */
-  async function buildOnce(force: boolean): Promise<{ built: number; checkpoint: StoredCheckpoint | null }> {
+  async function buildOnce(
+    force: boolean,
+    wait: boolean,
+  ): Promise<{ built: number; checkpoint: StoredCheckpoint | null }> {
     const result = await db.transaction().execute(async (trx) => {
       if (opts.store.dialect === 'postgres') {
-        const { rows } = await sql<{
-          ok: boolean;
-        }>`SELECT pg_try_advisory_xact_lock(${BUILDER_LOCK}) AS ok`.execute(trx);
-        if (!rows[0]?.ok) return null;
+        // The periodic builder skips a turn while another holds the lock; an explicit build waits for it.
+        if (wait) await sql`SELECT pg_advisory_xact_lock(${BUILDER_LOCK})`.execute(trx);
+        else {
+          const { rows } = await sql<{
+            ok: boolean;
+          }>`SELECT pg_try_advisory_xact_lock(${BUILDER_LOCK}) AS ok`.execute(trx);
+          if (!rows[0]?.ok) return null;
+        }
       }
       const head = await trx
         .selectFrom('audit_head')
@@ -192,9 +199,13 @@ export function createAuditLog(opts: AuditLogOptions) {
   return {
     latestCheckpoint,
 
-    /** Folds everything recorded so far; with `checkpoint`, also signs one at the new size at once. */
+    /**
+     * Folds everything recorded so far. The periodic builder passes nothing and skips a turn when another server
+     * is building; `checkpoint` waits for it instead, and then signs a checkpoint at the new size at once.
+     */
     async build(options: { checkpoint?: boolean } = {}): Promise<StoredCheckpoint | null> {
-      let step = await buildOnce(false);
+      const wait = options.checkpoint === true;
+      let step = await buildOnce(false, wait);
       for (let guard = 0; guard < 10_000; guard++) {
         const head = await db
           .selectFrom('audit_head')
@@ -202,9 +213,9 @@ export function createAuditLog(opts: AuditLogOptions) {
           .where('id', '=', 1)
           .executeTakeFirstOrThrow();
         if (step.built < 0 || step.built >= Number(head.size)) break;
-        step = await buildOnce(false);
+        step = await buildOnce(false, wait);
       }
-      if (options.checkpoint) step = await buildOnce(true);
+      if (options.checkpoint) step = await buildOnce(true, true);
       return step.checkpoint ?? (await latestCheckpoint());
     },
 

@@ -1,3 +1,4 @@
+import type { AuditEventBody } from '../audit/audit-event.js';
 import type { RequestState } from '../domain/request.js';
 import type {
   AuditEventView,
@@ -19,6 +20,47 @@ export interface CreateRequestBody {
   duration?: string;
 }
 
+/** An audit event as listed; servers with the Merkle audit trail add the canonical body (null once purged). */
+export type AuditEventWithBody = AuditEventView & { body?: AuditEventBody | null };
+
+export interface AuditKeyView {
+  origin: string;
+  keys: { vkey: string }[];
+}
+
+export interface AuditCheckpointView {
+  size: number;
+  /** The signed checkpoint (C2SP signed-note). */
+  note: string;
+  createdAt: string;
+}
+
+/** Hashes are standard base64 throughout the audit routes. */
+export interface AuditLeafView {
+  seq: number;
+  /** The exact canonical JSON that was hashed, or null once retention purged it. */
+  body: string | null;
+  leafHash: string;
+}
+
+export interface AuditInclusionView {
+  seq: number;
+  size: number;
+  leafHash: string;
+  body: string | null;
+  proof: string[];
+  /** Null when no checkpoint of that size is stored (ask for one with POST /v1/audit/checkpoints). */
+  checkpoint: string | null;
+}
+
+export interface AuditConsistencyView {
+  old: number;
+  new: number;
+  proof: string[];
+  oldCheckpoint: string | null;
+  newCheckpoint: string | null;
+}
+
 /** The Stint HTTP API, one method per route; the only place in the CLI that knows paths. */
 export interface StintApi {
   whoami(): Promise<WhoAmIView>;
@@ -30,7 +72,25 @@ export interface StintApi {
   getRequest(id: string): Promise<RequestView>;
   act(id: string, action: RequestAction, comment: string | undefined): Promise<RequestView>;
   takeCredential(id: string): Promise<CredentialView>;
-  audit(q: { requestId?: string; afterSeq?: number; limit?: number }): Promise<{ events: AuditEventView[] }>;
+  audit(q: {
+    requestId?: string;
+    afterSeq?: number;
+    limit?: number;
+  }): Promise<{ events: AuditEventWithBody[] }>;
+  auditKey(): Promise<AuditKeyView>;
+  /** The newest signed checkpoint note, as text. */
+  auditLatestCheckpoint(): Promise<string>;
+  /** Newest first. */
+  auditCheckpoints(limit: number): Promise<{ checkpoints: AuditCheckpointView[] }>;
+  /** A signed checkpoint at a past size, made on demand when none is stored. */
+  auditCheckpointAt(size: number): Promise<AuditCheckpointView>;
+  auditLeaves(start: number, limit: number): Promise<{ leaves: AuditLeafView[] }>;
+  /** The seqs [start, end) of the events whose time is in [since, until). */
+  auditRange(since: string, until: string): Promise<{ start: number; end: number }>;
+  /** `rootPlan(size)` hashes, left to right. */
+  auditFrontier(size: number): Promise<{ size: number; hashes: string[] }>;
+  auditInclusion(q: { event?: string; seq?: number; size?: number }): Promise<AuditInclusionView>;
+  auditConsistency(oldSize: number, newSize: number): Promise<AuditConsistencyView>;
 }
 
 const requestPath = (id: string) => `/v1/requests/${encodeURIComponent(id)}`;
@@ -46,5 +106,16 @@ export function createStintApi(http: HttpClient): StintApi {
       http.post(`${requestPath(id)}/${action}`, comment === undefined ? {} : { comment }),
     takeCredential: (id) => http.post(`${requestPath(id)}/credentials`),
     audit: (q) => http.get('/v1/audit/events', { request: q.requestId, after: q.afterSeq, limit: q.limit }),
+    auditKey: () => http.get('/v1/audit/key'),
+    auditLatestCheckpoint: () => http.getText('/audit/checkpoint'),
+    auditCheckpoints: (limit) => http.get('/v1/audit/checkpoints', { limit }),
+    auditCheckpointAt: (size) => http.post('/v1/audit/checkpoints', { size }),
+    auditLeaves: (start, limit) => http.get('/v1/audit/leaves', { start, limit }),
+    auditRange: (since, until) => http.get('/v1/audit/range', { since, until }),
+    auditFrontier: (size) => http.get('/v1/audit/frontier', { size }),
+    auditInclusion: (q) =>
+      http.get('/v1/audit/proof/inclusion', { event: q.event, seq: q.seq, size: q.size }),
+    auditConsistency: (oldSize, newSize) =>
+      http.get('/v1/audit/proof/consistency', { old: oldSize, new: newSize }),
   };
 }

@@ -36,6 +36,20 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A command that has already printed its outcome and only needs a non-zero exit status: a verification that
+ * failed is an answer, printed as one, not an error message.
+ */
+export class ExitStatus extends Error {
+  override readonly name = 'ExitStatus';
+  readonly exitCode: number;
+
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.exitCode = exitCode;
+  }
+}
+
 export function usageError(message: string, code: CliErrorCode = 'USAGE'): CliError {
   return new CliError(code, message, { exitCode: EXIT_USAGE });
 }

@@ -7,6 +7,8 @@ export type Query = Record<string, string | number | undefined>;
 
 export interface HttpClient {
   get<T>(path: string, query?: Query): Promise<T>;
+  /** A text/plain answer (a signed note), returned as sent. Errors still come as the JSON error body. */
+  getText(path: string, query?: Query): Promise<string>;
   /** `body` undefined sends no body at all (and no content-type), as routes without a body expect. */
   post<T>(path: string, body?: unknown): Promise<T>;
 }
@@ -64,10 +66,18 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const shown = displayUrl(base);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
-  async function send<T>(method: string, path: string, query: Query | undefined, body: unknown): Promise<T> {
+  async function send<T>(
+    method: string,
+    path: string,
+    query: Query | undefined,
+    body: unknown,
+    as: 'json' | 'text' = 'json',
+  ): Promise<T> {
     const url = new URL(prefix + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = {
+      accept: as === 'json' ? 'application/json' : 'text/plain, application/json;q=0.5',
+    };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
 
@@ -87,6 +97,8 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         `cannot reach Stint at ${shown}: ${describeNetworkError(e, timeoutMs)} (is the server running? set --url or STINT_URL)`,
       );
     }
+
+    if (res.ok && as === 'text') return text as T;
 
     let parsed: unknown;
     let isJson = true;
@@ -123,6 +135,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   return {
     get: (path, query) => send('GET', path, query, undefined),
+    getText: (path, query) => send<string>('GET', path, query, undefined, 'text'),
     post: (path, body) => send('POST', path, undefined, body),
   };
 }

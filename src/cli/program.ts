@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isStintError } from '../domain/errors.js';
-import { CliError, EXIT_FAILURE, EXIT_USAGE, formatCliError } from './cli-error.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE, ExitStatus, formatCliError } from './cli-error.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCredentials } from './commands/credentials.js';
@@ -76,6 +76,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 function reportFailure(e: unknown, io: CliIo): number {
   // Commander has already printed its message (or the help / version asked for).
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (e instanceof ExitStatus) return e.exitCode;
   if (e instanceof CliError) {
     io.stderr.write(formatCliError(e));
     return e.exitCode;

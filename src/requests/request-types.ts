@@ -1,3 +1,4 @@
+import type { AuditEventBody } from '../audit/audit-event.js';
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
 
 /** Who is acting. Roles beyond requester come from the directory; approver is decided per request. */
@@ -90,6 +91,8 @@ export interface AuditEventView {
   action: string;
   requestId: string | null;
   details: Record<string, unknown>;
+  /** The canonical event exactly as hashed into the audit log (null once retention purged it). */
+  body: AuditEventBody | null;
 }
 
 export interface WhoAmIView {

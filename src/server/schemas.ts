@@ -117,6 +117,7 @@ export const auditEventSchema = {
     action: { type: 'string' },
     requestId: nullableString,
     details: { type: 'object', additionalProperties: true },
+    body: { type: ['object', 'null'], additionalProperties: true },
   },
 } as const;
 

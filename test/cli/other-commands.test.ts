@@ -118,6 +118,7 @@ describe('stint resources, whoami, audit list', () => {
         action: 'request.created',
         requestId: 'req_0123456789abcdef',
         details: { reason: 'INC-42', durationSeconds: 7200 },
+        body: null,
       },
       {
         seq: 8,
@@ -127,6 +128,7 @@ describe('stint resources, whoami, audit list', () => {
         action: 'request.approved',
         requestId: 'req_0123456789abcdef',
         details: { comment: 'go ahead' },
+        body: null,
       },
       {
         seq: 9,
@@ -136,6 +138,7 @@ describe('stint resources, whoami, audit list', () => {
         action: 'policy.loaded',
         requestId: null,
         details: { version: 'v2' },
+        body: null,
       },
     ];
     stint.routes['GET /v1/audit/events'] = { body: { events } };

@@ -199,9 +199,12 @@ export class TreeCheck {
   #matchedCount = 0;
   #mismatch: { target: CheckpointTarget; from: number } | null = null;
   #problem: VerifyProblem | null = null;
+  /** Where this input begins: an export that starts part-way has no leaves to blame before it. */
+  readonly #startSize: number;
 
   constructor(targets: readonly CheckpointTarget[], start?: VerifyOptions['start']) {
     this.frontier = start ? Frontier.restore(start.size, start.hashes) : new Frontier();
+    this.#startSize = this.frontier.size;
     this.#targets = targets;
     // Checkpoints below the starting point cannot be recomputed from this input.
     while (
@@ -264,7 +267,7 @@ export class TreeCheck {
         this.#matched = target;
         this.#matchedCount++;
       } else {
-        this.#mismatch ??= { target, from: this.#matched?.size ?? 0 };
+        this.#mismatch ??= { target, from: this.#matched?.size ?? this.#startSize };
       }
     }
   }

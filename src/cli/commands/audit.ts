@@ -2,6 +2,11 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { integerArg } from '../options.js';
 import { truncate } from '../output.js';
+import { registerAuditExport } from './audit-export.js';
+import { registerAuditKey } from './audit-keys.js';
+import { registerAuditProofs } from './audit-proof.js';
+import { registerAuditTail } from './audit-tail.js';
+import { registerAuditVerify } from './audit-verify.js';
 
 interface AuditListOptions {
   request?: string;
@@ -23,7 +28,9 @@ export function shortDetails(details: Record<string, unknown>): string {
 }
 
 export function registerAudit(program: Command, ctx: CliContext): void {
-  const audit = program.command('audit').description('read the audit trail');
+  const audit = program
+    .command('audit')
+    .description('read, verify, prove and export the audit trail (docs/audit.md)');
   audit
     .command('list')
     .description('list audit events, oldest first')
@@ -53,4 +60,9 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         );
       });
     });
+  registerAuditTail(audit, ctx);
+  registerAuditVerify(audit, ctx);
+  registerAuditExport(audit, ctx);
+  registerAuditProofs(audit, ctx);
+  registerAuditKey(audit, ctx);
 }

@@ -1,0 +1,204 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { ConsistencyFile, ExportLeaf } from '../../audit/export/export-format.js';
+import { verifyExport } from '../../audit/export/export-verifier.js';
+import { ExportDirectoryError, writeExport } from '../../audit/export/export-writer.js';
+import { openCheckpoint } from '../../audit/log/checkpoint.js';
+import { isAuditLogError } from '../../audit/log/errors.js';
+import type { StintApi } from '../api.js';
+import { CliError, usageError } from '../cli-error.js';
+import type { CliContext } from '../context.js';
+import { collect, KEY_OPTION_HELP, type TrustedKeys, trustedKeys } from './audit-keys.js';
+import { printOutcome } from './audit-report.js';
+import { LEAF_PAGE } from './audit-verify.js';
+
+interface ExportFlags {
+  since: string;
+  until: string;
+  key?: string[];
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * `2025-01-31` is that whole UTC day (as --since its start, as --until its end, so --since 2025-01-01
+ * --until 2025-01-31 is all of January); otherwise an ISO 8601 time with its zone (`Z` or `+02:00`): a time
+ * without one would mean whatever zone this machine is in.
+ */
+export function parseWhen(text: string, role: 'since' | 'until'): Date {
+  const flag = `--${role}`;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const day = new Date(`${text}T00:00:00.000Z`);
+    if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== text) {
+      throw usageError(`${flag} ${text} is not a date`);
+    }
+    return role === 'until' ? new Date(day.getTime() + DAY_MS) : day;
+  }
+  if (!/^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/i.test(text)) {
+    throw usageError(
+      `${flag} takes YYYY-MM-DD (a UTC day) or an ISO time with a zone like 2025-01-31T12:00:00Z`,
+    );
+  }
+  const when = new Date(text);
+  if (Number.isNaN(when.getTime())) throw usageError(`${flag} ${text} is not a valid time`);
+  return when;
+}
+
+/** The leaves [start, end) page by page, one page fetched ahead, each checked for shape only. */
+async function* serverLeaves(api: StintApi, start: number, end: number): AsyncGenerator<ExportLeaf> {
+  let at = start;
+  const fetchPage = (from: number) => {
+    const p = api.auditLeaves(from, Math.min(LEAF_PAGE, end - from));
+    p.catch(() => {});
+    return p;
+  };
+  let next = at < end ? fetchPage(at) : null;
+  while (next) {
+    const page = await next;
+    if (!page || !Array.isArray(page.leaves)) {
+      throw new CliError('BAD_RESPONSE', 'GET /v1/audit/leaves did not answer { leaves: [...] }');
+    }
+    const leaves = page.leaves.slice(0, end - at);
+    if (leaves.length === 0) {
+      throw new CliError(
+        'BAD_RESPONSE',
+        `the server sent no events from ${at}, short of the range's end ${end}`,
+      );
+    }
+    at += leaves.length;
+    next = at < end ? fetchPage(at) : null;
+    for (const leaf of leaves) {
+      if (
+        !leaf ||
+        !Number.isSafeInteger(leaf.seq) ||
+        (leaf.body !== null && typeof leaf.body !== 'string') ||
+        typeof leaf.leafHash !== 'string'
+      ) {
+        throw new CliError(
+          'BAD_RESPONSE',
+          `the server sent an event that is not { seq, body, leafHash } near ${at}`,
+        );
+      }
+      yield { seq: leaf.seq, body: leaf.body, leafHash: leaf.leafHash };
+    }
+  }
+}
+
+function sizeOf(note: string, trusted: TrustedKeys, what: string): number {
+  try {
+    return openCheckpoint(note, trusted.keys, trusted.origin).checkpoint.size;
+  } catch (e) {
+    if (!isAuditLogError(e)) throw e;
+    throw new CliError('BAD_SIGNATURE', `${what} from the server does not verify: ${e.message}`);
+  }
+}
+
+export function registerAuditExport(audit: Command, ctx: CliContext): void {
+  audit
+    .command('export')
+    .description(
+      'write the events of a time range as day segments (JSON Lines) with the signed checkpoint and proofs ' +
+        'that make them verifiable offline',
+    )
+    .argument('<dir>', 'a new (or empty) directory for the export')
+    .requiredOption('--since <when>', 'first day (YYYY-MM-DD, UTC) or time (ISO 8601 with zone), inclusive')
+    .requiredOption(
+      '--until <when>',
+      'last day (YYYY-MM-DD, inclusive) or time (ISO 8601 with zone, exclusive)',
+    )
+    .option('--key <vkey-or-file>', `${KEY_OPTION_HELP}; used to check the export once written`, collect)
+    .action(async (dir: string, flags: ExportFlags, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const since = parseWhen(flags.since, 'since');
+      const until = parseWhen(flags.until, 'until');
+      if (until.getTime() <= since.getTime()) throw usageError('--until must be after --since');
+      const api = ctx.api(cmd);
+      const trusted = await trustedKeys(
+        flags.key,
+        ctx,
+        () => api,
+        (t) => out.note(t),
+      );
+
+      const range = await api.auditRange(since.toISOString(), until.toISOString());
+      if (
+        !Number.isSafeInteger(range?.start) ||
+        !Number.isSafeInteger(range?.end) ||
+        range.end < range.start
+      ) {
+        throw new CliError('BAD_RESPONSE', 'GET /v1/audit/range did not answer { start, end }');
+      }
+      const { start, end } = range;
+      const [checkpoint, frontier, latest] = await Promise.all([
+        api.auditCheckpointAt(end),
+        api.auditFrontier(start),
+        api.auditLatestCheckpoint(),
+      ]);
+      if (frontier?.size !== start || !Array.isArray(frontier.hashes)) {
+        throw new CliError(
+          'BAD_RESPONSE',
+          `GET /v1/audit/frontier did not answer { size: ${start}, hashes }`,
+        );
+      }
+      if (sizeOf(checkpoint.note, trusted, `the checkpoint of size ${end}`) !== end) {
+        throw new CliError(
+          'BAD_RESPONSE',
+          `asked for a checkpoint of size ${end}, the server signed another size`,
+        );
+      }
+      const latestSize = sizeOf(latest, trusted, 'the latest checkpoint');
+      let consistency: ConsistencyFile;
+      if (latestSize > end) {
+        const proof = await api.auditConsistency(end, latestSize);
+        consistency = {
+          old: end,
+          new: latestSize,
+          proof: proof.proof,
+          newCheckpoint: proof.newCheckpoint ?? latest,
+        };
+      } else {
+        // The export reaches the newest checkpoint: the proof to itself is empty.
+        consistency = { old: end, new: end, proof: [], newCheckpoint: checkpoint.note };
+      }
+
+      let manifest: Awaited<ReturnType<typeof writeExport>>;
+      try {
+        manifest = await writeExport(dir, {
+          origin: trusted.origin,
+          range: { since, until, start, end },
+          checkpoint: checkpoint.note,
+          start: { size: frontier.size, hashes: frontier.hashes },
+          consistency,
+          leaves: serverLeaves(api, start, end),
+          now: ctx.now(),
+        });
+      } catch (e) {
+        if (e instanceof ExportDirectoryError) throw usageError(e.message);
+        throw e;
+      }
+      const segments = manifest.files.filter((f) => f.count !== undefined).length;
+      if (!out.json) {
+        out.line(
+          `exported ${manifest.events} events (seq ${start}..${end - 1}) to ${resolve(dir)}: ${segments} day file(s), checkpoint ${end}`,
+        );
+      }
+      // Read back what was written, as an auditor would: the export is only done once it verifies.
+      const report = await verifyExport(dir, { keys: trusted.keys });
+      const extra = { dir: resolve(dir), manifest };
+      if (!report.ok) {
+        out.note(`the export in ${resolve(dir)} does not verify; it is kept for inspection`);
+        printOutcome(out, { ...report, extra });
+        return;
+      }
+      printOutcome(out, {
+        ok: true,
+        verified: {
+          events: report.events,
+          size: report.size,
+          rootHash: report.rootHash,
+          signedBy: [...new Set(report.checkpoints.flatMap((c) => c.signedBy))],
+        },
+        extra,
+      });
+    });
+}

@@ -1,0 +1,275 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { isErrorResult, leafRecordOf } from '../../audit/export/export-format.js';
+import { verifyExport } from '../../audit/export/export-verifier.js';
+import { openCheckpoint } from '../../audit/log/checkpoint.js';
+import { isAuditLogError } from '../../audit/log/errors.js';
+import {
+  createLogVerifier,
+  type VerifiedCheckpoint,
+  type VerifyProblem,
+  type VerifyReport,
+} from '../../audit/log/verifier.js';
+import type { StintApi } from '../api.js';
+import { CliError, usageError } from '../cli-error.js';
+import type { CliContext } from '../context.js';
+import { integerArg } from '../options.js';
+import type { Output } from '../output.js';
+import { collect, KEY_OPTION_HELP, pinnedKeys, type TrustedKeys, trustedKeys } from './audit-keys.js';
+import { printOutcome } from './audit-report.js';
+import { defaultStatePath, recall, remember } from './audit-state.js';
+
+/** The most the leaves route serves per page. */
+export const LEAF_PAGE = 10_000;
+const DEFAULT_CHECKPOINTS = 1000;
+
+interface VerifyFlags {
+  key?: string[];
+  checkpoint?: string[];
+  state?: string;
+  offline?: string;
+  maxCheckpoints?: number;
+  workers?: number;
+}
+
+const signers = (checkpoints: readonly VerifiedCheckpoint[]): string[] => [
+  ...new Set(checkpoints.flatMap((c) => c.signedBy)),
+];
+
+/**
+ * Checkpoint notes kept outside the server (a WORM bucket's copy of the checkpoint directory): each path a note
+ * file, or a directory whose `checkpoint-*.txt` files are read.
+ */
+export function readCheckpointFiles(paths: readonly string[]): string[] {
+  const notes: string[] = [];
+  for (const path of paths) {
+    try {
+      if (statSync(path).isDirectory()) {
+        for (const name of readdirSync(path)
+          .filter((f) => /^checkpoint-\d+\.txt$/.test(f))
+          .sort()) {
+          notes.push(readFileSync(join(path, name), 'utf8'));
+        }
+      } else {
+        notes.push(readFileSync(path, 'utf8'));
+      }
+    } catch (e) {
+      throw new CliError('FILE_UNREADABLE', `cannot read checkpoints from ${path}: ${(e as Error).message}`);
+    }
+  }
+  return notes;
+}
+
+/** The server's newest signed checkpoint, or null when it has none yet. */
+async function latestNote(api: StintApi): Promise<string | null> {
+  try {
+    return await api.auditLatestCheckpoint();
+  } catch (e) {
+    if (e instanceof CliError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+/**
+ * Streams every leaf the server serves, page by page, into a local verifier: O(log n) memory and one page in
+ * flight ahead. Pages are asked for by count, not by the seqs the server sent, so a server repeating or
+ * skipping events cannot steer the walk; the verifier judges what came.
+ */
+async function verifyServerLeaves(
+  api: StintApi,
+  verifier: ReturnType<typeof createLogVerifier>,
+): Promise<VerifyReport> {
+  let start = 0;
+  let expected = 0;
+  let malformed: VerifyProblem | null = null;
+  let next = api.auditLeaves(0, LEAF_PAGE);
+  for (;;) {
+    const page = await next;
+    if (!page || !Array.isArray(page.leaves)) {
+      throw new CliError('BAD_RESPONSE', 'GET /v1/audit/leaves did not answer { leaves: [...] }');
+    }
+    const { leaves } = page;
+    const more = leaves.length >= LEAF_PAGE;
+    if (more) {
+      next = api.auditLeaves(start + leaves.length, LEAF_PAGE);
+      // Abandoned when verification stops early: not an unhandled rejection.
+      next.catch(() => {});
+    }
+    let going = true;
+    for (const leaf of leaves) {
+      const record = leafRecordOf(leaf);
+      if (isErrorResult(record)) {
+        malformed = {
+          code: 'MALFORMED',
+          index: expected,
+          message: `the server sent a leaf that is not one: ${record.error}`,
+        };
+        going = false;
+        break;
+      }
+      expected = record.index + 1;
+      if (!verifier.push(record)) {
+        going = false;
+        break;
+      }
+    }
+    if (!going || !more) break;
+    start += leaves.length;
+  }
+  const report = verifier.finish();
+  if (
+    malformed &&
+    (report.ok || report.problem.code === 'MISSING' || report.problem.code === 'NO_CHECKPOINT')
+  ) {
+    return { ok: false, problem: malformed, eventsRead: report.eventsRead };
+  }
+  return report;
+}
+
+async function verifyAgainstServer(
+  ctx: CliContext,
+  cmd: Command,
+  out: Output,
+  flags: VerifyFlags,
+): Promise<void> {
+  const api = ctx.api(cmd);
+  const trusted: TrustedKeys = await trustedKeys(
+    flags.key,
+    ctx,
+    () => api,
+    (t) => out.note(t),
+  );
+  const statePath = flags.state ?? defaultStatePath(ctx.io.env);
+  const remembered = recall(statePath, trusted.origin);
+  if (remembered) {
+    try {
+      openCheckpoint(remembered.note, trusted.keys, trusted.origin);
+    } catch (e) {
+      if (!isAuditLogError(e)) throw e;
+      printOutcome(out, {
+        ok: false,
+        eventsRead: 0,
+        problem: {
+          code: 'BAD_SIGNATURE',
+          checkpointSize: remembered.size,
+          message:
+            `the checkpoint remembered in ${statePath} does not verify with the trusted key(s): ${e.message} ` +
+            '(after a key rotation, give the old key too: --key <old> --key <new>)',
+        },
+      });
+      return;
+    }
+  }
+  const [listed, latest] = await Promise.all([
+    api.auditCheckpoints(flags.maxCheckpoints ?? DEFAULT_CHECKPOINTS),
+    latestNote(api),
+  ]);
+  if (!listed || !Array.isArray(listed.checkpoints)) {
+    throw new CliError('BAD_RESPONSE', 'GET /v1/audit/checkpoints did not answer { checkpoints: [...] }');
+  }
+  const notes = new Set<string>(listed.checkpoints.map((c) => c.note).filter((n) => typeof n === 'string'));
+  if (latest !== null) notes.add(latest);
+  if (remembered) notes.add(remembered.note);
+  for (const note of readCheckpointFiles(flags.checkpoint ?? [])) notes.add(note);
+
+  const verifier = createLogVerifier({ origin: trusted.origin, keys: trusted.keys, checkpoints: [...notes] });
+  const report = await verifyServerLeaves(api, verifier);
+  if (!report.ok) {
+    printOutcome(out, report);
+    return;
+  }
+  const newest = report.checkpoints[0] as VerifiedCheckpoint;
+  remember(statePath, trusted.origin, {
+    size: report.size,
+    note: newest.note,
+    verifiedAt: ctx.now().toISOString(),
+  });
+  printOutcome(out, {
+    ok: true,
+    verified: {
+      events: report.size,
+      size: report.size,
+      rootHash: report.rootHash,
+      signedBy: signers(report.checkpoints),
+      unanchored: report.unanchored,
+    },
+    extra: { origin: trusted.origin, pinned: trusted.pinned, eventsRead: report.eventsRead },
+  });
+}
+
+async function verifyOffline(ctx: CliContext, out: Output, dir: string, flags: VerifyFlags): Promise<void> {
+  if (flags.state || flags.checkpoint) {
+    throw usageError('--state and --checkpoint go with verifying a server, not with --offline');
+  }
+  const trusted = pinnedKeys(flags.key, ctx.io.env);
+  if (!trusted) {
+    throw usageError(
+      '--offline needs --key <vkey or file> (or STINT_AUDIT_KEY): an export cannot vouch for itself',
+    );
+  }
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new CliError('FILE_UNREADABLE', `${dir} is not a directory`);
+  }
+  const report = await verifyExport(dir, {
+    keys: trusted.keys,
+    ...(flags.workers === undefined ? {} : { workers: flags.workers }),
+  });
+  if (!report.ok) {
+    printOutcome(out, report);
+    return;
+  }
+  printOutcome(out, {
+    ok: true,
+    verified: {
+      events: report.events,
+      size: report.size,
+      rootHash: report.rootHash,
+      signedBy: signers(report.checkpoints),
+    },
+    extra: {
+      origin: report.origin,
+      start: report.start,
+      latestSize: report.latest.size,
+      eventsRead: report.eventsRead,
+    },
+  });
+}
+
+export function registerAuditVerify(audit: Command, ctx: CliContext): void {
+  audit
+    .command('verify')
+    .description(
+      'recompute the whole audit trail and check it against the signed checkpoints, trusting neither the ' +
+        'server nor its database; or verify an export offline',
+    )
+    .option('--key <vkey-or-file>', KEY_OPTION_HELP, collect)
+    .option(
+      '--checkpoint <file-or-dir>',
+      'also check against these signed checkpoints (e.g. a WORM copy of the checkpoint directory); repeatable',
+      collect,
+    )
+    .option(
+      '--offline <export-dir>',
+      'verify an export directory instead (no server, no database; needs --key)',
+    )
+    .option(
+      '--state <file>',
+      'where the newest verified checkpoint is remembered between runs (default ~/.config/stint/audit-state.json, env STINT_AUDIT_STATE)',
+    )
+    .option(
+      '--max-checkpoints <n>',
+      `how many of the server's newest checkpoints to check (default ${DEFAULT_CHECKPOINTS})`,
+      integerArg(1, 10_000),
+    )
+    .option(
+      '--workers <n>',
+      'with --offline: hashing threads (default: all cores but one for large exports)',
+      integerArg(0, 256),
+    )
+    .action(async (flags: VerifyFlags, cmd: Command) => {
+      const out = ctx.output(cmd);
+      if (flags.offline !== undefined) await verifyOffline(ctx, out, flags.offline, flags);
+      else await verifyAgainstServer(ctx, cmd, out, flags);
+    });
+}
