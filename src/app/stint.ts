@@ -11,6 +11,9 @@ import { createExpiryScheduler } from '../jobs/expiry-scheduler.js';
 import { createReconciler } from '../jobs/reconciler.js';
 import { createSweeper } from '../jobs/sweeper.js';
 import type { Logger } from '../logger.js';
+import { DEFAULT_MFA_MAX_AGE_SECONDS, type MfaConfig } from '../mfa/mfa-config.js';
+import { createMfaService } from '../mfa/mfa-service.js';
+import { createStepUp } from '../mfa/step-up.js';
 import { createProviderSet, type ProviderFactory } from '../providers/provider-set.js';
 import type { Clock, PolicySource, WorkflowDeps } from '../requests/context.js';
 import { createRequestService } from '../requests/request-service.js';
@@ -29,6 +32,8 @@ export interface AuditOptions {
 
 export interface StintOptions {
   audit: AuditOptions;
+  /** Step-up MFA settings; defaults: 15 min, TOTP only. */
+  mfa?: MfaConfig;
   store: StintDatabase;
   policy: PolicySource;
   providerFactory: ProviderFactory;
@@ -70,11 +75,25 @@ export function createStint(opts: StintOptions) {
   const expireGrant = createExpirer(deps, run, revoker);
   const scheduler = createExpiryScheduler(clock, (id) => void expireGrant(id));
   const issue = createIssuer(deps, run, (id, expiresAt) => scheduler.schedule(id, expiresAt));
+  const mfaConfig = opts.mfa ?? {
+    maxAgeSeconds: DEFAULT_MFA_MAX_AGE_SECONDS,
+    issuer: 'Stint',
+    webauthn: null,
+  };
+  const stepUp = createStepUp({ store: opts.store, clock, maxAgeSeconds: mfaConfig.maxAgeSeconds });
+  const mfa = createMfaService({
+    store: opts.store,
+    secrets: opts.secrets,
+    clock,
+    stepUp,
+    config: mfaConfig,
+  });
   const service = createRequestService({
     ...deps,
     run,
     issue,
     revoker,
+    stepUp,
     onEnded: (id) => scheduler.cancel(id),
   });
   const sweeper = createSweeper(deps, { run, issue, expireGrant, revoker, scheduler });
@@ -131,6 +150,10 @@ export function createStint(opts: StintOptions) {
 
   return {
     service,
+    mfa,
+    stepUp,
+    run,
+    revoker,
     audit,
     auditLog,
     purge,

@@ -1,6 +1,7 @@
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import type { Actor } from '../requests/request-types.js';
+import type { Scope } from './scopes.js';
 
 /**
  * The one policy point for who may do what. Deny by default: an action not listed here is refused. Anything in
@@ -16,7 +17,9 @@ export type Action =
   | 'credential.take'
   | 'audit.read-all'
   | 'resource.list'
-  | 'whoami';
+  | 'whoami'
+  | 'token.manage'
+  | 'token.manage-all';
 
 const isApprover = (actor: Actor, r: AccessRequest) =>
   r.requester !== actor.userId && r.slots.some((s) => s.eligible.includes(actor.userId));
@@ -40,11 +43,42 @@ const RULES: Record<Action, Rule> = {
     r !== undefined && (r.requester === a.userId || isApprover(a, r) || a.security || a.admin),
   // Credentials go to the requester alone: not to approvers, security or admins.
   'credential.take': (a, r) => r !== undefined && r.requester === a.userId,
+  // Tokens: everyone manages their own; only an admin sees and revokes everyone's.
+  'token.manage': () => true,
+  'token.manage-all': (a) => a.admin,
+};
+
+/**
+ * The scope a scoped credential needs for each action. 'any': every valid credential; null: no scoped credential
+ * may do it (minting or revoking tokens takes a person or a full-power token, so a leaked automation token cannot
+ * extend itself).
+ */
+const SCOPE: Record<Action, Scope | 'any' | null> = {
+  'request.create': 'requests:write',
+  'request.withdraw': 'requests:write',
+  'request.revoke': 'requests:write',
+  'request.read': 'requests:read',
+  'request.list-all': 'requests:read',
+  'resource.list': 'requests:read',
+  'request.review': 'approvals:write',
+  'credential.take': 'credentials:read',
+  'audit.read-all': 'audit:read',
+  whoami: 'any',
+  'token.manage': null,
+  'token.manage-all': null,
+};
+
+/** Credentials without scopes carry their user's full power; a scope never adds to what the user may do. */
+const scopeAllows = (actor: Actor, action: Action) => {
+  const scopes = actor.credential?.scopes;
+  const needed = SCOPE[action];
+  if (!scopes || needed === 'any') return true;
+  return needed !== null && scopes.includes(needed);
 };
 
 export function can(actor: Actor, action: Action, request?: AccessRequest): boolean {
   const rule = RULES[action];
-  return rule?.(actor, request) === true;
+  return scopeAllows(actor, action) && rule?.(actor, request) === true;
 }
 
 export function authorize(actor: Actor, action: Action, request?: AccessRequest): void {

@@ -14,6 +14,9 @@ export async function createApiToken(opts: {
   databaseUrl?: string;
   policyPath?: string;
   dataDir?: string;
+  /** Without scopes the token carries the user's full power (and may be without expiry): document why. */
+  scopes?: readonly string[];
+  expiresAt?: Date;
 }): Promise<{ id: string; token: string }> {
   const env = process.env;
   const policyPath = opts.policyPath ?? env.STINT_POLICY;
@@ -23,13 +26,38 @@ export async function createApiToken(opts: {
       throw new StintError('UNKNOWN_USER', `${opts.userId} is not in the directory of ${policyPath}`);
     }
   }
+  return withStore(opts, (tokens) =>
+    tokens.create(opts.userId, opts.name, new Date(), opts.expiresAt ?? null, opts.scopes ?? null),
+  );
+}
+
+/** `stint admin token revoke`: revokes any user's token by id on the server host. NOT_FOUND when unknown. */
+export async function revokeApiToken(opts: {
+  id: string;
+  databaseUrl?: string;
+  dataDir?: string;
+}): Promise<{ id: string; userId: string; revokedAt: string | null }> {
+  return withStore(opts, async (tokens) => {
+    if (!(await tokens.revoke(opts.id, new Date()))) {
+      throw new StintError('NOT_FOUND', `token ${opts.id} not found`);
+    }
+    const t = await tokens.get(opts.id);
+    return { id: opts.id, userId: t?.userId ?? '', revokedAt: t?.revokedAt ?? null };
+  });
+}
+
+async function withStore<T>(
+  opts: { databaseUrl?: string; dataDir?: string },
+  use: (tokens: ReturnType<typeof createTokenStore>) => Promise<T>,
+): Promise<T> {
+  const env = process.env;
   const dataDir = resolve(opts.dataDir ?? env.STINT_DATA_DIR ?? 'data');
   const store = openDatabase(
     opts.databaseUrl ?? env.STINT_DATABASE_URL ?? `sqlite:${join(dataDir, 'stint.db')}`,
   );
   try {
     await migrate(store);
-    return await createTokenStore(store.db).create(opts.userId, opts.name, new Date());
+    return await use(createTokenStore(store.db));
   } finally {
     await store.close();
   }

@@ -3,6 +3,7 @@ import { createStintApi, type StintApi } from './api.js';
 import { createHttpClient, DEFAULT_URL } from './http-client.js';
 import { defaultLocalModules, type LocalModules } from './local-modules.js';
 import { createOutput, type Output, type TextSink } from './output.js';
+import { readStoredToken } from './token-file.js';
 
 /** Everything the CLI touches outside itself; main.ts passes the process's, tests pass their own. */
 export interface CliIo {
@@ -54,7 +55,8 @@ export function createContext(io: CliIo): CliContext {
       return createStintApi(
         createHttpClient({
           baseUrl: g.url ?? io.env.STINT_URL ?? DEFAULT_URL,
-          token: g.token ?? io.env.STINT_TOKEN,
+          // After --token and STINT_TOKEN, the session `stint login` kept.
+          token: g.token ?? io.env.STINT_TOKEN ?? readStoredToken(io.env),
           fetch: io.fetch ?? globalThis.fetch,
         }),
       );

@@ -5,6 +5,8 @@ import { CliError, EXIT_FAILURE, EXIT_USAGE, ExitStatus, formatCliError } from '
 import { registerAdmin } from './commands/admin.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCredentials } from './commands/credentials.js';
+import { registerLogin } from './commands/login.js';
+import { registerMfa } from './commands/mfa.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRequest } from './commands/request.js';
 import { registerRequests } from './commands/requests.js';
@@ -60,6 +62,8 @@ export function buildProgram(io: CliIo): Command {
   registerPolicy(program, ctx);
   registerServer(program, ctx);
   registerAdmin(program, ctx);
+  registerLogin(program, ctx);
+  registerMfa(program, ctx);
   return program;
 }
 

@@ -2,14 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { appendAudit, listAudit } from '../audit/audit-store.js';
 import { authorize, can } from '../auth/authorize.js';
+import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
 import { created, review, revoke, withdraw } from '../domain/state-machine.js';
 import { CLAIM_MS, type Issuer } from '../grants/issuer.js';
 import type { Revoker } from '../grants/revoker.js';
+import { approvalStepUpReason } from '../mfa/approval-step-up.js';
+import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
-import type { Database } from '../store/schema.js';
 import { grantStore } from '../store/grant-store.js';
+import type { Database } from '../store/schema.js';
 import type { WorkflowDeps } from './context.js';
 import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
@@ -28,6 +31,8 @@ export interface RequestServiceDeps
   revoker: Revoker;
   /** Expiry timers are cancelled when access ends early. */
   onEnded(requestId: string): void;
+  /** Fresh second factor for approving sensitive and critical access. */
+  stepUp: Pick<StepUp, 'require'>;
 }
 
 export function createRequestService(deps: RequestServiceDeps): RequestService {
@@ -160,6 +165,15 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     },
 
     async review(actor, id, decision: ReviewDecision, comment) {
+      if (decision === 'approve') {
+        // Only an eligible approver is asked for a second factor; anyone else gets the precise refusal below.
+        const request = await deps.requests.get(db, id);
+        if (request && isEligibleReviewer(request, actor.userId) && can(actor, 'request.review', request)) {
+          const sensitivity = deps.policy.current().resources.get(request.resource)?.sensitivity;
+          const reason = approvalStepUpReason(sensitivity, decision);
+          if (reason) await deps.stepUp.require(actor, reason);
+        }
+      }
       const now = deps.clock();
       const { transition } = await deps.run(
         id,

@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TokenStore } from '../auth/token-store.js';
 import { StintError } from '../domain/errors.js';
+import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
+import type { Lockout } from '../identity/lockout.js';
+import { csrfTokenFor, isSessionToken, type SessionStore } from '../identity/session-store.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { Actor } from '../requests/request-types.js';
 
@@ -9,33 +12,123 @@ declare module 'fastify' {
     actor: Actor | null;
   }
   interface FastifyContextConfig {
-    /** Only routes that say so are reachable without a token: deny by default. */
+    /** Only routes that say so are reachable without a credential: deny by default. */
     public?: boolean;
   }
 }
 
-/** Bearer-token authentication for every route not marked public; the actor's roles come from the directory. */
-export function registerAuthentication(
-  app: FastifyInstance,
-  deps: { tokens: Pick<TokenStore, 'authenticate'>; policy: PolicySource; clock: Clock },
-): void {
+export const SESSION_COOKIE = 'stint_session';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface AuthenticationDeps {
+  tokens: Pick<TokenStore, 'check'>;
+  policy: PolicySource;
+  clock: Clock;
+  /** Sign-in sessions (bearer from the CLI, cookie from the portal); absent, only API tokens are accepted. */
+  sessions?: Pick<SessionStore, 'check'>;
+  lockout?: Lockout;
+  audit?: AuthAudit;
+}
+
+type Presented = { kind: 'api-token' | 'session' | 'cookie'; token: string };
+
+function presented(request: FastifyRequest): Presented | null {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+    return { kind: isSessionToken(token) ? 'session' : 'api-token', token };
+  }
+  const cookie = (request as { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE];
+  return cookie ? { kind: 'cookie', token: cookie } : null;
+}
+
+/**
+ * Authentication for every route not marked public: an API token or CLI session as a bearer token, or the
+ * portal's session cookie (whose state-changing requests also need the CSRF header). The actor's roles come
+ * from the directory. Failures are counted per address and user for lock-out, and audited without the secret.
+ */
+export function registerAuthentication(app: FastifyInstance, deps: AuthenticationDeps): void {
   app.decorateRequest('actor', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.routeOptions.config?.public === true) return;
-    const header = request.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null;
-    if (!token) throw new StintError('UNAUTHENTICATED', 'missing bearer token');
-    const userId = await deps.tokens.authenticate(token, deps.clock());
-    if (!userId) throw new StintError('UNAUTHENTICATED', 'invalid, expired or revoked token');
+    const cred = presented(request);
+    if (!cred) throw new StintError('UNAUTHENTICATED', 'missing bearer token');
+    const now = deps.clock();
+    const source = sourceOf(request);
+    const ipKey = `ip:${source.ip ?? '?'}`;
+
+    const fail = async (reason: string, userId: string | null, id: string | null): Promise<never> => {
+      const keys = userId ? [ipKey, `user:${userId}`] : [ipKey];
+      deps.lockout?.failure(keys, now);
+      await deps.audit?.failed({ at: now, userId, method: cred.kind, reason, id, source });
+      throw new StintError(
+        'UNAUTHENTICATED',
+        `invalid, expired or revoked ${cred.kind === 'api-token' ? 'token' : 'session'}`,
+      );
+    };
+
+    if (deps.lockout?.lockedUntil([ipKey], now)) {
+      await deps.audit?.failed({
+        at: now,
+        userId: null,
+        method: cred.kind,
+        reason: 'locked',
+        id: null,
+        source,
+      });
+      throw new StintError('AUTH_LOCKED', 'too many failed sign-ins from this address: try again later');
+    }
+
+    let userId: string;
+    let credential: NonNullable<Actor['credential']>;
+    let mfaAt: Date | null = null;
+    if (cred.kind === 'api-token') {
+      const r = await deps.tokens.check(cred.token, now);
+      if (!r.ok) return fail(r.reason, r.userId, r.id);
+      userId = r.userId;
+      credential = { kind: 'api-token', id: r.id, scopes: r.scopes };
+    } else {
+      if (!deps.sessions) return fail('sessions-disabled', null, null);
+      const r = await deps.sessions.check(cred.token, now);
+      if (!r.ok) return fail(r.reason, r.userId, r.id);
+      userId = r.userId;
+      mfaAt = r.mfaAt;
+      credential = { kind: cred.kind, id: r.id, scopes: null };
+    }
+
+    if (deps.lockout?.lockedUntil([`user:${userId}`], now)) {
+      await deps.audit?.failed({
+        at: now,
+        userId,
+        method: cred.kind,
+        reason: 'locked',
+        id: credential.id,
+        source,
+      });
+      throw new StintError('AUTH_LOCKED', 'too many failed sign-ins for this user: try again later');
+    }
     const user = deps.policy.current().users.get(userId);
-    if (!user)
-      throw new StintError('UNAUTHENTICATED', 'the token belongs to a user no longer in the directory');
+    if (!user) return fail('not-in-directory', userId, credential.id);
+
+    // A cookie rides along on any request the browser makes, so a state change must prove it came from our page.
+    if (cred.kind === 'cookie' && !SAFE_METHODS.has(request.method)) {
+      const header = request.headers['x-csrf-token'];
+      if (typeof header !== 'string' || header !== csrfTokenFor(cred.token)) {
+        throw new StintError(
+          'CSRF_TOKEN_INVALID',
+          'missing or wrong x-csrf-token header (GET /auth/session gives it)',
+        );
+      }
+    }
+    deps.lockout?.success([ipKey, `user:${userId}`]);
     request.actor = {
       userId: user.id,
       security: user.security,
       admin: user.admin,
       auditor: user.auditor,
-      source: { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
+      source,
+      credential,
+      mfaAt,
     };
   });
 }

@@ -1,13 +1,15 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Stint } from '../app/stint.js';
-import { registerAuthentication } from './authenticate.js';
+import { type IdentityOptions, registerIdentity } from '../identity/register-identity.js';
 import { registerErrorHandler } from './error-handler.js';
 import { auditLogRoutes } from './routes/audit-log-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { directoryRoutes } from './routes/directory-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { mfaRoutes } from './routes/mfa-routes.js';
 import { requestRoutes } from './routes/request-routes.js';
+import { type ScimRoutesDeps, scimRoutes } from './routes/scim-routes.js';
 import { sharedSchemas } from './schemas.js';
 import { registerValidation } from './validation.js';
 
@@ -15,8 +17,13 @@ import { registerValidation } from './validation.js';
 const REDACT = ['req.headers.authorization', 'req.headers.cookie'];
 
 export async function buildHttpApp(
-  stint: Pick<Stint, 'service' | 'audit' | 'tokens' | 'deps'>,
-  options: { logger?: FastifyServerOptions['logger'] } = {},
+  stint: Pick<Stint, 'service' | 'audit' | 'mfa' | 'tokens' | 'deps'>,
+  options: {
+    logger?: FastifyServerOptions['logger'];
+    identity?: IdentityOptions;
+    /** SCIM provisioning endpoints, when a directory module provides them. */
+    scim?: ScimRoutesDeps | null;
+  } = {},
 ): Promise<FastifyInstance> {
   const logger = options.logger
     ? { ...(typeof options.logger === 'object' ? options.logger : {}), redact: REDACT }
@@ -37,7 +44,17 @@ export async function buildHttpApp(
   registerValidation(app);
   for (const schema of sharedSchemas) app.addSchema(schema);
   registerErrorHandler(app);
-  registerAuthentication(app, { tokens: stint.tokens, policy: stint.deps.policy, clock: stint.deps.clock });
+  await registerIdentity(
+    app,
+    {
+      store: stint.deps.store,
+      tokens: stint.tokens,
+      policy: stint.deps.policy,
+      clock: stint.deps.clock,
+      secrets: stint.deps.secrets,
+    },
+    options.identity,
+  );
 
   await app.register(
     healthRoutes(async () => {
@@ -48,6 +65,8 @@ export async function buildHttpApp(
   await app.register(directoryRoutes(stint.service));
   await app.register(auditRoutes(stint.service));
   await app.register(auditLogRoutes(stint.audit));
+  await app.register(mfaRoutes(stint.mfa));
+  if (options.scim) await app.register(scimRoutes(options.scim));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -5,6 +5,10 @@ import { createPolicyHolder } from '../app/policy-holder.js';
 import { createStint } from '../app/stint.js';
 import { parseSkey } from '../audit/log/signed-note.js';
 import { createSecretBox, parseKey } from '../crypto/secret-box.js';
+import { directoryConfigFromEnv } from '../directory/directory-config.js';
+import { createDirectoryModule } from '../directory/directory-module.js';
+import { loadIdentityConfig } from '../identity/identity-config.js';
+import { mfaConfigFromEnv } from '../mfa/mfa-config.js';
 import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
 import { createProvider } from '../providers/registry.js';
@@ -46,11 +50,23 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     loadPolicyFile(config.policyPath),
   );
   for (const note of policy.current().notes) logger.warn({ note: formatProblem(note) }, 'policy note');
+  // Identity, directory and MFA settings are all checked before anything starts: a bad value stops the boot.
+  const identity = loadIdentityConfig(env);
+  const directoryConfig = directoryConfigFromEnv(env);
+  const mfa = mfaConfigFromEnv(env);
   const store = openDatabase(config.databaseUrl);
   await migrate(store);
-  const stint = createStint({
+  const directory = createDirectoryModule({
+    config: directoryConfig,
     store,
     policy,
+    logger: logger.child({ component: 'directory' }),
+  });
+  const stint = createStint({
+    store,
+    // The merged directory (SCIM, LDAP, then the policy's YAML users) is what evaluation and sign-in see.
+    policy: directory.policy,
+    mfa,
     providerFactory: (resource) =>
       createProvider(resource, env, { logger, deployment: policy.current().settings.deployment }),
     secrets: createSecretBox(parseKey(config.encryptionKey)),
@@ -62,8 +78,19 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
       retentionDays: config.auditRetentionDays,
     },
   });
+  directory.attach({
+    ...stint.deps,
+    run: stint.run,
+    revoker: stint.revoker,
+    onEnded: (id) => stint.scheduler.cancel(id),
+  });
+  await directory.start();
   await stint.start();
-  const app = await buildHttpApp(stint, { logger: logger.child({ component: 'http' }) as never });
+  const app = await buildHttpApp(stint, {
+    logger: logger.child({ component: 'http' }) as never,
+    identity: { config: identity },
+    scim: directory.scim,
+  });
   const address = await app.listen({ host: config.host, port: config.port });
 
   const onHup = () => {
@@ -93,6 +120,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     async close() {
       process.off('SIGHUP', onHup);
       await app.close();
+      await directory.stop();
       await stint.stop();
       await store.close();
     },

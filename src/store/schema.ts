@@ -99,6 +99,69 @@ export interface ApiTokensTable {
   expires_at: number | null;
   revoked_at: number | null;
   last_used_at: number | null;
+  /** JSON array of scopes; NULL for a full-power token (made by `stint admin token create` without scopes). */
+  scopes: string | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  hash: string;
+  source: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  mfa_at: number | null;
+}
+
+export interface IdTokenNoncesTable {
+  key: string;
+  expires_at: number;
+}
+
+/** One TOTP factor per user, its secret sealed (AES-256-GCM, bound to the user); pending until confirmed. */
+export interface MfaTotpTable {
+  user_id: string;
+  secret_enc: string;
+  created_at: number;
+  confirmed_at: number | null;
+  /** Last accepted time-step: a code of this step or an earlier one is a replay. */
+  last_step: number | null;
+}
+
+export interface WebauthnCredentialsTable {
+  /** Credential id, base64url. */
+  id: string;
+  user_id: string;
+  /** COSE public key, base64url. */
+  public_key: string;
+  counter: number;
+  /** JSON array of transports. */
+  transports: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface WebauthnChallengesTable {
+  challenge: string;
+  user_id: string;
+  /** register | authenticate */
+  purpose: string;
+  expires_at: number;
+}
+
+export interface MfaFailuresTable {
+  user_id: string;
+  method: string;
+  at: number;
+}
+
+export interface MfaVerificationsTable {
+  user_id: string;
+  method: string;
+  verified_at: number;
+  /** The API token or session that stepped up: the step-up counts for that credential only. */
+  credential_id: string | null;
 }
 
 export interface Database {
@@ -111,4 +174,42 @@ export interface Database {
   audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
   api_tokens: ApiTokensTable;
+  sessions: SessionsTable;
+  id_token_nonces: IdTokenNoncesTable;
+  scim_users: ScimUsersTable;
+  scim_groups: ScimGroupsTable;
+  scim_memberships: ScimMembershipsTable;
+  mfa_totp: MfaTotpTable;
+  webauthn_credentials: WebauthnCredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  mfa_failures: MfaFailuresTable;
+  mfa_verifications: MfaVerificationsTable;
+}
+
+/** A person pushed over SCIM; `deleted_at` set → a tombstone (removed by the IdP, stays removed). */
+export interface ScimUsersTable {
+  id: string;
+  user_name: string;
+  user_name_key: string;
+  external_id: string | null;
+  active: number;
+  resource: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface ScimGroupsTable {
+  id: string;
+  display_name: string;
+  external_id: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ScimMembershipsTable {
+  group_id: string;
+  user_id: string;
 }

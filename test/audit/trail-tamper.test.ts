@@ -17,7 +17,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
   });
 
   async function setup(): Promise<StintDatabase> {
-    h = await createHarness(kind);
+    h = await createHarness(kind, { stepUp: false });
     for (const reason of ['INC-1', 'INC-2', 'INC-3']) {
       const r = await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason });
       await h.as('carol').post(`/v1/requests/${r.body.id}/deny`, { comment: 'not now' });

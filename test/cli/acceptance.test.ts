@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { createTokenStore } from '../../src/auth/token-store.js';
@@ -97,6 +98,18 @@ describe('acceptance: the stint CLI against a running server', () => {
     const selfApproval = await stint('alice', 'approve', id);
     expect(selfApproval.code).not.toBe(0);
     expect(selfApproval.stderr).toContain('SELF_APPROVAL');
+
+    // prod-db is critical: approving it needs a fresh second factor.
+    const withoutMfa = await stint('carol', 'approve', id);
+    expect(withoutMfa.code).not.toBe(0);
+    expect(withoutMfa.stderr).toContain('MFA_REQUIRED');
+    const enrolled = await stint('carol', '--json', 'mfa', 'enroll', 'totp');
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const { secret } = JSON.parse(enrolled.stdout) as { secret: string };
+    const now = Math.floor(Date.now() / 1000);
+    const code = (epoch: number) => generate({ secret, epoch, period: 30 });
+    expect((await stint('carol', 'mfa', 'enroll', 'totp', '--code', await code(now - 30))).code).toBe(0);
+    expect((await stint('carol', 'mfa', 'verify', '--code', await code(now))).code).toBe(0);
 
     const approved = await stint('carol', 'approve', id, '--comment', 'ok for INC-4821');
     expect(approved.code, approved.stderr).toBe(0);

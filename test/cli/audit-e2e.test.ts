@@ -23,7 +23,7 @@ describe('stint audit against the real app (sqlite)', () => {
     run(['--url', url, '--token', h.tokens[user] ?? '', ...argv]);
 
   beforeAll(async () => {
-    h = await createHarness('sqlite');
+    h = await createHarness('sqlite', { stepUp: false });
     vkey = h.auditSigner.vkey;
     for (const reason of ['INC-1', 'INC-2', 'INC-3']) {
       const r = await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason });

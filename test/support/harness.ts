@@ -8,11 +8,13 @@ import { createPolicyHolder } from '../../src/app/policy-holder.js';
 import { createStint, type Stint } from '../../src/app/stint.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
+import type { IdentityOptions } from '../../src/identity/register-identity.js';
 import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
+import { stepUp } from './step-up.js';
 import { createTestStore, type StoreKind, type TestStore } from './stores.js';
 import { TEST_POLICY } from './test-policy.js';
 
@@ -58,6 +60,10 @@ export async function createHarness(
     sweepIntervalMs?: number;
     providerFactory?: ProviderFactory;
     env?: Record<string, string>;
+    /** Sign-in configuration (OIDC, sessions, lock-out) for the HTTP app. */
+    identity?: IdentityOptions;
+    /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
+    stepUp?: boolean;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -80,10 +86,11 @@ export async function createHarness(
     audit: { signers: [auditSigner], checkpointDir, checkpointIntervalMs: 200 },
   });
   if (opts.start !== false) await stint.start();
-  const app = await buildHttpApp(stint);
+  const app = await buildHttpApp(stint, opts.identity ? { identity: opts.identity } : {});
   const tokens: Record<string, string> = {};
   for (const user of policy.current().users.keys()) {
     tokens[user] = (await stint.tokens.create(user, 'test', new Date())).token;
+    if (opts.stepUp !== false) await stepUp(stint, user, tokens[user] as string);
   }
   const call = async (
     user: string,

@@ -16,7 +16,13 @@ export async function snapshot(store: StintDatabase) {
       .select(['request_id', 'revocation', 'credential_shown_at'])
       .orderBy('request_id')
       .execute(),
-    db.selectFrom('audit_events').select(['seq']).orderBy('seq').execute(),
+    // Refused credentials are audited (auth.failed) by design: that record is the one change bad input makes.
+    db
+      .selectFrom('audit_events')
+      .select(['seq'])
+      .where('action', 'not like', 'auth.%')
+      .orderBy('seq')
+      .execute(),
   ]);
   return { requests, reviews, grants, audit: audit.length };
 }

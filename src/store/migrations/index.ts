@@ -1,6 +1,9 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
 import { auditTrail } from './0002-audit-trail.js';
+import { identity } from './0003-identity.js';
+import { directory } from './0004-directory.js';
+import { mfa } from './0005-mfa.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export interface MigrationContext {
@@ -17,6 +20,9 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
       return {
         '0001-initial': initial(ctx),
         '0002-audit-trail': auditTrail(ctx),
+        '0003-identity': identity(ctx),
+        '0004-directory': directory(ctx),
+        '0005-mfa': mfa(ctx),
       };
     },
   };

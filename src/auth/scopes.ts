@@ -1,0 +1,19 @@
+/**
+ * What a scoped API token may do. The list is closed: a token names scopes from here or is refused at creation,
+ * and every Action maps to one scope (or to none, when no scoped token may ever do it) in authorize.ts.
+ */
+export const SCOPES = [
+  'requests:read',
+  'requests:write',
+  'approvals:write',
+  'credentials:read',
+  'audit:read',
+  'scim',
+] as const;
+
+export type Scope = (typeof SCOPES)[number];
+
+export const isScope = (s: string): s is Scope => (SCOPES as readonly string[]).includes(s);
+
+/** Scoped tokens are for automation: they must expire, and within this long. */
+export const MAX_SCOPED_TOKEN_DAYS = 90;

@@ -1,0 +1,115 @@
+import type { Logger } from '../logger.js';
+import type { Clock, PolicySource } from '../requests/context.js';
+import type { StintDatabase } from '../store/database.js';
+import { createDeprovisioner, type DeprovisionDeps, type Deprovisioner } from './deprovision.js';
+import { createDirectory, type DirectorySource, withDirectory } from './directory.js';
+import type { DirectoryConfig } from './directory-config.js';
+import { createLdapSource } from './ldap-source.js';
+import { type ScimAuthenticator, staticScimToken } from './scim-auth.js';
+import { createScimService } from './scim-service.js';
+import { createScimSource } from './scim-source.js';
+
+export interface DirectoryModuleOptions {
+  config: DirectoryConfig;
+  store: StintDatabase;
+  /** The policy holder: its YAML users are the lowest-precedence source. */
+  policy: PolicySource;
+  logger: Logger;
+  clock?: Clock;
+  /** How often SCIM rows are re-read (other servers sharing the store write them too). */
+  scimReloadMs?: number;
+}
+
+/**
+ * The directory and its sources, built from configuration. Two-step because of a cycle: the workflow is built
+ * from `policy` (the merged view), and deprovisioning needs the workflow's transition runner and revoker, so
+ * those are attached after createStint.
+ */
+export function createDirectoryModule(opts: DirectoryModuleOptions) {
+  const { config, logger } = opts;
+  const clock = opts.clock ?? (() => new Date());
+  const scimSource = config.scim
+    ? createScimSource({
+        store: opts.store,
+        mapping: { idAttribute: config.scim.idAttribute, groups: config.groups },
+        logger,
+        clock,
+      })
+    : null;
+  const ldapSource = config.ldap ? createLdapSource(config.ldap, { logger, clock }) : null;
+  const sources: DirectorySource[] = [];
+  if (scimSource) sources.push(scimSource);
+  if (ldapSource) sources.push(ldapSource);
+
+  let deprovisioner: Deprovisioner | null = null;
+  const directory = createDirectory({
+    yaml: () => opts.policy.current().users,
+    sources,
+    logger,
+    onRemoved(ids) {
+      if (deprovisioner) deprovisioner.handleRemoved(ids);
+      // Before attach(): start() sweeps orphans once attached, so these are not lost.
+      else logger.warn({ ids }, 'people left the directory before deprovisioning was attached');
+    },
+  });
+  const scim =
+    scimSource && config.scim
+      ? {
+          service: createScimService({ store: opts.store, clock, onChange: () => scimSource.load() }),
+          authenticate: staticScimToken(config.scim.token) as ScimAuthenticator,
+        }
+      : null;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function sweepOrphans(): Promise<void> {
+    directory.refresh();
+    const health = directory.health();
+    if (!health.ok) {
+      logger.warn(
+        { health },
+        'directory degraded: grants of departed people are not swept until it recovers',
+      );
+      return;
+    }
+    const users = directory.users();
+    await deprovisioner?.revokeOrphans((id) => users.has(id));
+  }
+
+  return {
+    directory,
+    /** Hand this to createStint (and to everything that reads `policy.users`). */
+    policy: withDirectory(opts.policy, directory),
+    /** Pass to scimRoutes when SCIM is configured. */
+    scim,
+    ldap: ldapSource,
+    attach(deps: DeprovisionDeps): Deprovisioner {
+      deprovisioner = createDeprovisioner(deps);
+      return deprovisioner;
+    },
+    /**
+     * Loads every source, then revokes grants of anyone who is not in the directory: people who left while no
+     * server watched, and requests that were pending when their requester left and were approved later. Runs
+     * again every `scimReloadMs`, and only while every source is healthy (an empty snapshot is not a layoff).
+     */
+    async start(): Promise<void> {
+      await scimSource?.load();
+      await ldapSource?.start();
+      await sweepOrphans();
+      timer = setInterval(() => {
+        void (async () => {
+          await scimSource?.load();
+          directory.refresh();
+          await sweepOrphans();
+        })().catch((err: unknown) => logger.error({ err }, 'directory refresh failed'));
+      }, opts.scimReloadMs ?? 30_000);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      await ldapSource?.stop();
+      await deprovisioner?.idle();
+    },
+  };
+}
+
+export type DirectoryModule = ReturnType<typeof createDirectoryModule>;

@@ -1,0 +1,175 @@
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { StintError } from '../domain/errors.js';
+import type { OidcConfig } from './identity-config.js';
+
+/** What a login keeps between the redirect to the provider and the callback (in an encrypted cookie). */
+export interface LoginState {
+  state: string;
+  nonce: string;
+  verifier: string;
+  /** Epoch ms after which the callback is refused. */
+  until: number;
+}
+
+export type IdTokenClaims = JWTPayload & Record<string, unknown>;
+
+/** Asymmetric algorithms only: `none` and the HMAC family (keyed with the client secret) are never accepted. */
+const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+/** How long a fresh ID token may be before /v1/auth/token exchanges it. */
+const EXCHANGE_MAX_AGE_S = 10 * 60;
+
+/**
+ * The relying party: authorization code + PKCE for the portal (openid-client), and verification of ID tokens the
+ * CLI obtained itself (jose against the provider's published keys). Discovery happens on first use and is
+ * retried after a failure, so a provider that is down at boot does not keep Stint down.
+ */
+export function createOidcClient(config: OidcConfig) {
+  let discovered: Promise<oidc.Configuration> | null = null;
+  let jwks: ReturnType<typeof createRemoteJWKSet> | null = null;
+
+  const configuration = (): Promise<oidc.Configuration> => {
+    discovered ??= oidc
+      .discovery(
+        config.issuer,
+        config.clientId,
+        config.clientSecret ?? undefined,
+        config.clientSecret ? oidc.ClientSecretBasic(config.clientSecret) : oidc.None(),
+        config.issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {},
+      )
+      .catch((e: unknown) => {
+        discovered = null;
+        throw new StintError('IDP_ERROR', `the identity provider cannot be reached: ${(e as Error).message}`);
+      });
+    return discovered;
+  };
+
+  return {
+    async begin(now: Date): Promise<{ url: URL; login: LoginState }> {
+      const c = await configuration();
+      const verifier = oidc.randomPKCECodeVerifier();
+      const login: LoginState = {
+        state: oidc.randomState(),
+        nonce: oidc.randomNonce(),
+        verifier,
+        until: now.getTime() + 10 * 60_000,
+      };
+      const url = oidc.buildAuthorizationUrl(c, {
+        redirect_uri: config.redirectUri.href,
+        scope: config.scopes,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: login.state,
+        nonce: login.nonce,
+      });
+      return { url, login };
+    },
+
+    /** Exchanges the code; openid-client checks state, PKCE, and the ID token's signature, iss, aud, exp, nonce. */
+    async finish(callbackUrl: URL, login: LoginState): Promise<IdTokenClaims> {
+      const c = await configuration();
+      const state = callbackUrl.searchParams.get('state');
+      if (state !== login.state)
+        throw new StintError('LOGIN_STATE_INVALID', 'the login state does not match');
+      if (callbackUrl.searchParams.has('error')) {
+        throw new StintError(
+          'UNAUTHENTICATED',
+          `the identity provider refused: ${callbackUrl.searchParams.get('error')}`,
+        );
+      }
+      try {
+        const tokens = await oidc.authorizationCodeGrant(c, callbackUrl, {
+          pkceCodeVerifier: login.verifier,
+          expectedState: login.state,
+          expectedNonce: login.nonce,
+          idTokenExpected: true,
+        });
+        const claims = tokens.claims();
+        if (!claims) throw new StintError('ID_TOKEN_INVALID', 'the provider sent no ID token');
+        return claims as IdTokenClaims;
+      } catch (e) {
+        if (e instanceof StintError) throw e;
+        throw mapOidcError(e);
+      }
+    },
+
+    /**
+     * Verifies an ID token the CLI obtained: signature by the provider's keys, issuer, audience (Stint's or the
+     * CLI's client id), expiry, freshness, and the nonce the CLI generated. The device flow has no nonce (RFC
+     * 8628 has no front channel to carry one): then the token must carry none either. Replay is the caller's check.
+     */
+    async verify(idToken: string, nonce: string | null, now: Date): Promise<IdTokenClaims> {
+      const c = await configuration();
+      const meta = c.serverMetadata();
+      if (!meta.jwks_uri) throw new StintError('IDP_ERROR', 'the identity provider publishes no jwks_uri');
+      jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri));
+      const audiences = [config.clientId, ...config.cliClientIds];
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(idToken, jwks, {
+          issuer: meta.issuer,
+          audience: audiences,
+          algorithms: ALGORITHMS,
+          currentDate: now,
+          maxTokenAge: EXCHANGE_MAX_AGE_S,
+          requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+          clockTolerance: 30,
+        }));
+      } catch (e) {
+        throw mapJoseError(e);
+      }
+      // With several audiences the token must say which party it was issued to.
+      if (Array.isArray(payload.aud) && payload.aud.length > 1) {
+        if (typeof payload.azp !== 'string' || !audiences.includes(payload.azp)) {
+          throw new StintError('ID_TOKEN_INVALID', 'the ID token was issued to another party (azp)');
+        }
+      }
+      if ((payload.nonce ?? null) !== nonce)
+        throw new StintError('NONCE_MISMATCH', 'the ID token nonce does not match');
+      return payload as IdTokenClaims;
+    },
+
+    issuer: () => config.issuer.href,
+  };
+}
+
+export type OidcClient = ReturnType<typeof createOidcClient>;
+
+function mapJoseError(e: unknown): StintError {
+  if (e instanceof StintError) return e;
+  if (e instanceof joseErrors.JWTExpired)
+    return new StintError('ID_TOKEN_EXPIRED', 'the ID token has expired');
+  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    // Too old by iat is an expiry for the person holding it.
+    if (e.claim === 'iat') return new StintError('ID_TOKEN_EXPIRED', 'the ID token is too old to exchange');
+    return new StintError('ID_TOKEN_INVALID', `the ID token's "${e.claim}" claim is not acceptable`);
+  }
+  if (e instanceof joseErrors.JOSEError) {
+    return new StintError('ID_TOKEN_INVALID', `the ID token is not valid (${e.code})`);
+  }
+  if (e instanceof TypeError || (e instanceof Error && e.name === 'AbortError')) {
+    return new StintError('IDP_ERROR', 'the identity provider keys cannot be fetched');
+  }
+  return new StintError('ID_TOKEN_INVALID', 'the ID token is not valid');
+}
+
+function mapOidcError(e: unknown): StintError {
+  const err = e as { code?: string; message?: string; error?: string; claim?: string };
+  if (err.code === 'ERR_JWT_EXPIRED' || /expired|"exp"/i.test(err.message ?? '')) {
+    return new StintError('ID_TOKEN_EXPIRED', 'the ID token has expired');
+  }
+  if (/nonce/i.test(err.message ?? ''))
+    return new StintError('NONCE_MISMATCH', 'the ID token nonce does not match');
+  // The provider answered the token request with an OAuth error (a used or wrong code, a bad verifier …).
+  if (typeof err.error === 'string')
+    return new StintError('UNAUTHENTICATED', `the provider refused the code: ${err.error}`);
+  if (
+    err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' ||
+    err.code === 'OAUTH_RESPONSE_IS_NOT_JSON' ||
+    e instanceof TypeError
+  ) {
+    return new StintError('IDP_ERROR', 'the identity provider gave no usable answer');
+  }
+  return new StintError('ID_TOKEN_INVALID', 'the ID token is not valid');
+}

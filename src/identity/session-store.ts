@@ -1,0 +1,106 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+
+/**
+ * Sign-in sessions: `stints_<id>.<secret>`, the same shape as API tokens with its own prefix, so one look at a
+ * credential says which store to ask. Only SHA-256 of the secret is stored. The portal keeps it in the
+ * `stint_session` cookie, the CLI in its token file.
+ */
+const SESSION = /^stints_([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+
+const digest = (secret: string) => createHash('sha256').update(secret).digest();
+
+export const isSessionToken = (token: string) => token.startsWith('stints_');
+
+/**
+ * The CSRF token of a cookie session: derived from the session secret, so the server recomputes it from the
+ * cookie without storing anything, and a page on another origin (which cannot read the HttpOnly cookie) cannot.
+ */
+export const csrfTokenFor = (sessionToken: string) =>
+  createHash('sha256').update(`stint-csrf\0${sessionToken}`).digest('base64url');
+
+export type SessionSource = 'oidc' | 'cli';
+
+export type SessionCheck =
+  | { ok: true; id: string; userId: string; mfaAt: Date | null; expiresAt: Date }
+  | {
+      ok: false;
+      reason: 'malformed' | 'unknown' | 'revoked' | 'expired';
+      id: string | null;
+      userId: string | null;
+    };
+
+export function createSessionStore(db: Kysely<Database>) {
+  return {
+    async create(s: {
+      userId: string;
+      source: SessionSource;
+      now: Date;
+      ttlMs: number;
+      mfaAt: Date | null;
+    }): Promise<{ id: string; token: string; expiresAt: Date }> {
+      const id = randomBytes(12).toString('base64url');
+      const secret = randomBytes(32).toString('base64url');
+      const expiresAt = new Date(s.now.getTime() + s.ttlMs);
+      await db
+        .insertInto('sessions')
+        .values({
+          id,
+          user_id: s.userId,
+          hash: digest(secret).toString('hex'),
+          source: s.source,
+          created_at: s.now.getTime(),
+          expires_at: expiresAt.getTime(),
+          revoked_at: null,
+          mfa_at: s.mfaAt?.getTime() ?? null,
+        })
+        .execute();
+      return { id, token: `stints_${id}.${secret}`, expiresAt };
+    },
+
+    async check(token: string, now: Date): Promise<SessionCheck> {
+      const m = SESSION.exec(token);
+      if (!m) return { ok: false, reason: 'malformed', id: null, userId: null };
+      const [, id, secret] = m as unknown as [string, string, string];
+      const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+      // Compare even when the row is missing, so timing does not tell whether an id exists.
+      const expected = row ? Buffer.from(row.hash, 'hex') : Buffer.alloc(32);
+      const ok = timingSafeEqual(expected, digest(secret));
+      if (!row || !ok) return { ok: false, reason: 'unknown', id: null, userId: null };
+      if (row.revoked_at !== null) return { ok: false, reason: 'revoked', id, userId: row.user_id };
+      if (Number(row.expires_at) <= now.getTime())
+        return { ok: false, reason: 'expired', id, userId: row.user_id };
+      return {
+        ok: true,
+        id,
+        userId: row.user_id,
+        mfaAt: row.mfa_at === null ? null : new Date(Number(row.mfa_at)),
+        expiresAt: new Date(Number(row.expires_at)),
+      };
+    },
+
+    async revoke(id: string, now: Date): Promise<void> {
+      await db
+        .updateTable('sessions')
+        .set({ revoked_at: now.getTime() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+    },
+
+    /** Records an ID token's nonce as used; false when it already was (a replay). */
+    async useNonce(key: string, expiresAt: Date, now: Date): Promise<boolean> {
+      await db.deleteFrom('id_token_nonces').where('expires_at', '<', now.getTime()).execute();
+      const hashed = createHash('sha256').update(key).digest('hex');
+      const inserted = await db
+        .insertInto('id_token_nonces')
+        .values({ key: hashed, expires_at: expiresAt.getTime() })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .executeTakeFirst();
+      return Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
+    },
+  };
+}
+
+export type SessionStore = ReturnType<typeof createSessionStore>;

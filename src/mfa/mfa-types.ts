@@ -1,0 +1,60 @@
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Clock } from '../requests/context.js';
+import type { Actor } from '../requests/request-types.js';
+import type { StintDatabase } from '../store/database.js';
+import type { RateLimit } from './attempts.js';
+import type { MfaConfig } from './mfa-config.js';
+import type { MfaMethod } from './mfa-store.js';
+import type { StepUp } from './step-up.js';
+
+export type { MfaMethod } from './mfa-store.js';
+
+/** A step-up just recorded: it counts until `validUntil`. */
+export interface StepUpView {
+  method: MfaMethod;
+  verifiedAt: string;
+  validUntil: string;
+}
+
+export interface MfaStatusView {
+  totp: 'none' | 'pending' | 'confirmed';
+  webauthnCredentials: number;
+  /** The latest step-up still fresh, if any, and until when it counts. */
+  verifiedAt: string | null;
+  validUntil: string | null;
+  maxAgeSeconds: number;
+}
+
+/** Shown once, at enrollment: the server keeps the secret sealed and never shows it again. */
+export interface TotpEnrollmentView {
+  secret: string;
+  otpauthUrl: string;
+}
+
+/** The browser's credential as JSON (PublicKeyCredential.toJSON()); checked field by field by the library. */
+export type WebAuthnResponseJSON = Record<string, unknown>;
+
+export interface MfaService {
+  status(actor: Actor): Promise<MfaStatusView>;
+  enrollTotp(actor: Actor): Promise<TotpEnrollmentView>;
+  confirmTotp(actor: Actor, code: string): Promise<MfaStatusView>;
+  verify(actor: Actor, input: { method: 'totp'; code: string }): Promise<StepUpView>;
+  webauthnRegisterOptions(actor: Actor): Promise<PublicKeyCredentialCreationOptionsJSON>;
+  webauthnRegisterVerify(actor: Actor, response: WebAuthnResponseJSON): Promise<{ credentialId: string }>;
+  webauthnAuthenticateOptions(actor: Actor): Promise<PublicKeyCredentialRequestOptionsJSON>;
+  webauthnAuthenticateVerify(actor: Actor, response: WebAuthnResponseJSON): Promise<StepUpView>;
+}
+
+export interface MfaServiceDeps {
+  store: Pick<StintDatabase, 'db'>;
+  /** Seals TOTP secrets at rest (AES-256-GCM), bound to their user. */
+  secrets: SecretBox;
+  clock: Clock;
+  stepUp: StepUp;
+  config: MfaConfig;
+  rateLimit?: RateLimit;
+}

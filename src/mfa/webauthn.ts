@@ -1,0 +1,229 @@
+import { createHash } from 'node:crypto';
+import {
+  type AuthenticationResponseJSON,
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  type RegistrationResponseJSON,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+} from '@simplewebauthn/server';
+import { appendAudit } from '../audit/audit-store.js';
+import { StintError } from '../domain/errors.js';
+import type { Actor } from '../requests/request-types.js';
+import type { Attempts } from './attempts.js';
+import { mfaEvent } from './attempts.js';
+import { recordStepUp, requireStepUpToChangeFactors } from './factors.js';
+import type { WebAuthnConfig } from './mfa-config.js';
+import { type ChallengePurpose, mfaStore } from './mfa-store.js';
+import type { MfaService, MfaServiceDeps, WebAuthnResponseJSON } from './mfa-types.js';
+
+/** How long a challenge may be answered: long enough to find the key and touch it. */
+export const CHALLENGE_TTL_SECONDS = 300;
+
+/** The challenge the client signed, read from clientDataJSON, so it can be looked up (and spent) server-side. */
+function challengeOf(response: WebAuthnResponseJSON): string | null {
+  const inner = response.response;
+  if (inner === null || typeof inner !== 'object') return null;
+  const text = (inner as Record<string, unknown>).clientDataJSON;
+  if (typeof text !== 'string') return null;
+  try {
+    const client = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as { challenge?: unknown };
+    return typeof client.challenge === 'string' ? client.challenge : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An opaque, stable user handle: the WebAuthn spec asks that it carry no personal data. */
+const userHandle = (userId: string) =>
+  new Uint8Array(createHash('sha256').update(`stint-user:${userId}`).digest());
+
+type WebAuthnPart = Pick<
+  MfaService,
+  | 'webauthnRegisterOptions'
+  | 'webauthnRegisterVerify'
+  | 'webauthnAuthenticateOptions'
+  | 'webauthnAuthenticateVerify'
+>;
+
+export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
+  const db = deps.store.db;
+  const { attempts } = deps;
+
+  function config(): WebAuthnConfig {
+    if (deps.config.webauthn) return deps.config.webauthn;
+    throw new StintError(
+      'BAD_REQUEST',
+      'WebAuthn is not configured on this server (STINT_WEBAUTHN_ORIGIN, STINT_WEBAUTHN_RP_ID): use TOTP',
+    );
+  }
+
+  async function issueChallenge(actor: Actor, purpose: ChallengePurpose, challenge: string): Promise<void> {
+    const now = deps.clock();
+    await mfaStore.pruneChallenges(db, now);
+    await mfaStore.addChallenge(
+      db,
+      actor.userId,
+      purpose,
+      challenge,
+      new Date(now.getTime() + CHALLENGE_TTL_SECONDS * 1000),
+    );
+  }
+
+  /** Spends the challenge the response answers; unknown, expired, another user's or already used all fail. */
+  async function spendChallenge(actor: Actor, purpose: ChallengePurpose, response: WebAuthnResponseJSON) {
+    const stage = purpose === 'register' ? 'register' : 'verify';
+    const challenge = challengeOf(response);
+    if (challenge && (await mfaStore.consumeChallenge(db, actor.userId, purpose, challenge, deps.clock()))) {
+      return challenge;
+    }
+    return attempts.fail(
+      actor,
+      { method: 'webauthn', stage, reason: 'unknown-challenge' },
+      'MFA_INVALID',
+      'the WebAuthn challenge is unknown, expired or already used: ask for new options',
+    );
+  }
+
+  const part: WebAuthnPart = {
+    async webauthnRegisterOptions(actor) {
+      const rp = config();
+      await requireStepUpToChangeFactors(deps.stepUp, actor);
+      const existing = await mfaStore.listCredentials(db, actor.userId);
+      const options = await generateRegistrationOptions({
+        rpName: rp.rpName,
+        rpID: rp.rpId,
+        userName: actor.userId,
+        userID: userHandle(actor.userId),
+        timeout: CHALLENGE_TTL_SECONDS * 1000,
+        attestationType: 'none',
+        excludeCredentials: existing.map((c) => ({ id: c.id, transports: c.transports })),
+        authenticatorSelection: { residentKey: 'discouraged', userVerification: 'preferred' },
+      });
+      await issueChallenge(actor, 'register', options.challenge);
+      return options;
+    },
+
+    async webauthnRegisterVerify(actor, response) {
+      const rp = config();
+      await attempts.guard(actor, 'webauthn', 'register');
+      const challenge = await spendChallenge(actor, 'register', response);
+      let credential: { id: string; publicKey: Uint8Array; counter: number; transports?: string[] };
+      try {
+        const result = await verifyRegistrationResponse({
+          response: response as unknown as RegistrationResponseJSON,
+          expectedChallenge: challenge,
+          expectedOrigin: rp.origin,
+          expectedRPID: rp.rpId,
+          requireUserVerification: false,
+        });
+        if (!result.verified) throw new Error('registration not verified');
+        credential = result.registrationInfo.credential;
+      } catch {
+        return attempts.fail(
+          actor,
+          { method: 'webauthn', stage: 'register', reason: 'invalid-response' },
+          'MFA_INVALID',
+          'the authenticator response did not verify',
+        );
+      }
+      const now = deps.clock();
+      await db.transaction().execute(async (trx) => {
+        await mfaStore.addCredential(
+          trx,
+          {
+            id: credential.id,
+            userId: actor.userId,
+            publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+            counter: credential.counter,
+            transports: credential.transports ?? [],
+          },
+          now,
+        );
+        await appendAudit(
+          trx,
+          mfaEvent(actor, now, 'mfa.enrolled', {
+            method: 'webauthn',
+            stage: 'register',
+            authenticatorId: credential.id,
+          }),
+        );
+      });
+      return { credentialId: credential.id };
+    },
+
+    async webauthnAuthenticateOptions(actor) {
+      const rp = config();
+      const credentials = await mfaStore.listCredentials(db, actor.userId);
+      if (credentials.length === 0) {
+        throw new StintError('MFA_NOT_ENROLLED', 'no WebAuthn authenticator registered', {
+          methods: await deps.stepUp.methods(actor.userId),
+        });
+      }
+      const options = await generateAuthenticationOptions({
+        rpID: rp.rpId,
+        allowCredentials: credentials.map((c) => ({ id: c.id, transports: c.transports })),
+        userVerification: 'preferred',
+        timeout: CHALLENGE_TTL_SECONDS * 1000,
+      });
+      await issueChallenge(actor, 'authenticate', options.challenge);
+      return options;
+    },
+
+    async webauthnAuthenticateVerify(actor, response) {
+      const rp = config();
+      await attempts.guard(actor, 'webauthn', 'verify');
+      const challenge = await spendChallenge(actor, 'authenticate', response);
+      const id = typeof response.id === 'string' ? response.id : '';
+      const stored = id ? await mfaStore.getCredential(db, actor.userId, id) : null;
+      if (!stored) {
+        return attempts.fail(
+          actor,
+          { method: 'webauthn', stage: 'verify', reason: 'unknown-credential' },
+          'MFA_INVALID',
+          'this authenticator is not registered to you',
+        );
+      }
+      let newCounter: number;
+      try {
+        const result = await verifyAuthenticationResponse({
+          response: response as unknown as AuthenticationResponseJSON,
+          expectedChallenge: challenge,
+          expectedOrigin: rp.origin,
+          expectedRPID: rp.rpId,
+          credential: {
+            id: stored.id,
+            publicKey: new Uint8Array(Buffer.from(stored.publicKey, 'base64url')),
+            counter: stored.counter,
+            transports: stored.transports,
+          },
+          requireUserVerification: false,
+        });
+        if (!result.verified) throw new Error('assertion not verified');
+        newCounter = result.authenticationInfo.newCounter;
+      } catch {
+        return attempts.fail(
+          actor,
+          { method: 'webauthn', stage: 'verify', reason: 'invalid-response', authenticatorId: stored.id },
+          'MFA_INVALID',
+          'the authenticator response did not verify',
+        );
+      }
+      const now = deps.clock();
+      const view = await db.transaction().execute(async (trx) => {
+        if (!(await mfaStore.useCredential(trx, stored.id, stored.counter, newCounter, now))) return null;
+        return recordStepUp(deps, trx, actor, 'webauthn', now, { authenticatorId: stored.id });
+      });
+      if (view === null) {
+        return attempts.fail(
+          actor,
+          { method: 'webauthn', stage: 'verify', reason: 'replayed', authenticatorId: stored.id },
+          'MFA_REPLAYED',
+          'this authenticator was used concurrently: try again',
+        );
+      }
+      return view;
+    },
+  };
+  return part;
+}

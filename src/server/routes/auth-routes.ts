@@ -1,0 +1,295 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SecretBox } from '../../crypto/secret-box.js';
+import { StintError } from '../../domain/errors.js';
+import { type AuthAudit, sourceOf } from '../../identity/auth-audit.js';
+import type { IdentityConfig, OidcConfig } from '../../identity/identity-config.js';
+import type { Lockout } from '../../identity/lockout.js';
+import { mfaAtFromClaims } from '../../identity/mfa-claims.js';
+import type { IdTokenClaims, LoginState, OidcClient } from '../../identity/oidc-client.js';
+import type { ResolveUser } from '../../identity/resolve-user.js';
+import { csrfTokenFor, type SessionStore } from '../../identity/session-store.js';
+import type { Clock } from '../../requests/context.js';
+import { actorOf, SESSION_COOKIE } from '../authenticate.js';
+import { errorResponses } from '../schemas.js';
+
+const LOGIN_COOKIE = 'stint_login';
+const LOGIN_AAD = 'stint-login-state';
+
+export interface AuthRouteDeps {
+  config: IdentityConfig;
+  /** Absent when single sign-on is not configured: only the session routes exist then. */
+  oidc: { config: OidcConfig; client: OidcClient } | null;
+  sessions: SessionStore;
+  resolveUser: ResolveUser;
+  lockout: Lockout;
+  audit: AuthAudit;
+  secrets: SecretBox;
+  clock: Clock;
+}
+
+const sessionView = {
+  type: 'object',
+  properties: {
+    userId: { type: 'string' },
+    method: { type: 'string' },
+    mfaAt: { type: ['string', 'null'] },
+    csrfToken: { type: ['string', 'null'] },
+  },
+} as const;
+
+/**
+ * Sign-in: the portal's authorization code + PKCE round trip (state, nonce and verifier travel in an encrypted,
+ * ten-minute cookie scoped to /auth), and the CLI's exchange of an ID token for a Stint session token.
+ */
+export function authRoutes(deps: AuthRouteDeps) {
+  const { config, sessions, lockout, audit } = deps;
+  const rateLimit = { max: config.authRateLimit, timeWindow: 60_000 };
+
+  /** Runs a sign-in step; a refusal is counted for lock-out and audited, then answered with its code. */
+  async function guarded<T>(request: FastifyRequest, method: string, step: () => Promise<T>): Promise<T> {
+    const now = deps.clock();
+    const source = sourceOf(request);
+    const ipKey = `ip:${source.ip ?? '?'}`;
+    if (lockout.lockedUntil([ipKey], now)) {
+      await audit.failed({ at: now, userId: null, method, reason: 'locked', id: null, source });
+      throw new StintError('AUTH_LOCKED', 'too many failed sign-ins from this address: try again later');
+    }
+    try {
+      return await step();
+    } catch (e) {
+      // The provider being down is not the caller's failure: not counted, not an authentication event.
+      if (e instanceof StintError && e.code !== 'IDP_ERROR') {
+        if (e.code !== 'AUTH_LOCKED') lockout.failure([ipKey], now);
+        await audit.failed({ at: now, userId: null, method, reason: e.code, id: null, source });
+      }
+      throw e;
+    }
+  }
+
+  /** The directory user the claims name, and when they last used a second factor. */
+  async function signIn(
+    request: FastifyRequest,
+    method: 'oidc' | 'cli',
+    claims: IdTokenClaims,
+    oidc: OidcConfig,
+  ) {
+    const now = deps.clock();
+    const found = await deps.resolveUser(claims);
+    if (!found) {
+      throw new StintError('UNKNOWN_IDENTITY', `no directory user matches this sign-in's ${oidc.userClaim}`);
+    }
+    if (lockout.lockedUntil([`user:${found.userId}`], now)) {
+      throw new StintError('AUTH_LOCKED', 'too many failed sign-ins for this user: try again later');
+    }
+    const mfaAt = mfaAtFromClaims(claims, oidc.mfaAcr);
+    const session = await sessions.create({
+      userId: found.userId,
+      source: method,
+      now,
+      ttlMs: method === 'oidc' ? config.sessionTtlMs : config.cliSessionTtlMs,
+      mfaAt,
+    });
+    lockout.success([`ip:${request.ip}`, `user:${found.userId}`]);
+    await audit.succeeded({
+      at: now,
+      userId: found.userId,
+      method,
+      id: session.id,
+      source: sourceOf(request),
+      subject: String(claims.sub),
+      mfa: mfaAt !== null,
+    });
+    return { ...session, userId: found.userId, mfaAt };
+  }
+
+  const cookieBase = { httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const };
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get(
+      '/auth/session',
+      {
+        schema: {
+          summary: 'The signed-in session, with the CSRF token a cookie session must send on changes',
+          tags: ['auth'],
+          response: { 200: sessionView, ...errorResponses },
+        },
+      },
+      async (request) => {
+        const actor = actorOf(request);
+        const cookie = actor.credential?.kind === 'cookie' ? request.cookies[SESSION_COOKIE] : undefined;
+        return {
+          userId: actor.userId,
+          method: actor.credential?.kind ?? 'api-token',
+          mfaAt: actor.mfaAt?.toISOString() ?? null,
+          csrfToken: cookie ? csrfTokenFor(cookie) : null,
+        };
+      },
+    );
+
+    app.post(
+      '/auth/logout',
+      {
+        config: { rateLimit },
+        schema: {
+          summary: 'Ends the current session',
+          tags: ['auth'],
+          response: { 204: { type: 'null' }, ...errorResponses },
+        },
+      },
+      async (request, reply: FastifyReply) => {
+        const actor = actorOf(request);
+        if (actor.credential && actor.credential.kind !== 'api-token') {
+          await sessions.revoke(actor.credential.id, deps.clock());
+        }
+        reply.clearCookie(SESSION_COOKIE, { ...cookieBase, path: '/' });
+        return reply.status(204).send();
+      },
+    );
+
+    const oidc = deps.oidc;
+    if (!oidc) return;
+
+    app.get(
+      '/v1/auth/config',
+      {
+        config: { public: true, rateLimit },
+        schema: {
+          summary: 'Where `stint login` signs in: the provider and the client id the CLI uses there',
+          tags: ['auth'],
+          security: [],
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                issuer: { type: 'string' },
+                clientId: { type: 'string' },
+                scopes: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      async () => ({
+        issuer: oidc.config.issuer.href,
+        clientId: oidc.config.cliClientIds[0] ?? oidc.config.clientId,
+        scopes: oidc.config.scopes,
+      }),
+    );
+
+    app.get(
+      '/auth/login',
+      {
+        config: { public: true, rateLimit },
+        schema: { summary: 'Starts a portal sign-in', tags: ['auth'], hide: true },
+      },
+      async (request, reply) =>
+        guarded(request, 'oidc', async () => {
+          const { url, login } = await oidc.client.begin(deps.clock());
+          reply.setCookie(LOGIN_COOKIE, deps.secrets.seal(JSON.stringify(login), LOGIN_AAD), {
+            ...cookieBase,
+            path: '/auth',
+            maxAge: 600,
+          });
+          return reply.redirect(url.href, 302);
+        }),
+    );
+
+    app.get(
+      '/auth/callback',
+      {
+        config: { public: true, rateLimit },
+        schema: { summary: 'The provider returns here', tags: ['auth'], hide: true },
+      },
+      async (request, reply) => {
+        const sealed = request.cookies[LOGIN_COOKIE];
+        // One attempt per login: the state cookie goes whatever the outcome.
+        reply.clearCookie(LOGIN_COOKIE, { ...cookieBase, path: '/auth' });
+        return guarded(request, 'oidc', async () => {
+          const login = openLogin(sealed, deps.secrets, deps.clock());
+          const current = new URL(oidc.config.redirectUri.href);
+          current.search = new URL(request.url, 'http://x').search;
+          const claims = await oidc.client.finish(current, login);
+          const session = await signIn(request, 'oidc', claims, oidc.config);
+          reply.setCookie(SESSION_COOKIE, session.token, {
+            ...cookieBase,
+            path: '/',
+            expires: session.expiresAt,
+          });
+          return reply.redirect('/', 303);
+        });
+      },
+    );
+
+    app.post(
+      '/v1/auth/token',
+      {
+        config: { public: true, rateLimit },
+        schema: {
+          summary: 'Exchanges an ID token the CLI obtained for a short-lived Stint session token',
+          tags: ['auth'],
+          security: [],
+          body: {
+            type: 'object',
+            required: ['id_token'],
+            additionalProperties: false,
+            properties: {
+              id_token: { type: 'string', minLength: 1, maxLength: 16384 },
+              nonce: { type: 'string', minLength: 16, maxLength: 256 },
+            },
+          },
+          response: {
+            201: {
+              type: 'object',
+              properties: {
+                token: { type: 'string' },
+                userId: { type: 'string' },
+                expiresAt: { type: 'string' },
+                mfaAt: { type: ['string', 'null'] },
+              },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request, reply) =>
+        guarded(request, 'cli', async () => {
+          const body = request.body as { id_token: string; nonce?: string };
+          const idToken = body.id_token;
+          const nonce = body.nonce ?? null;
+          const now = deps.clock();
+          const claims = await oidc.client.verify(idToken, nonce, now);
+          // Kept until the token expires: the same nonce can never buy a second session. Without a nonce
+          // (device flow) the token itself is used once: its jti, or its whole text.
+          const once = nonce ?? (typeof claims.jti === 'string' ? `jti:${claims.jti}` : `token:${idToken}`);
+          const fresh = await sessions.useNonce(
+            `${claims.iss}\0${once}`,
+            new Date((claims.exp ?? 0) * 1000 + 60_000),
+            now,
+          );
+          if (!fresh)
+            throw new StintError('ID_TOKEN_REPLAYED', 'this ID token (nonce) was already exchanged');
+          const session = await signIn(request, 'cli', claims, oidc.config);
+          return reply.status(201).send({
+            token: session.token,
+            userId: session.userId,
+            expiresAt: session.expiresAt.toISOString(),
+            mfaAt: session.mfaAt?.toISOString() ?? null,
+          });
+        }),
+    );
+  };
+}
+
+function openLogin(sealed: string | undefined, secrets: SecretBox, now: Date): LoginState {
+  if (!sealed)
+    throw new StintError('LOGIN_STATE_INVALID', 'no login in progress in this browser: start again');
+  let login: LoginState;
+  try {
+    login = JSON.parse(secrets.open(sealed, LOGIN_AAD)) as LoginState;
+  } catch {
+    throw new StintError('LOGIN_STATE_INVALID', 'the login state cookie is not valid: start again');
+  }
+  if (login.until <= now.getTime())
+    throw new StintError('LOGIN_STATE_INVALID', 'the login took too long: start again');
+  return login;
+}

@@ -1,0 +1,178 @@
+import type { FastifyInstance } from 'fastify';
+import type { MfaService, WebAuthnResponseJSON } from '../../mfa/mfa-types.js';
+import { actorOf } from '../authenticate.js';
+import { errorResponses } from '../schemas.js';
+
+const errors = { ...errorResponses, 429: { $ref: 'Error#' } } as const;
+
+const codeBody = {
+  type: 'object',
+  required: ['code'],
+  additionalProperties: false,
+  properties: { code: { type: 'string', pattern: '^[0-9]{6}$', description: 'the 6-digit code of the app' } },
+} as const;
+
+const stepUpView = {
+  type: 'object',
+  properties: {
+    method: { type: 'string', enum: ['totp', 'webauthn'] },
+    verifiedAt: { type: 'string', format: 'date-time' },
+    validUntil: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+const statusView = {
+  type: 'object',
+  properties: {
+    totp: { type: 'string', enum: ['none', 'pending', 'confirmed'] },
+    webauthnCredentials: { type: 'integer' },
+    verifiedAt: { type: ['string', 'null'], format: 'date-time' },
+    validUntil: { type: ['string', 'null'], format: 'date-time' },
+    maxAgeSeconds: { type: 'integer' },
+  },
+} as const;
+
+/** PublicKeyCredential.toJSON() from the browser; the WebAuthn library checks every field of it. */
+const credentialBody = {
+  type: 'object',
+  required: ['response'],
+  additionalProperties: false,
+  properties: {
+    response: {
+      type: 'object',
+      required: ['id', 'rawId', 'type', 'response'],
+      additionalProperties: true,
+      properties: {
+        id: { type: 'string', maxLength: 1024 },
+        rawId: { type: 'string', maxLength: 1024 },
+        type: { type: 'string', const: 'public-key' },
+        response: { type: 'object', additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+/** WebAuthn options go to the browser as the library made them (navigator.credentials.create/get). */
+const optionsView = { type: 'object', additionalProperties: true } as const;
+
+/** Step-up MFA: every route acts on the caller's own factors only. */
+export function mfaRoutes(service: MfaService) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    const tags = ['mfa'];
+
+    app.get(
+      '/v1/mfa',
+      {
+        schema: {
+          summary: 'My second factors and whether a step-up is fresh',
+          tags,
+          response: { 200: statusView, ...errors },
+        },
+      },
+      async (request) => service.status(actorOf(request)),
+    );
+
+    app.post(
+      '/v1/mfa/totp/enroll',
+      {
+        schema: {
+          summary: 'Start a TOTP enrollment: the secret is shown once, and counts after it is confirmed',
+          tags,
+          response: {
+            201: {
+              type: 'object',
+              properties: { secret: { type: 'string' }, otpauthUrl: { type: 'string' } },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const enrollment = await service.enrollTotp(actorOf(request));
+        // The secret is shown once: no cache along the way may keep a copy.
+        return reply.status(201).header('cache-control', 'no-store').send(enrollment);
+      },
+    );
+
+    app.post<{ Body: { code: string } }>(
+      '/v1/mfa/totp/confirm',
+      {
+        schema: {
+          summary: 'Confirm a TOTP enrollment with a code from the app',
+          tags,
+          body: codeBody,
+          response: { 200: statusView, ...errors },
+        },
+      },
+      async (request) => service.confirmTotp(actorOf(request), request.body.code),
+    );
+
+    app.post<{ Body: { method: 'totp'; code: string } }>(
+      '/v1/mfa/verify',
+      {
+        schema: {
+          summary: 'Step up: verify a second factor, which counts for approvals for a while',
+          tags,
+          body: {
+            type: 'object',
+            required: ['method', 'code'],
+            additionalProperties: false,
+            properties: { method: { type: 'string', enum: ['totp'] }, code: codeBody.properties.code },
+          },
+          response: { 200: stepUpView, ...errors },
+        },
+      },
+      async (request) => service.verify(actorOf(request), request.body),
+    );
+
+    app.post(
+      '/v1/mfa/webauthn/register/options',
+      {
+        schema: {
+          summary: 'Options for navigator.credentials.create(): registering a security key or passkey',
+          tags,
+          response: { 200: optionsView, ...errors },
+        },
+      },
+      async (request) => service.webauthnRegisterOptions(actorOf(request)),
+    );
+
+    app.post<{ Body: { response: WebAuthnResponseJSON } }>(
+      '/v1/mfa/webauthn/register/verify',
+      {
+        schema: {
+          summary: 'Register the authenticator that answered the registration options',
+          tags,
+          body: credentialBody,
+          response: { 200: { type: 'object', properties: { credentialId: { type: 'string' } } }, ...errors },
+        },
+      },
+      async (request) => service.webauthnRegisterVerify(actorOf(request), request.body.response),
+    );
+
+    app.post(
+      '/v1/mfa/webauthn/authenticate/options',
+      {
+        schema: {
+          summary: 'Options for navigator.credentials.get(): a step-up with a registered authenticator',
+          tags,
+          response: { 200: optionsView, ...errors },
+        },
+      },
+      async (request) => service.webauthnAuthenticateOptions(actorOf(request)),
+    );
+
+    app.post<{ Body: { response: WebAuthnResponseJSON } }>(
+      '/v1/mfa/webauthn/authenticate/verify',
+      {
+        schema: {
+          summary: 'Step up with a registered authenticator',
+          tags,
+          body: credentialBody,
+          response: { 200: stepUpView, ...errors },
+        },
+      },
+      async (request) => service.webauthnAuthenticateVerify(actorOf(request), request.body.response),
+    );
+  };
+}

@@ -1,0 +1,242 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ScimAuthenticator } from '../../directory/scim-auth.js';
+import { ScimError } from '../../directory/scim-errors.js';
+import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from '../../directory/scim-resources.js';
+import { type ListQuery, MAX_PAGE, type ScimService } from '../../directory/scim-service.js';
+
+const SCIM_TYPE = 'application/scim+json; charset=utf-8';
+const SPC_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
+const RT_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ResourceType';
+const SCHEMA_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Schema';
+
+export interface ScimRoutesDeps {
+  service: ScimService;
+  authenticate: ScimAuthenticator;
+}
+
+const attr = (name: string, type: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  type,
+  multiValued: false,
+  required: false,
+  caseExact: false,
+  mutability: 'readWrite',
+  returned: 'default',
+  uniqueness: 'none',
+  ...extra,
+});
+
+/** What Stint reads of each resource (RFC 7643 §7); anything else an IdP sends is accepted and ignored. */
+const SCHEMAS = [
+  {
+    id: USER_SCHEMA,
+    name: 'User',
+    description: 'A person who may request access',
+    attributes: [
+      attr('userName', 'string', { required: true, uniqueness: 'server' }),
+      attr('externalId', 'string', { caseExact: true }),
+      attr('displayName', 'string'),
+      attr('name', 'complex', {
+        subAttributes: [
+          attr('formatted', 'string'),
+          attr('givenName', 'string'),
+          attr('familyName', 'string'),
+        ],
+      }),
+      attr('emails', 'complex', {
+        multiValued: true,
+        required: true,
+        subAttributes: [
+          attr('value', 'string', { required: true }),
+          attr('type', 'string'),
+          attr('primary', 'boolean'),
+        ],
+      }),
+      attr('active', 'boolean'),
+      attr('groups', 'complex', {
+        multiValued: true,
+        mutability: 'readOnly',
+        subAttributes: [attr('value', 'string'), attr('display', 'string'), attr('$ref', 'reference')],
+      }),
+    ],
+  },
+  {
+    id: ENTERPRISE_SCHEMA,
+    name: 'EnterpriseUser',
+    description: 'Enterprise User: Stint reads the manager',
+    attributes: [
+      attr('employeeNumber', 'string'),
+      attr('department', 'string'),
+      attr('manager', 'complex', { subAttributes: [attr('value', 'string'), attr('$ref', 'reference')] }),
+    ],
+  },
+  {
+    id: GROUP_SCHEMA,
+    name: 'Group',
+    description: 'A team; some groups also confer security, auditor or admin',
+    attributes: [
+      attr('displayName', 'string', { required: true }),
+      attr('externalId', 'string', { caseExact: true }),
+      attr('members', 'complex', {
+        multiValued: true,
+        subAttributes: [attr('value', 'string', { mutability: 'immutable' }), attr('display', 'string')],
+      }),
+    ],
+  },
+].map((s) => ({
+  schemas: [SCHEMA_SCHEMA],
+  ...s,
+  meta: { resourceType: 'Schema', location: `/scim/v2/Schemas/${s.id}` },
+}));
+
+const RESOURCE_TYPES = [
+  {
+    schemas: [RT_SCHEMA],
+    id: 'User',
+    name: 'User',
+    endpoint: '/Users',
+    schema: USER_SCHEMA,
+    schemaExtensions: [{ schema: ENTERPRISE_SCHEMA, required: false }],
+    meta: { resourceType: 'ResourceType', location: '/scim/v2/ResourceTypes/User' },
+  },
+  {
+    schemas: [RT_SCHEMA],
+    id: 'Group',
+    name: 'Group',
+    endpoint: '/Groups',
+    schema: GROUP_SCHEMA,
+    meta: { resourceType: 'ResourceType', location: '/scim/v2/ResourceTypes/Group' },
+  },
+];
+
+const SERVICE_PROVIDER_CONFIG = {
+  schemas: [SPC_SCHEMA],
+  patch: { supported: true },
+  bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+  filter: { supported: true, maxResults: MAX_PAGE },
+  changePassword: { supported: false },
+  sort: { supported: false },
+  etag: { supported: false },
+  authenticationSchemes: [
+    {
+      type: 'oauthbearertoken',
+      name: 'Bearer token',
+      description: 'The provisioning token configured in Stint (STINT_SCIM_TOKEN)',
+      primary: true,
+    },
+  ],
+  meta: { resourceType: 'ServiceProviderConfig', location: '/scim/v2/ServiceProviderConfig' },
+};
+
+function listOf(resources: readonly Record<string, unknown>[]) {
+  return {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+    totalResults: resources.length,
+    startIndex: 1,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
+}
+
+function sendError(reply: FastifyReply, e: ScimError) {
+  return reply.status(e.status).type(SCIM_TYPE).send(e.toBody());
+}
+
+/**
+ * SCIM 2.0 (RFC 7644) for identity providers pushing users and groups. Public as far as the user-token hook
+ * is concerned (`config.public`): this plugin authenticates the IdP itself and answers every failure in the
+ * SCIM error format, not Stint's.
+ */
+export function scimRoutes(deps: ScimRoutesDeps) {
+  async function scim(app: FastifyInstance): Promise<void> {
+    app.addContentTypeParser(
+      'application/scim+json',
+      { parseAs: 'string' },
+      app.getDefaultJsonParser('error', 'error'),
+    );
+
+    app.setErrorHandler((err: FastifyError | ScimError, request, reply) => {
+      if (err instanceof ScimError) return sendError(reply, err);
+      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+        // Malformed JSON, wrong content type, body too large: the client's fault, nothing was read.
+        return sendError(
+          reply,
+          new ScimError(err.statusCode, err.message, err.statusCode === 400 ? 'invalidSyntax' : undefined),
+        );
+      }
+      request.log.error({ err }, 'unhandled SCIM error');
+      return sendError(reply, new ScimError(500, `internal error (request ${request.id})`));
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendError(reply, new ScimError(404, `no SCIM endpoint ${request.method} ${request.url}`)),
+    );
+
+    app.addHook('onRequest', async (request: FastifyRequest) => {
+      const header = request.headers.authorization;
+      const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+      if (token === '' || !(await deps.authenticate(token))) {
+        throw new ScimError(401, 'a valid provisioning bearer token is required');
+      }
+    });
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (reply.statusCode !== 204) reply.type(SCIM_TYPE);
+      return payload;
+    });
+
+    // A full-group PUT from an IdP lists every member: more than the API's 64 KiB default.
+    const opts = { config: { public: true }, schema: { hide: true }, bodyLimit: 1024 * 1024 } as const;
+    type WithId = { Params: { id: string } };
+    type WithQuery = { Querystring: ListQuery };
+    const s = deps.service;
+
+    app.get('/ServiceProviderConfig', opts, async () => SERVICE_PROVIDER_CONFIG);
+    app.get('/Schemas', opts, async () => listOf(SCHEMAS));
+    app.get<WithId>('/Schemas/:id', opts, async (req) => {
+      const found = SCHEMAS.find((x) => x.id === req.params.id);
+      if (!found) throw new ScimError(404, `schema ${req.params.id} not found`);
+      return found;
+    });
+    app.get('/ResourceTypes', opts, async () => listOf(RESOURCE_TYPES));
+    app.get<WithId>('/ResourceTypes/:id', opts, async (req) => {
+      const found = RESOURCE_TYPES.find((x) => x.id === req.params.id);
+      if (!found) throw new ScimError(404, `resource type ${req.params.id} not found`);
+      return found;
+    });
+
+    app.post('/Users', opts, async (req, reply) => {
+      const user = await s.createUser(req.body);
+      return reply
+        .status(201)
+        .header('location', String((user.meta as { location: string }).location))
+        .send(user);
+    });
+    app.get<WithQuery>('/Users', opts, async (req) => s.listUsers(req.query));
+    app.get<WithId>('/Users/:id', opts, async (req) => s.getUser(req.params.id));
+    app.put<WithId>('/Users/:id', opts, async (req) => s.replaceUser(req.params.id, req.body));
+    app.patch<WithId>('/Users/:id', opts, async (req) => s.patchUser(req.params.id, req.body));
+    app.delete<WithId>('/Users/:id', opts, async (req, reply) => {
+      await s.deleteUser(req.params.id);
+      return reply.status(204).send();
+    });
+
+    app.post('/Groups', opts, async (req, reply) => {
+      const group = await s.createGroup(req.body);
+      return reply
+        .status(201)
+        .header('location', String((group.meta as { location: string }).location))
+        .send(group);
+    });
+    app.get<WithQuery>('/Groups', opts, async (req) => s.listGroups(req.query));
+    app.get<WithId>('/Groups/:id', opts, async (req) => s.getGroup(req.params.id));
+    app.put<WithId>('/Groups/:id', opts, async (req) => s.replaceGroup(req.params.id, req.body));
+    app.patch<WithId>('/Groups/:id', opts, async (req) => s.patchGroup(req.params.id, req.body));
+    app.delete<WithId>('/Groups/:id', opts, async (req, reply) => {
+      await s.deleteGroup(req.params.id);
+      return reply.status(204).send();
+    });
+  }
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    await app.register(scim, { prefix: '/scim/v2' });
+  };
+}

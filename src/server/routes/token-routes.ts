@@ -1,0 +1,126 @@
+import type { FastifyInstance } from 'fastify';
+import { authorize, can } from '../../auth/authorize.js';
+import { MAX_SCOPED_TOKEN_DAYS, SCOPES } from '../../auth/scopes.js';
+import type { TokenStore } from '../../auth/token-store.js';
+import { StintError } from '../../domain/errors.js';
+import type { Clock } from '../../requests/context.js';
+import { actorOf } from '../authenticate.js';
+import { errorResponses } from '../schemas.js';
+
+const tokenView = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    userId: { type: 'string' },
+    name: { type: 'string' },
+    scopes: { type: ['array', 'null'], items: { type: 'string' } },
+    createdAt: { type: 'string' },
+    expiresAt: { type: ['string', 'null'] },
+    revokedAt: { type: ['string', 'null'] },
+    lastUsedAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+/**
+ * API tokens for automation. Through the API a token is always scoped and expiring (at most 90 days); its
+ * secret is in the creation answer only. Everyone lists and revokes their own; an admin, everyone's. A token
+ * of someone else answers "not found".
+ */
+export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get(
+      '/v1/tokens',
+      {
+        schema: {
+          summary: 'API tokens (never their secrets): your own, or with all=true everyone’s (admin)',
+          tags: ['tokens'],
+          querystring: {
+            type: 'object',
+            properties: { all: { type: 'boolean' } },
+            additionalProperties: false,
+          },
+          response: {
+            200: { type: 'object', properties: { tokens: { type: 'array', items: tokenView } } },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const actor = actorOf(request);
+        const all = (request.query as { all?: boolean }).all === true;
+        authorize(actor, all ? 'token.manage-all' : 'token.manage');
+        return { tokens: await deps.tokens.list(all ? null : actor.userId) };
+      },
+    );
+
+    app.post(
+      '/v1/tokens',
+      {
+        schema: {
+          summary: 'Creates a scoped, expiring API token for yourself; the token is shown once',
+          tags: ['tokens'],
+          body: {
+            type: 'object',
+            required: ['name', 'scopes', 'expiresInDays'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 100 },
+              scopes: {
+                type: 'array',
+                minItems: 1,
+                uniqueItems: true,
+                items: { type: 'string', enum: [...SCOPES] },
+              },
+              expiresInDays: { type: 'integer', minimum: 1, maximum: MAX_SCOPED_TOKEN_DAYS },
+            },
+          },
+          response: {
+            201: {
+              type: 'object',
+              properties: { ...tokenView.properties, token: { type: 'string' } },
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request, reply) => {
+        const actor = actorOf(request);
+        authorize(actor, 'token.manage');
+        const body = request.body as { name: string; scopes: string[]; expiresInDays: number };
+        const now = deps.clock();
+        const expiresAt = new Date(now.getTime() + body.expiresInDays * 86_400_000);
+        const created = await deps.tokens.create(actor.userId, body.name, now, expiresAt, body.scopes);
+        const view = await deps.tokens.get(created.id);
+        return reply.status(201).send({ ...view, token: created.token });
+      },
+    );
+
+    app.delete(
+      '/v1/tokens/:id',
+      {
+        schema: {
+          summary: 'Revokes an API token (yours, or anyone’s as an admin)',
+          tags: ['tokens'],
+          params: {
+            type: 'object',
+            required: ['id'],
+            additionalProperties: false,
+            properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{16}$' } },
+          },
+          response: { 200: tokenView, ...errorResponses },
+        },
+      },
+      async (request) => {
+        const actor = actorOf(request);
+        authorize(actor, 'token.manage');
+        const { id } = request.params as { id: string };
+        const token = await deps.tokens.get(id);
+        if (!token || (token.userId !== actor.userId && !can(actor, 'token.manage-all'))) {
+          throw new StintError('NOT_FOUND', `token ${id} not found`);
+        }
+        await deps.tokens.revoke(id, deps.clock());
+        return deps.tokens.get(id);
+      },
+    );
+  };
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { generate } from 'otplib';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
+import type { MfaConfig } from '../../src/mfa/mfa-config.js';
+import { createMfaService } from '../../src/mfa/mfa-service.js';
+import type { MfaService } from '../../src/mfa/mfa-types.js';
+import { createStepUp, type StepUp } from '../../src/mfa/step-up.js';
+import type { Actor } from '../../src/requests/request-types.js';
+import { createTestStore, type StoreKind, type TestStore } from '../support/stores.js';
+
+export const ORIGIN = 'https://stint.example.test';
+export const RP_ID = 'stint.example.test';
+
+/** A clock the test moves by hand; it starts at a fixed instant in the middle of a TOTP step. */
+export function manualClock(start = new Date('2026-03-04T10:00:10Z')) {
+  let now = start.getTime();
+  return {
+    now: () => new Date(now),
+    advance(seconds: number) {
+      now += seconds * 1000;
+    },
+  };
+}
+
+export const actor = (userId: string, extra: Partial<Actor> = {}): Actor => ({
+  userId,
+  security: false,
+  admin: false,
+  auditor: false,
+  source: { ip: '203.0.113.7', userAgent: 'vitest' },
+  ...extra,
+});
+
+export interface MfaFixture {
+  testStore: TestStore;
+  mfa: MfaService;
+  stepUp: StepUp;
+  clock: ReturnType<typeof manualClock>;
+  /** The code an authenticator app shows for `secret` at the fixture's current time (plus `offsetSteps`). */
+  code(secret: string, offsetSteps?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createMfaFixture(
+  kind: StoreKind,
+  opts: { maxAgeSeconds?: number; webauthn?: boolean } = {},
+): Promise<MfaFixture> {
+  const testStore = await createTestStore(kind);
+  const clock = manualClock();
+  const maxAgeSeconds = opts.maxAgeSeconds ?? 900;
+  const config: MfaConfig = {
+    maxAgeSeconds,
+    issuer: 'Stint',
+    webauthn: opts.webauthn === false ? null : { rpId: RP_ID, origin: ORIGIN, rpName: 'Stint' },
+  };
+  const stepUp = createStepUp({ store: testStore.store, clock: clock.now, maxAgeSeconds });
+  const mfa = createMfaService({
+    store: testStore.store,
+    secrets: createSecretBox(randomBytes(32)),
+    clock: clock.now,
+    stepUp,
+    config,
+  });
+  return {
+    testStore,
+    mfa,
+    stepUp,
+    clock,
+    code: (secret, offsetSteps = 0) =>
+      generate({ secret, epoch: Math.floor(clock.now().getTime() / 1000) + offsetSteps * 30 }),
+    close: () => testStore.close(),
+  };
+}
+
+/** The StintError code a promise rejects with. */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as { code?: string }).code ?? String(e);
+  }
+  return 'resolved';
+}

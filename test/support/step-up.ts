@@ -1,0 +1,29 @@
+import { generate } from 'otplib';
+import type { Stint } from '../../src/app/stint.js';
+import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
+import type { Actor } from '../../src/requests/request-types.js';
+
+/**
+ * Gives `user` a fresh second factor the way a person would: enroll TOTP, confirm it with one code, step up with
+ * the next. Step-ups are bound to the credential that made them, so this acts as the user's API token.
+ */
+export async function stepUp(stint: Pick<Stint, 'mfa' | 'deps'>, user: string, token: string): Promise<void> {
+  const id = /^stint_([A-Za-z0-9_-]{16})\./.exec(token)?.[1];
+  const directory = stint.deps.policy.current().users.get(user);
+  if (!id || !directory) throw new Error(`cannot step up ${user}`);
+  const actor: Actor = {
+    userId: user,
+    security: directory.security,
+    admin: directory.admin,
+    auditor: directory.auditor,
+    credential: { kind: 'api-token', id, scopes: null },
+    source: { ip: '127.0.0.1', userAgent: 'test' },
+  };
+  const { secret } = await stint.mfa.enrollTotp(actor);
+  const now = Math.floor(Date.now() / 1000);
+  // Two different time-steps, both within the one-step tolerance: a code is never accepted twice.
+  const previous = await generate({ secret, epoch: now - TOTP_PERIOD_SECONDS, period: TOTP_PERIOD_SECONDS });
+  const current = await generate({ secret, epoch: now, period: TOTP_PERIOD_SECONDS });
+  await stint.mfa.confirmTotp(actor, previous);
+  await stint.mfa.verify(actor, { method: 'totp', code: current });
+}
