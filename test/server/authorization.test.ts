@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.js';
 
@@ -287,6 +289,38 @@ const mfaRows: Row[] = [
 ];
 MATRIX.push(...mfaRows);
 
+const COLUMNS: [Actor, string][] = [
+  ['alice', 'requester'],
+  ['carol', 'approver (her manager)'],
+  ['bob', 'teammate, not an approver'],
+  ['sam', 'security'],
+  ['erin', 'auditor'],
+  ['root', 'admin'],
+  ['mallory', 'unrelated user'],
+  ['anon', 'no credential'],
+];
+
+/** docs/authorization.md is generated from MATRIX, the table this file walks cell by cell. */
+function renderAuthorizationDoc(): string {
+  const head = [
+    '# Authorization: route × role',
+    '',
+    'Generated from `test/server/authorization.test.ts`, which calls every route as every kind of user against the',
+    'running server and asserts each status below (regenerate: `STINT_WRITE_DOCS=1 npx vitest run',
+    'test/server/authorization.test.ts`). 2xx allowed; 401 no or bad credential; 403 refused (the code says why:',
+    'FORBIDDEN, NOT_AN_APPROVER, SELF_APPROVAL, NOT_ELIGIBLE …); 404 outside your scope (answered as not found); 400',
+    'and 409 are allowed calls refused for their input or state. Scoped API tokens are further limited to their',
+    'scopes (docs/identity.md); approving sensitive or critical access also needs a fresh second factor.',
+    '',
+    `| route | ${COLUMNS.map(([, label]) => label).join(' | ')} |`,
+    `| --- | ${COLUMNS.map(() => '---').join(' | ')} |`,
+  ];
+  const rows = MATRIX.map(
+    (r) => `| \`${r.method} ${r.route}\` | ${COLUMNS.map(([a]) => r.expect[a]).join(' | ')} |`,
+  );
+  return `${[...head, ...rows].join('\n')}\n`;
+}
+
 describe('authorization of every route', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -317,6 +351,13 @@ describe('authorization of every route', () => {
     }
     return created.body.id;
   }
+
+  it('docs/authorization.md is the table this test walks', () => {
+    const doc = renderAuthorizationDoc();
+    const file = fileURLToPath(new URL('../../docs/authorization.md', import.meta.url));
+    if (process.env.STINT_WRITE_DOCS === '1') writeFileSync(file, doc);
+    expect(readFileSync(file, 'utf8')).toBe(doc);
+  });
 
   it('the matrix covers every route the server has', async () => {
     const spec = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
