@@ -1,5 +1,3 @@
-import type { Generated } from 'kysely';
-
 /**
  * Table shapes shared by both dialects. Instants are epoch milliseconds (bigint on PostgreSQL, parsed back to
  * number) and structured values are JSON text, so one set of queries serves SQLite and PostgreSQL alike.
