@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
 import { type IdentityOptions, registerIdentity } from '../identity/register-identity.js';
 import { registerErrorHandler } from './error-handler.js';
@@ -13,23 +13,34 @@ import { type ScimRoutesDeps, scimRoutes } from './routes/scim-routes.js';
 import { sharedSchemas } from './schemas.js';
 import { registerValidation } from './validation.js';
 
-/** Headers whose values are secrets: never logged. */
-const REDACT = ['req.headers.authorization', 'req.headers.cookie'];
+/**
+ * Logger settings for the server: secrets never reach a log line. Headers that carry credentials are redacted,
+ * and request URLs are logged without their query string, which can carry one-time secrets (an OIDC callback's
+ * code and state).
+ */
+export const httpLogOptions = {
+  redact: ['req.headers.authorization', 'req.headers.cookie', 'secret', '*.secret', '*.password'],
+  serializers: {
+    req: (req: { method: string; url: string; id: string }) => ({
+      id: req.id,
+      method: req.method,
+      url: req.url.split('?')[0],
+    }),
+  },
+};
 
 export async function buildHttpApp(
   stint: Pick<Stint, 'service' | 'audit' | 'mfa' | 'tokens' | 'deps'>,
   options: {
-    logger?: FastifyServerOptions['logger'];
+    /** A pino logger made with `httpLogOptions` (redaction); none logs nothing. */
+    logger?: FastifyBaseLogger;
     identity?: IdentityOptions;
     /** SCIM provisioning endpoints, when a directory module provides them. */
     scim?: ScimRoutesDeps | null;
   } = {},
 ): Promise<FastifyInstance> {
-  const logger = options.logger
-    ? { ...(typeof options.logger === 'object' ? options.logger : {}), redact: REDACT }
-    : false;
   const app = Fastify({
-    logger,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
   });
 

@@ -13,7 +13,7 @@ import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
 import { createProvider } from '../providers/registry.js';
 import { migrate, openDatabase } from '../store/database.js';
-import { buildHttpApp } from './http-app.js';
+import { buildHttpApp, httpLogOptions } from './http-app.js';
 
 export interface RunServerOptions extends ServerFlags {
   demo?: boolean;
@@ -40,10 +40,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     flags = { ...opts, dataDir, policyPath: opts.policyPath ?? policyPath };
   }
   const config = resolveConfig(flags, env);
-  const logger = pino({
-    level: config.logLevel,
-    redact: ['req.headers.authorization', 'secret', '*.secret', '*.password'],
-  });
+  const logger = pino({ level: config.logLevel, ...httpLogOptions });
 
   // An invalid policy stops the server here: it never half-loads.
   const policy = createPolicyHolder(loadPolicyFile(config.policyPath), () =>
@@ -87,7 +84,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   await directory.start();
   await stint.start();
   const app = await buildHttpApp(stint, {
-    logger: logger.child({ component: 'http' }) as never,
+    logger: logger.child({ component: 'http' }),
     identity: { config: identity },
     scim: directory.scim,
   });
