@@ -10,4 +10,4 @@ if command -v psql >/dev/null 2>&1; then
     -f scripts/demo-target.sql \
     || echo "warning: could not prepare the demo target; requests will fail at issuance until it exists" >&2
 fi
-exec node dist/cli/main.js server --demo "$@"
+exec node --max-old-space-size=128 dist/cli/main.js server --demo "$@"
