@@ -19,7 +19,7 @@ import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
 import { silentLogger } from '../src/logger.js';
 import { migrate, openDatabase } from '../src/store/database.js';
 
-const total = Number(process.argv[2] ?? 1_000_000);
+const total = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const BATCH = 500;
 
 function event(i: number) {
