@@ -9,7 +9,7 @@ import type { StintApi } from '../api.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { collect, KEY_OPTION_HELP, type TrustedKeys, trustedKeys } from './audit-keys.js';
-import { printOutcome } from './audit-report.js';
+import { printOutcome, signers } from './audit-report.js';
 import { LEAF_PAGE } from './audit-verify.js';
 
 interface ExportFlags {
@@ -196,7 +196,7 @@ export function registerAuditExport(audit: Command, ctx: CliContext): void {
           events: report.events,
           size: report.size,
           rootHash: report.rootHash,
-          signedBy: [...new Set(report.checkpoints.flatMap((c) => c.signedBy))],
+          signedBy: signers(report.checkpoints),
         },
         extra,
       });

@@ -1,7 +1,12 @@
 import { encodeBase64 } from '../../audit/log/base64.js';
-import type { VerifyProblem } from '../../audit/log/verifier.js';
+import type { VerifiedCheckpoint, VerifyProblem } from '../../audit/log/verifier.js';
 import { EXIT_FAILURE, ExitStatus } from '../cli-error.js';
 import type { Output } from '../output.js';
+
+/** Each key that signed any of the matched checkpoints, once. */
+export const signers = (checkpoints: readonly VerifiedCheckpoint[]): string[] => [
+  ...new Set(checkpoints.flatMap((c) => c.signedBy)),
+];
 
 /** What a successful verification proved, in the words both `verify` modes print. */
 export interface Verified {

@@ -17,7 +17,7 @@ import type { CliContext } from '../context.js';
 import { integerArg } from '../options.js';
 import type { Output } from '../output.js';
 import { collect, KEY_OPTION_HELP, pinnedKeys, type TrustedKeys, trustedKeys } from './audit-keys.js';
-import { printOutcome } from './audit-report.js';
+import { printOutcome, signers } from './audit-report.js';
 import { defaultStatePath, recall, remember } from './audit-state.js';
 
 /** The most the leaves route serves per page. */
@@ -32,10 +32,6 @@ interface VerifyFlags {
   maxCheckpoints?: number;
   workers?: number;
 }
-
-const signers = (checkpoints: readonly VerifiedCheckpoint[]): string[] => [
-  ...new Set(checkpoints.flatMap((c) => c.signedBy)),
-];
 
 /**
  * Checkpoint notes kept outside the server (a WORM bucket's copy of the checkpoint directory): each path a note
