@@ -26,11 +26,21 @@ export interface CreateTokenOptions {
   databaseUrl?: string;
   policyPath?: string;
   dataDir?: string;
+  /** Scoped automation token; without scopes it carries the user's full power. */
+  scopes?: readonly string[];
+  expiresAt?: Date;
+}
+
+export interface RevokeTokenOptions {
+  id: string;
+  databaseUrl?: string;
+  dataDir?: string;
 }
 
 export interface LocalModules {
   runServer(opts: ServerOptions): Promise<RunningServer>;
   createApiToken(opts: CreateTokenOptions): Promise<{ id: string; token: string }>;
+  revokeApiToken(opts: RevokeTokenOptions): Promise<{ id: string; userId: string; revokedAt: string | null }>;
 }
 
 export const defaultLocalModules: LocalModules = {
@@ -41,5 +51,9 @@ export const defaultLocalModules: LocalModules = {
   async createApiToken(opts) {
     const { createApiToken } = await import('../auth/token-admin.js');
     return createApiToken(opts);
+  },
+  async revokeApiToken(opts) {
+    const { revokeApiToken } = await import('../auth/token-admin.js');
+    return revokeApiToken(opts);
   },
 };
