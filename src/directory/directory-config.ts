@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { ClaimNames } from './claims-source.js';
 import { LDAP_DEFAULTS, type LdapConfig } from './ldap-source.js';
 import type { RoleGroups, ScimIdAttribute } from './scim-source.js';
 
@@ -12,6 +13,8 @@ export interface DirectoryConfig {
   groups: RoleGroups;
   scim: { token: string; idAttribute: ScimIdAttribute } | null;
   ldap: LdapConfig | null;
+  /** Directory facts from OIDC claims at sign-in (STINT_OIDC_CLAIMS_DIRECTORY=1), or null. */
+  claims: ClaimNames | null;
 }
 
 const seconds = (name: string, min: number) =>
@@ -24,6 +27,11 @@ const schema = z.object({
   STINT_DIRECTORY_SECURITY_GROUP: z.string().min(1).default('security'),
   STINT_DIRECTORY_AUDITOR_GROUP: z.string().min(1).default('auditor'),
   STINT_DIRECTORY_ADMIN_GROUP: z.string().min(1).default('admin'),
+  STINT_DIRECTORY_ONCALL_GROUP: z.string().min(1).default('on-call'),
+  STINT_OIDC_CLAIMS_DIRECTORY: z.enum(['0', '1', 'true', 'false']).default('0'),
+  STINT_OIDC_CLAIM_ID: z.string().min(1).optional(),
+  STINT_OIDC_CLAIM_MANAGER: z.string().min(1).optional(),
+  STINT_OIDC_CLAIM_GROUPS: z.string().min(1).optional(),
   STINT_SCIM_TOKEN: z.string().min(32, 'STINT_SCIM_TOKEN must be at least 32 characters').optional(),
   STINT_SCIM_ID_ATTRIBUTE: z.enum(['userName', 'externalId', 'emailLocalPart']).default('userName'),
   STINT_LDAP_URL: z
@@ -69,7 +77,24 @@ export function directoryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Di
     security: c.STINT_DIRECTORY_SECURITY_GROUP,
     auditor: c.STINT_DIRECTORY_AUDITOR_GROUP,
     admin: c.STINT_DIRECTORY_ADMIN_GROUP,
+    onCall: c.STINT_DIRECTORY_ONCALL_GROUP,
   };
+  const claimsOn = c.STINT_OIDC_CLAIMS_DIRECTORY === '1' || c.STINT_OIDC_CLAIMS_DIRECTORY === 'true';
+  const claimVars = (
+    ['STINT_OIDC_CLAIM_ID', 'STINT_OIDC_CLAIM_MANAGER', 'STINT_OIDC_CLAIM_GROUPS'] as const
+  ).filter((k) => c[k] !== undefined);
+  if (!claimsOn && claimVars.length > 0) {
+    throw new Error(
+      `directory configuration: ${claimVars.join(', ')} given without STINT_OIDC_CLAIMS_DIRECTORY=1`,
+    );
+  }
+  const claims: ClaimNames | null = claimsOn
+    ? {
+        id: c.STINT_OIDC_CLAIM_ID ?? 'preferred_username',
+        manager: c.STINT_OIDC_CLAIM_MANAGER ?? 'manager',
+        groups: c.STINT_OIDC_CLAIM_GROUPS ?? 'groups',
+      }
+    : null;
   let ldap: LdapConfig | null = null;
   if (c.STINT_LDAP_URL !== undefined) {
     if (c.STINT_LDAP_USER_BASE === undefined) {
@@ -129,5 +154,6 @@ export function directoryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Di
         ? null
         : { token: c.STINT_SCIM_TOKEN, idAttribute: c.STINT_SCIM_ID_ATTRIBUTE },
     ldap,
+    claims,
   };
 }

@@ -1,6 +1,9 @@
+import type { ResolveUser } from '../identity/resolve-user.js';
+import { resolveByEmail } from '../identity/resolve-user.js';
 import type { Logger } from '../logger.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
+import { claimsResolver, createClaimsSource } from './claims-source.js';
 import { createDeprovisioner, type DeprovisionDeps, type Deprovisioner } from './deprovision.js';
 import { createDirectory, type DirectorySource, withDirectory } from './directory.js';
 import type { DirectoryConfig } from './directory-config.js';
@@ -16,8 +19,10 @@ export interface DirectoryModuleOptions {
   policy: PolicySource;
   logger: Logger;
   clock?: Clock;
-  /** How often SCIM rows are re-read (other servers sharing the store write them too). */
+  /** How often SCIM rows and OIDC profiles are re-read (other servers sharing the store write them too). */
   scimReloadMs?: number;
+  /** The ID-token claim matched to a directory user's email (STINT_OIDC_USER_CLAIM). */
+  userClaim?: string;
 }
 
 /**
@@ -37,9 +42,14 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
       })
     : null;
   const ldapSource = config.ldap ? createLdapSource(config.ldap, { logger, clock }) : null;
+  const claimsSource = config.claims
+    ? createClaimsSource({ store: opts.store, roles: config.groups, logger, clock })
+    : null;
   const sources: DirectorySource[] = [];
   if (scimSource) sources.push(scimSource);
   if (ldapSource) sources.push(ldapSource);
+  // Below SCIM and LDAP, above the YAML: see docs/directory.md.
+  if (claimsSource) sources.push(claimsSource);
 
   let deprovisioner: Deprovisioner | null = null;
   const directory = createDirectory({
@@ -58,6 +68,19 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
           service: createScimService({ store: opts.store, clock, onChange: () => scimSource.load() }),
           authenticate: staticScimToken(config.scim.token) as ScimAuthenticator,
         }
+      : null;
+  const merged = withDirectory(opts.policy, directory);
+  const above = [scimSource, ldapSource].filter((s) => s !== null);
+  const resolveUser: ResolveUser | null =
+    claimsSource && config.claims
+      ? claimsResolver({
+          source: claimsSource,
+          match: resolveByEmail(merged, opts.userClaim),
+          directory: () => directory.users(),
+          heldAbove: (id) => above.some((s) => s.users().has(id) || s.suspended().has(id)),
+          names: config.claims,
+          clock,
+        })
       : null;
   let timer: NodeJS.Timeout | null = null;
 
@@ -78,7 +101,9 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
   return {
     directory,
     /** Hand this to createStint (and to everything that reads `policy.users`). */
-    policy: withDirectory(opts.policy, directory),
+    policy: merged,
+    /** Hand this to the identity module when claims are a directory source; null → match by email only. */
+    resolveUser,
     /** Pass to scimRoutes when SCIM is configured. */
     scim,
     ldap: ldapSource,
@@ -93,11 +118,13 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
      */
     async start(): Promise<void> {
       await scimSource?.load();
+      await claimsSource?.load();
       await ldapSource?.start();
       await sweepOrphans();
       timer = setInterval(() => {
         void (async () => {
           await scimSource?.load();
+          await claimsSource?.load();
           directory.refresh();
           await sweepOrphans();
         })().catch((err: unknown) => logger.error({ err }, 'directory refresh failed'));

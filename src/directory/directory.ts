@@ -15,7 +15,7 @@ export interface SourceHealth {
 }
 
 /**
- * One place people come from (SCIM, LDAP, later OIDC claims). A source answers from memory: loading and
+ * One place people come from (SCIM, LDAP, OIDC claims). A source answers from memory: loading and
  * syncing happen beside it, so evaluating a request never waits on the network.
  */
 export interface DirectorySource {
@@ -126,7 +126,17 @@ export function mergeDirectory(
 /** A stable digest of what approvals depend on, so equal directories have equal versions. */
 function digest(users: ReadonlyMap<string, DirectoryUser>): string {
   const rows = [...users.values()]
-    .map((u) => [u.id, u.email, u.name, u.manager, [...u.teams].sort(), u.security, u.admin, u.auditor])
+    .map((u) => [
+      u.id,
+      u.email,
+      u.name,
+      u.manager,
+      [...u.teams].sort(),
+      u.security,
+      u.admin,
+      u.auditor,
+      u.onCall,
+    ])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
   return createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16);
 }

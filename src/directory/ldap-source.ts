@@ -138,6 +138,7 @@ export function ldapToDirectory(
       security: hasGroup(list, config.groups.security),
       auditor: hasGroup(list, config.groups.auditor),
       admin: hasGroup(list, config.groups.admin),
+      onCall: hasGroup(list, config.groups.onCall),
     });
   }
   return { users, skipped };

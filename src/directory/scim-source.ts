@@ -13,6 +13,8 @@ export interface RoleGroups {
   security: string;
   auditor: string;
   admin: string;
+  /** Members of this group are on call now (rules with `who.onCall`). */
+  onCall: string;
 }
 
 export interface ScimMapping {
@@ -90,6 +92,7 @@ export function scimToDirectory(
       security: hasGroup(teams, mapping.groups.security),
       auditor: hasGroup(teams, mapping.groups.auditor),
       admin: hasGroup(teams, mapping.groups.admin),
+      onCall: hasGroup(teams, mapping.groups.onCall),
     });
   }
   // A live user wins over a tombstone that maps to the same id (re-provisioned under a new SCIM id).

@@ -14,9 +14,14 @@ function sortedUnique(ids: Iterable<string>): string[] {
   return [...new Set(ids)].sort();
 }
 
-/** Whether `user` is among the people a rule lets ask (by id or by team). */
-export function isEligibleRequester(rule: Rule, user: DirectoryUser): boolean {
+/** Whether `user` is named by a rule's `who` (by id or by team), on call or not. */
+function isNamed(rule: Rule, user: DirectoryUser): boolean {
   return rule.eligible.users.includes(user.id) || user.teams.some((t) => rule.eligible.teams.includes(t));
+}
+
+/** Whether `user` is among the people a rule lets ask (by id or by team, and on call when the rule says). */
+export function isEligibleRequester(rule: Rule, user: DirectoryUser): boolean {
+  return isNamed(rule, user) && (!rule.eligible.onCall || user.onCall);
 }
 
 function coversRole(rule: Rule, resource: string, role: string): boolean {
@@ -168,7 +173,17 @@ export function evaluateRequest(policy: Policy, input: RequestInput): PolicyDeci
   const what = `${resource.id}/${input.role}`;
   const rule = findRule(policy, requester, resource.id, input.role);
   if (rule === undefined) {
-    throw new StintError('NOT_ELIGIBLE', `no policy rule lets ${requester.id} request ${what}`);
+    // Say so when being on call is all that is missing: the person can page in or ask whoever is on call.
+    const offCall = policy.rules.find(
+      (r) => r.eligible.onCall && coversRole(r, resource.id, input.role) && isNamed(r, requester),
+    );
+    throw new StintError(
+      'NOT_ELIGIBLE',
+      offCall === undefined
+        ? `no policy rule lets ${requester.id} request ${what}`
+        : `rule ${offCall.id} lets only people on call request ${what}, and ${requester.id} is not on call`,
+      offCall === undefined ? undefined : { ruleId: offCall.id, onCall: false },
+    );
   }
   const durationSeconds = checkDuration(policy, rule, what, input.durationSeconds);
   checkReason(rule, input.reason);

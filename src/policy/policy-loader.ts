@@ -18,6 +18,7 @@
  *     security: false              # optional: may fill security slots, revoke any grant
  *     admin: false                 # optional: configuration only
  *     auditor: false               # optional: read-only access to requests and audit
+ *     onCall: false                # optional: on call now (rules may require it)
  * resources:
  *   - id: prod-db
  *     kind: postgres
@@ -32,7 +33,8 @@
  *     description: On-call DBA work                  # optional
  *     resources: [prod-db]
  *     roles: [admin]                                 # or ['*'] for every role of those resources
- *     who: { teams: [payments], users: [dave] }      # at least one of the two
+ *     who: { teams: [payments], users: [dave] }      # at least one of the two; onCall: true → only
+ *                                                    # those of them on call now
  *     duration: { default: 1h, max: 4h }             # max ≤ settings.hardCap
  *     ticket:                                        # optional; absent = any non-empty reason
  *       required: true                               # default true when the block is present
@@ -84,6 +86,7 @@ function build(file: PolicyFile, text: string): Policy {
       security: u.security,
       admin: u.admin,
       auditor: u.auditor,
+      onCall: u.onCall,
     });
   }
   const resources = new Map<string, Resource>();
@@ -108,7 +111,7 @@ function build(file: PolicyFile, text: string): Policy {
     description: r.description,
     resources: unique(r.resources),
     roles: unique(r.roles),
-    eligible: { users: unique(r.who.users), teams: unique(r.who.teams) },
+    eligible: { users: unique(r.who.users), teams: unique(r.who.teams), onCall: r.who.onCall ?? false },
     defaultDurationSeconds: r.duration.default,
     maxDurationSeconds: r.duration.max,
     ticket: { required: r.ticket?.required ?? false, patterns: r.ticket?.patterns ?? [] },

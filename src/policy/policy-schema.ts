@@ -11,6 +11,9 @@ import { strictObject } from './yaml-source.js';
 
 const ID = /^[a-z0-9][a-z0-9._-]*$/;
 
+/** Whether `text` is a valid user, team, resource, role or rule id (ID-token claims are checked with it too). */
+export const isPolicyId = (text: string): boolean => text.length <= 64 && ID.test(text);
+
 /**
  * Ids of users, teams, resources, roles and rules share one grammar, so none can be mistaken for the `*`
  * wildcard, carry whitespace, or differ from another only by case.
@@ -61,6 +64,7 @@ const userSchema = strictObject({
   security: z.boolean().default(false),
   admin: z.boolean().default(false),
   auditor: z.boolean().default(false),
+  onCall: z.boolean().default(false),
 });
 
 const INLINE_SECRET =
@@ -118,6 +122,8 @@ const ruleSchema = strictObject({
   who: strictObject({
     teams: z.array(idSchema).default([]),
     users: z.array(idSchema).default([]),
+    // Only `true` means something; `false` would read as "only people off call", which it is not.
+    onCall: z.literal(true, { error: 'must be true (only people on call may ask) or left out' }).optional(),
   }),
   duration: strictObject({ default: durationSchema, max: durationSchema }),
   ticket: strictObject({

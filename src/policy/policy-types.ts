@@ -13,6 +13,8 @@ export interface DirectoryUser {
   admin: boolean;
   /** Read-only access to requests and the audit trail. */
   auditor: boolean;
+  /** On call now (a directory fact: the on-call group, or `onCall: true` in the YAML). Rules may require it. */
+  onCall: boolean;
 }
 
 export const SENSITIVITIES = ['routine', 'sensitive', 'critical'] as const;
@@ -49,8 +51,11 @@ export interface Rule {
   resources: string[];
   /** `*` allowed to mean every role of the listed resources. */
   roles: string[];
-  /** Who may ask: users by id and/or members of teams. Empty both → nobody (deny by default). */
-  eligible: { users: string[]; teams: string[] };
+  /**
+   * Who may ask: users by id and/or members of teams. Empty both → nobody (deny by default). With `onCall`,
+   * only those of them who are on call now.
+   */
+  eligible: { users: string[]; teams: string[]; onCall: boolean };
   defaultDurationSeconds: number;
   maxDurationSeconds: number;
   ticket: TicketRule;

@@ -298,6 +298,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       if (user.security) roles.push('security');
       if (user.auditor) roles.push('auditor');
       if (user.admin) roles.push('admin');
+      if (user.onCall) roles.push('on-call');
       return {
         userId: user.id,
         email: user.email,

@@ -58,10 +58,11 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     store,
     policy,
     logger: logger.child({ component: 'directory' }),
+    userClaim: identity.oidc?.userClaim,
   });
   const stint = createStint({
     store,
-    // The merged directory (SCIM, LDAP, then the policy's YAML users) is what evaluation and sign-in see.
+    // The merged directory (SCIM, LDAP, OIDC claims, then the YAML users) is what evaluation and sign-in see.
     policy: directory.policy,
     mfa,
     providerFactory: (resource) =>
@@ -85,7 +86,8 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   await stint.start();
   const app = await buildHttpApp(stint, {
     logger: logger.child({ component: 'http' }),
-    identity: { config: identity },
+    // With STINT_OIDC_CLAIMS_DIRECTORY, sign-in records the provider's claims as directory facts.
+    identity: { config: identity, ...(directory.resolveUser ? { resolveUser: directory.resolveUser } : {}) },
     scim: directory.scim,
   });
   const address = await app.listen({ host: config.host, port: config.port });

@@ -182,6 +182,7 @@ export interface Database {
   webauthn_challenges: WebauthnChallengesTable;
   mfa_failures: MfaFailuresTable;
   mfa_verifications: MfaVerificationsTable;
+  oidc_profiles: OidcProfilesTable;
 }
 
 /** A person pushed over SCIM; `deleted_at` set → a tombstone (removed by the IdP, stays removed). */
@@ -210,4 +211,16 @@ export interface ScimGroupsTable {
 export interface ScimMembershipsTable {
   group_id: string;
   user_id: string;
+}
+
+/** Directory facts from a person's last OIDC sign-in; `groups` is a JSON array of group names. */
+export interface OidcProfilesTable {
+  user_id: string;
+  email: string;
+  name: string;
+  manager: string | null;
+  groups: string;
+  issuer: string;
+  subject: string;
+  updated_at: number;
 }

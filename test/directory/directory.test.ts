@@ -19,6 +19,7 @@ const person = (id: string, extra: Partial<DirectoryUser> = {}): DirectoryUser =
   security: false,
   admin: false,
   auditor: false,
+  onCall: false,
   ...extra,
 });
 

@@ -85,6 +85,7 @@ describe('LDAP directory source against a real slapd', () => {
       STINT_LDAP_USER_BASE: `ou=people,${slapd.suffix}`,
       STINT_LDAP_GROUP_BASE: `ou=groups,${slapd.suffix}`,
       STINT_LDAP_TIMEOUT: '2',
+      STINT_DIRECTORY_ONCALL_GROUP: 'oncall',
     });
     if (parsed.ldap === null) throw new Error('LDAP not configured');
     config = parsed.ldap;
@@ -132,6 +133,7 @@ describe('LDAP directory source against a real slapd', () => {
         security: false,
         auditor: false,
         admin: false,
+        onCall: true,
       });
       expect(users.get('sam')).toMatchObject({
         teams: ['leads', 'security'],

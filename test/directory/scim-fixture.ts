@@ -50,7 +50,7 @@ export async function scimFixture(
     store,
     mapping: {
       idAttribute: 'userName',
-      groups: { security: 'security', auditor: 'auditor', admin: 'admin' },
+      groups: { security: 'security', auditor: 'auditor', admin: 'admin', onCall: 'on-call' },
     },
     logger: silentLogger,
   });

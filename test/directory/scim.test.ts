@@ -213,6 +213,24 @@ describe.each(STORE_KINDS)('SCIM 2.0 on %s', (kind) => {
     expect(f.directory.get('vic')?.manager).toBeNull();
   });
 
+  it('makes members of the on-call group (by name, any case) on call, and no longer when removed', async () => {
+    const oli = (await f.call('POST', '/scim/v2/Users', scimUser('oli'))).body.id;
+    expect(f.directory.get('oli')).toMatchObject({ onCall: false });
+    const group = await f.call('POST', '/scim/v2/Groups', {
+      schemas: [GROUP],
+      displayName: 'On-Call',
+      members: [{ value: oli }],
+    });
+    expect(group.status).toBe(201);
+    expect(f.directory.get('oli')).toMatchObject({ onCall: true, security: false, teams: ['On-Call'] });
+    const removed = await f.call('PATCH', `/scim/v2/Groups/${group.body.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'remove', path: `members[value eq "${oli}"]` }],
+    });
+    expect(removed.status).toBe(200);
+    expect(f.directory.get('oli')).toMatchObject({ onCall: false, teams: [] });
+  });
+
   describe('bad input is a SCIM error and changes nothing', () => {
     let patId: string;
     let groupId: string;

@@ -16,6 +16,11 @@ export interface TestIdp {
   portalClient: { id: string; secret: string; redirectUri: string };
   cliClientId: string;
   nextLogin: { email: string; amr: string[]; acr?: string };
+  /**
+   * Further claims the provider asserts about an account (keyed by its email), in every ID token it issues for
+   * them from now on: `preferred_username`, `name`, `manager`, `groups`, or `email_verified` overridden.
+   */
+  accountClaims: Map<string, Record<string, unknown>>;
   signingKey: { privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; kid: string };
   /** A browser: GETs with cookies, following the IdP's redirects, stopping at the first URL outside it. */
   browse(url: string): Promise<URL>;
@@ -47,6 +52,7 @@ export async function startIdp(): Promise<TestIdp> {
   };
   const cliClientId = 'stint-cli';
   const state: Pick<TestIdp, 'nextLogin'> = { nextLogin: { email: 'alice@example.com', amr: ['pwd'] } };
+  const accountClaims = new Map<string, Record<string, unknown>>();
 
   const provider = new Provider(issuer, {
     clients: [
@@ -69,14 +75,19 @@ export async function startIdp(): Promise<TestIdp> {
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(16).toString('hex')] },
     // amr, acr and auth_time in every ID token, as Entra ID and Okta send them.
-    claims: { sid: null, openid: ['sub', 'amr', 'acr', 'auth_time'], email: ['email', 'email_verified'] },
+    // The directory claims ride on `openid` so the CLI's `openid email` tokens carry them too.
+    claims: {
+      sid: null,
+      openid: ['sub', 'amr', 'acr', 'auth_time', 'preferred_username', 'name', 'manager', 'groups'],
+      email: ['email', 'email_verified'],
+    },
     // Put the email in the ID token itself, as most enterprise providers do.
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false }, deviceFlow: { enabled: true } },
     async findAccount(_ctx, sub) {
       return {
         accountId: sub,
-        claims: async () => ({ sub, email: sub, email_verified: true }),
+        claims: async () => ({ sub, email: sub, email_verified: true, ...accountClaims.get(sub) }),
       };
     },
     async loadExistingGrant(ctx) {
@@ -167,6 +178,7 @@ export async function startIdp(): Promise<TestIdp> {
       state.nextLogin = v;
     },
     signingKey: { privateKey, kid },
+    accountClaims,
     browse,
     newBrowser: () => jar.clear(),
     async confirmDevice(verificationUrl) {

@@ -22,6 +22,7 @@ describe('parsePolicy: a valid policy', () => {
       security: false,
       admin: false,
       auditor: false,
+      onCall: false,
     });
     // Optional fields take their defaults: the name falls back to the id, no manager is null.
     expect(policy.users.get('sam')).toMatchObject({ name: 'sam', manager: null, security: true });
@@ -43,7 +44,7 @@ describe('parsePolicy: a valid policy', () => {
     });
     const rule = policy.rules[0];
     expect(rule).toMatchObject({ defaultDurationSeconds: 3600, maxDurationSeconds: 4 * 3600 });
-    expect(rule?.eligible).toEqual({ teams: ['payments'], users: ['dave'] });
+    expect(rule?.eligible).toEqual({ teams: ['payments'], users: ['dave'], onCall: false });
     expect(rule?.ticket.required).toBe(true);
     expect(rule?.ticket.patterns.map((p) => p.test('INC-42'))).toEqual([true, false, false]);
     // A rule without a ticket block needs no ticket (a reason is still required at request time).

@@ -37,6 +37,7 @@ const toUsers = (spec: { teams: string[]; manager: number | null; security: bool
         security: s.security,
         admin: false,
         auditor: false,
+        onCall: false,
       },
     ]),
   );
@@ -72,7 +73,7 @@ function policyOf(users: Map<string, DirectoryUser>, approval: Tier[]): Policy {
         description: '',
         resources: ['db'],
         roles: ['*'],
-        eligible: { users: [...users.keys()], teams: [] },
+        eligible: { users: [...users.keys()], teams: [], onCall: false },
         defaultDurationSeconds: 3600,
         maxDurationSeconds: 3600,
         ticket: { required: false, patterns: [] },

@@ -4,6 +4,7 @@ import { auditTrail } from './0002-audit-trail.js';
 import { identity } from './0003-identity.js';
 import { directory } from './0004-directory.js';
 import { mfa } from './0005-mfa.js';
+import { oidcProfiles } from './0006-oidc-profiles.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export interface MigrationContext {
@@ -23,6 +24,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0003-identity': identity(ctx),
         '0004-directory': directory(ctx),
         '0005-mfa': mfa(ctx),
+        '0006-oidc-profiles': oidcProfiles(ctx),
       };
     },
   };
