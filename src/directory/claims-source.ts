@@ -5,8 +5,9 @@ import type { Logger } from '../logger.js';
 import { isPolicyId } from '../policy/policy-schema.js';
 import type { DirectoryUser } from '../policy/policy-types.js';
 import type { StintDatabase } from '../store/database.js';
-import type { DirectorySource, SourceHealth } from './directory.js';
+import type { DirectorySource } from './directory.js';
 import { hasGroup, type RoleGroups } from './scim-source.js';
+import { createSourceSnapshot } from './source-snapshot.js';
 
 /** Which ID-token claims carry the directory facts (STINT_OIDC_CLAIM_*). */
 export interface ClaimNames {
@@ -100,13 +101,7 @@ export function createClaimsSource(deps: {
   logger: Logger;
   clock?: () => Date;
 }): ClaimsSource {
-  const clock = deps.clock ?? (() => new Date());
-  let users: ReadonlyMap<string, DirectoryUser> = new Map();
-  let generation = 0;
-  let fingerprint = '';
-  let lastSuccessAt: Date | null = null;
-  let error: string | null = null;
-  const listeners: (() => void)[] = [];
+  const snapshot = createSourceSnapshot('oidc-claims', deps.clock ?? (() => new Date()));
 
   async function load(): Promise<void> {
     try {
@@ -127,35 +122,16 @@ export function createClaimsSource(deps: {
           ),
         );
       }
-      lastSuccessAt = clock();
-      error = null;
-      const print = JSON.stringify([...next.values()]);
-      if (print === fingerprint) return;
-      fingerprint = print;
-      users = next;
-      generation++;
-      for (const l of listeners) l();
+      snapshot.loaded(next);
     } catch (err) {
-      error = 'could not read OIDC profiles from the store';
+      snapshot.failed('could not read OIDC profiles from the store');
       deps.logger.error({ err }, 'OIDC claims directory load failed; keeping the last snapshot');
     }
   }
 
   return {
-    name: 'oidc-claims',
-    users: () => users,
-    suspended: () => new Set<string>(),
-    version: () => String(generation),
-    health: (): SourceHealth => ({
-      source: 'oidc-claims',
-      ok: error === null && lastSuccessAt !== null,
-      lastSuccessAt: lastSuccessAt?.toISOString() ?? null,
-      error,
-      users: users.size,
-    }),
-    subscribe(listener) {
-      listeners.push(listener);
-    },
+    ...snapshot.source,
+    health: snapshot.health,
     load,
     async record(p, now) {
       const row = {

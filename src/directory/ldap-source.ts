@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { DirectoryUser } from '../policy/policy-types.js';
 import type { DirectorySource, SourceHealth } from './directory.js';
 import { hasGroup, type RoleGroups } from './scim-source.js';
+import { createSourceSnapshot } from './source-snapshot.js';
 
 export interface LdapAttributes {
   /** The Stint user id, e.g. uid or sAMAccountName. */
@@ -162,15 +163,9 @@ export function createLdapSource(
   deps: { logger: Logger; clock?: () => Date },
 ): LdapSource {
   const clock = deps.clock ?? (() => new Date());
-  let users: ReadonlyMap<string, DirectoryUser> = new Map();
-  let generation = 0;
-  let fingerprint = '';
-  let lastSuccessAt: Date | null = null;
-  let lastError: string | null = null;
+  const snapshot = createSourceSnapshot('ldap', clock);
   let running: Promise<boolean> | null = null;
   let timer: NodeJS.Timeout | null = null;
-  const listeners: (() => void)[] = [];
-  const empty = new Set<string>();
 
   async function fetchAll(): Promise<{ users: Entry[]; groups: Entry[] }> {
     const tlsOptions = config.ca === null ? {} : { ca: config.ca };
@@ -224,9 +219,10 @@ export function createLdapSource(
     try {
       const fetched = await fetchAll();
       const next = ldapToDirectory(fetched.users, fetched.groups, config);
-      if (next.users.size === 0 && users.size > 0) {
+      const had = snapshot.source.users().size;
+      if (next.users.size === 0 && had > 0) {
         // A wrong filter or an emptied base must not look like everyone leaving the company.
-        throw new Error(`the search returned no users (had ${users.size}); keeping the last snapshot`);
+        throw new Error(`the search returned no users (had ${had}); keeping the last snapshot`);
       }
       if (next.skipped.length > 0) {
         deps.logger.warn(
@@ -234,33 +230,29 @@ export function createLdapSource(
           'LDAP entries without id or email skipped',
         );
       }
-      lastSuccessAt = clock();
-      if (lastError !== null) deps.logger.info({ url: config.url }, 'LDAP sync recovered');
-      lastError = null;
-      const print = JSON.stringify([...next.users.values()]);
-      if (print !== fingerprint) {
-        fingerprint = print;
-        users = next.users;
-        generation++;
-        for (const l of listeners) l();
-      }
+      if (snapshot.error() !== null) deps.logger.info({ url: config.url }, 'LDAP sync recovered');
+      snapshot.loaded(next.users);
       return true;
     } catch (err) {
-      lastError = describe(err);
+      const message = describe(err);
+      snapshot.failed(message);
       deps.logger.error(
-        { url: config.url, lastSuccessAt: lastSuccessAt?.toISOString() ?? null, users: users.size },
-        `${lastError}; serving the last good snapshot`,
+        {
+          url: config.url,
+          lastSuccessAt: snapshot.lastSuccessAt()?.toISOString() ?? null,
+          users: snapshot.source.users().size,
+        },
+        `${message}; serving the last good snapshot`,
       );
       return false;
     }
   }
 
   const source: LdapSource = {
-    name: 'ldap',
-    users: () => users,
-    suspended: () => empty,
-    version: () => String(generation),
+    ...snapshot.source,
     health(): SourceHealth {
+      const lastSuccessAt = snapshot.lastSuccessAt();
+      const lastError = snapshot.error();
       const stale = lastSuccessAt !== null && clock().getTime() - lastSuccessAt.getTime() > config.maxStaleMs;
       const error =
         lastSuccessAt === null && lastError === null
@@ -273,11 +265,8 @@ export function createLdapSource(
         ok: lastSuccessAt !== null && lastError === null,
         lastSuccessAt: lastSuccessAt?.toISOString() ?? null,
         error,
-        users: users.size,
+        users: snapshot.source.users().size,
       };
-    },
-    subscribe(listener) {
-      listeners.push(listener);
     },
     sync() {
       running ??= syncOnce().finally(() => {

@@ -1,9 +1,10 @@
 import type { Logger } from '../logger.js';
 import type { DirectoryUser } from '../policy/policy-types.js';
 import type { StintDatabase } from '../store/database.js';
-import type { DirectorySource, SourceHealth } from './directory.js';
+import type { DirectorySource } from './directory.js';
 import { primaryEmail, type ScimUserDoc } from './scim-resources.js';
 import { type ScimGroupRow, type ScimUserRow, scimStore } from './scim-store.js';
+import { createSourceSnapshot } from './source-snapshot.js';
 
 /** Which SCIM attribute becomes the Stint user id (the name policies use in `who.users`). */
 export type ScimIdAttribute = 'userName' | 'externalId' | 'emailLocalPart';
@@ -111,30 +112,11 @@ export function createScimSource(deps: {
   logger: Logger;
   clock?: () => Date;
 }): ScimSource {
-  const clock = deps.clock ?? (() => new Date());
-  let users: ReadonlyMap<string, DirectoryUser> = new Map();
-  let suspended: ReadonlySet<string> = new Set();
-  let generation = 0;
-  let fingerprint = '';
-  let lastSuccessAt: Date | null = null;
-  let error: string | null = null;
-  const listeners: (() => void)[] = [];
+  const snapshot = createSourceSnapshot('scim', deps.clock ?? (() => new Date()));
 
   return {
-    name: 'scim',
-    users: () => users,
-    suspended: () => suspended,
-    version: () => String(generation),
-    health: (): SourceHealth => ({
-      source: 'scim',
-      ok: error === null && lastSuccessAt !== null,
-      lastSuccessAt: lastSuccessAt?.toISOString() ?? null,
-      error,
-      users: users.size,
-    }),
-    subscribe(listener) {
-      listeners.push(listener);
-    },
+    ...snapshot.source,
+    health: snapshot.health,
     async load() {
       try {
         const db = deps.store.db;
@@ -150,17 +132,9 @@ export function createScimSource(deps: {
             'SCIM users without the id attribute are left out of the directory',
           );
         }
-        lastSuccessAt = clock();
-        error = null;
-        const print = JSON.stringify([[...next.users.values()], [...next.suspended].sort()]);
-        if (print === fingerprint) return;
-        fingerprint = print;
-        users = next.users;
-        suspended = next.suspended;
-        generation++;
-        for (const l of listeners) l();
+        snapshot.loaded(next.users, next.suspended);
       } catch (err) {
-        error = 'could not read SCIM users from the store';
+        snapshot.failed('could not read SCIM users from the store');
         deps.logger.error({ err }, 'SCIM directory load failed; keeping the last snapshot');
       }
     },
