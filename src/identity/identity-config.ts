@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseDuration } from '../domain/duration.js';
 
 /**
@@ -30,9 +31,26 @@ export interface IdentityConfig {
   cookieSecure: boolean;
   /** Requests per minute and IP address on /auth/* and /v1/auth/*. */
   authRateLimit: number;
-  lockoutThreshold: number;
-  lockoutMs: number;
+  /** Failures a client address or credential id may have before it is backed off, and the longest pause. */
+  lockout: { threshold: number; maxDelayMs: number };
+  /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed; empty: none. */
+  trustedProxies: string[];
 }
+
+export type IdentityConfigErrorCode = 'IDENTITY_CONFIG_INVALID' | 'OIDC_INSECURE_ISSUER';
+
+/** A sign-in setting that stops the boot; the code lets the operator (and tests) tell which rule it broke. */
+export class IdentityConfigError extends Error {
+  override readonly name = 'IdentityConfigError';
+  constructor(
+    readonly code: IdentityConfigErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+const invalid = (message: string) => new IdentityConfigError('IDENTITY_CONFIG_INVALID', message);
 
 const isLoopback = (u: URL) => ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
 
@@ -40,15 +58,14 @@ function url(name: string, text: string): URL {
   try {
     return new URL(text);
   } catch {
-    throw new Error(`${name}: "${text}" is not a URL`);
+    throw invalid(`${name}: "${text}" is not a URL`);
   }
 }
 
 function positiveInt(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined || text === '') return fallback;
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new Error(`${name}: "${text}" is not a positive whole number`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw invalid(`${name}: "${text}" is not a positive whole number`);
   return n;
 }
 
@@ -56,7 +73,7 @@ function durationMs(name: string, text: string | undefined, fallback: string): n
   try {
     return parseDuration(text ?? fallback) * 1000;
   } catch (e) {
-    throw new Error(`${name}: ${(e as Error).message}`);
+    throw invalid(`${name}: ${(e as Error).message}`);
   }
 }
 
@@ -70,7 +87,7 @@ export function loadIdentityConfig(env: Readonly<Record<string, string | undefin
   const oidc = loadOidc(env);
   const insecure = env.STINT_COOKIE_INSECURE === '1' || env.STINT_COOKIE_INSECURE === 'true';
   if (insecure && oidc && !(oidc.redirectUri.protocol === 'http:' && isLoopback(oidc.redirectUri))) {
-    throw new Error('STINT_COOKIE_INSECURE is only for an http://127.0.0.1 redirect URI in development');
+    throw invalid('STINT_COOKIE_INSECURE is only for an http://127.0.0.1 redirect URI in development');
   }
   return {
     oidc,
@@ -78,32 +95,60 @@ export function loadIdentityConfig(env: Readonly<Record<string, string | undefin
     cliSessionTtlMs: durationMs('STINT_CLI_SESSION_TTL', env.STINT_CLI_SESSION_TTL, '12h'),
     cookieSecure: !insecure,
     authRateLimit: positiveInt('STINT_AUTH_RATE_LIMIT', env.STINT_AUTH_RATE_LIMIT, 30),
-    lockoutThreshold: positiveInt('STINT_AUTH_LOCKOUT_THRESHOLD', env.STINT_AUTH_LOCKOUT_THRESHOLD, 10),
-    lockoutMs: durationMs('STINT_AUTH_LOCKOUT_DURATION', env.STINT_AUTH_LOCKOUT_DURATION, '15m'),
+    lockout: {
+      threshold: positiveInt('STINT_AUTH_LOCKOUT_THRESHOLD', env.STINT_AUTH_LOCKOUT_THRESHOLD, 10),
+      maxDelayMs: durationMs('STINT_AUTH_LOCKOUT_DURATION', env.STINT_AUTH_LOCKOUT_DURATION, '15m'),
+    },
+    trustedProxies: proxies(env.STINT_TRUSTED_PROXIES),
   };
+}
+
+/** Each entry an IP address or a CIDR range: a host name or typo would silently trust nothing, or too much. */
+function proxies(text: string | undefined): string[] {
+  const entries = list(text);
+  for (const entry of entries) {
+    const [address = '', bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const max = family === 4 ? 32 : 128;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      throw invalid(`STINT_TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR range`);
+    }
+  }
+  return entries;
 }
 
 function loadOidc(env: Readonly<Record<string, string | undefined>>): OidcConfig | null {
   const given = Object.keys(env).filter((k) => k.startsWith('STINT_OIDC_') && env[k] !== '');
   if (!env.STINT_OIDC_ISSUER) {
-    if (given.length > 0) throw new Error(`${given.join(', ')} given without STINT_OIDC_ISSUER`);
+    if (given.length > 0) throw invalid(`${given.join(', ')} given without STINT_OIDC_ISSUER`);
     return null;
   }
   const issuer = url('STINT_OIDC_ISSUER', env.STINT_OIDC_ISSUER);
-  // openid-client refuses plain http; allowing it is for a provider on this machine only (development, tests).
-  if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && isLoopback(issuer))) {
-    throw new Error('STINT_OIDC_ISSUER must be https (plain http only on 127.0.0.1 for development)');
+  // Keys, tokens and discovery all come from the issuer: over plain http anyone on the path could replace them.
+  // A provider on this machine may be http for development and tests, and only when the operator says so.
+  const allowInsecure =
+    env.STINT_OIDC_ALLOW_INSECURE_ISSUER === '1' || env.STINT_OIDC_ALLOW_INSECURE_ISSUER === 'true';
+  if (issuer.protocol === 'http:') {
+    if (!allowInsecure || !isLoopback(issuer)) {
+      throw new IdentityConfigError(
+        'OIDC_INSECURE_ISSUER',
+        'STINT_OIDC_ISSUER must be https (plain http only for a provider on 127.0.0.1, with STINT_OIDC_ALLOW_INSECURE_ISSUER=1, in development)',
+      );
+    }
+  } else if (issuer.protocol !== 'https:') {
+    throw new IdentityConfigError('OIDC_INSECURE_ISSUER', 'STINT_OIDC_ISSUER must be an https URL');
   }
   const clientId = env.STINT_OIDC_CLIENT_ID;
-  if (!clientId) throw new Error('STINT_OIDC_CLIENT_ID is required with STINT_OIDC_ISSUER');
+  if (!clientId) throw invalid('STINT_OIDC_CLIENT_ID is required with STINT_OIDC_ISSUER');
   if (env.STINT_OIDC_CLIENT_SECRET && env.STINT_OIDC_CLIENT_SECRET_FILE) {
-    throw new Error('give STINT_OIDC_CLIENT_SECRET or STINT_OIDC_CLIENT_SECRET_FILE, not both');
+    throw invalid('give STINT_OIDC_CLIENT_SECRET or STINT_OIDC_CLIENT_SECRET_FILE, not both');
   }
   const clientSecret = env.STINT_OIDC_CLIENT_SECRET_FILE
     ? readFileSync(env.STINT_OIDC_CLIENT_SECRET_FILE, 'utf8').trim()
     : (env.STINT_OIDC_CLIENT_SECRET ?? null);
   if (!env.STINT_OIDC_REDIRECT_URI)
-    throw new Error('STINT_OIDC_REDIRECT_URI is required with STINT_OIDC_ISSUER');
+    throw invalid('STINT_OIDC_REDIRECT_URI is required with STINT_OIDC_ISSUER');
   const redirectUri = url('STINT_OIDC_REDIRECT_URI', env.STINT_OIDC_REDIRECT_URI);
   return {
     issuer,

@@ -1,46 +1,75 @@
 /**
- * Consecutive authentication failures per key (an IP address, a user): after `threshold` of them the key is
- * locked for `lockMs`, and a success clears it. Kept in this process's memory: with several servers each
- * counts its own, which still bounds guessing to threshold × servers per period.
+ * Failure counters with back-off, per key: a client address (`ip:…`) or a presented credential id (`cred:…`),
+ * never a user, so nobody can shut a person out by presenting their dead or guessed credentials.
+ *
+ * - A key's failures are forgotten after `maxDelayMs` without one; no success resets them (otherwise one valid
+ *   request every few guesses keeps a guesser under the threshold for ever).
+ * - From the `threshold`-th failure on, the key is held back: first for maxDelayMs / 64, doubling with each
+ *   further failure, never longer than maxDelayMs. A pause, not a lock: it ends by itself.
+ *
+ * Kept in this process's memory: with several servers each counts its own, which still bounds guessing to
+ * a few tries per pause and server.
  */
 export interface Lockout {
-  lockedUntil(keys: readonly string[], now: Date): Date | null;
+  /** When the latest pause of these keys ends, or null when none is held back now. */
+  heldUntil(keys: readonly string[], now: Date): Date | null;
   failure(keys: readonly string[], now: Date): void;
-  success(keys: readonly string[]): void;
 }
 
-export function createLockout(opts: { threshold: number; lockMs: number; maxKeys?: number }): Lockout {
-  const state = new Map<string, { failures: number; lockedUntil: number }>();
+/** The pause before the next try after `failures` failures (0 below the threshold). */
+export function backoffMs(failures: number, opts: { threshold: number; maxDelayMs: number }): number {
+  if (failures < opts.threshold) return 0;
+  const first = Math.max(1000, Math.floor(opts.maxDelayMs / 64));
+  const doublings = Math.min(failures - opts.threshold, 30);
+  return Math.min(opts.maxDelayMs, first * 2 ** doublings);
+}
+
+export function createLockout(opts: { threshold: number; maxDelayMs: number; maxKeys?: number }): Lockout {
+  const state = new Map<string, { failures: number; lastAt: number; heldUntil: number }>();
   const maxKeys = opts.maxKeys ?? 100_000;
   return {
-    lockedUntil(keys, now) {
+    heldUntil(keys, now) {
       let until = 0;
       for (const k of keys) {
         const s = state.get(k);
-        if (s && s.lockedUntil > now.getTime()) until = Math.max(until, s.lockedUntil);
+        if (s && s.heldUntil > now.getTime()) until = Math.max(until, s.heldUntil);
       }
       return until > 0 ? new Date(until) : null;
     },
     failure(keys, now) {
+      const t = now.getTime();
       for (const k of keys) {
-        const s = state.get(k) ?? { failures: 0, lockedUntil: 0 };
-        // A lock that ran out starts a new count.
-        if (s.lockedUntil !== 0 && s.lockedUntil <= now.getTime()) {
-          s.failures = 0;
-          s.lockedUntil = 0;
-        }
+        let s = state.get(k);
+        // A quiet spell as long as the longest pause forgives the past.
+        if (s && t - s.lastAt > opts.maxDelayMs) s = undefined;
+        s ??= { failures: 0, lastAt: t, heldUntil: 0 };
         s.failures += 1;
-        if (s.failures >= opts.threshold) s.lockedUntil = now.getTime() + opts.lockMs;
-        // Bound memory under a spray of addresses: forget the oldest entry.
+        s.lastAt = t;
+        const pause = backoffMs(s.failures, opts);
+        if (pause > 0) s.heldUntil = Math.max(s.heldUntil, t + pause);
+        // Bound memory under a spray of addresses or ids: forget the oldest entry.
         if (!state.has(k) && state.size >= maxKeys) {
           const oldest = state.keys().next().value;
           if (oldest !== undefined) state.delete(oldest);
         }
+        state.delete(k);
         state.set(k, s);
       }
     },
-    success(keys) {
-      for (const k of keys) state.delete(k);
-    },
   };
+}
+
+/** Whole seconds until `until`, at least 1: the Retry-After a held-back caller is told. */
+export const retryAfterSeconds = (until: Date, now: Date): number =>
+  Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+
+const PRESENTED_ID = /^(stints?)_([A-Za-z0-9_-]{16})\./;
+
+/**
+ * The counter key of a presented API token or session: its kind and public id, whether or not such a credential
+ * exists. Null for something that is not shaped like one (only the address counts then).
+ */
+export function credentialKey(token: string): string | null {
+  const m = PRESENTED_ID.exec(token);
+  return m ? `cred:${m[1]}:${m[2]}` : null;
 }

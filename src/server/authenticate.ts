@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenStore } from '../auth/token-store.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
-import type { Lockout } from '../identity/lockout.js';
+import { credentialKey, type Lockout, retryAfterSeconds } from '../identity/lockout.js';
 import { csrfTokenFor, isSessionToken, type SessionStore } from '../identity/session-store.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { Actor } from '../requests/request-types.js';
@@ -45,29 +45,41 @@ function presented(request: FastifyRequest): Presented | null {
 /**
  * Authentication for every route not marked public: an API token or CLI session as a bearer token, or the
  * portal's session cookie (whose state-changing requests also need the CSRF header). The actor's roles come
- * from the directory. Failures are counted per address and user for lock-out, and audited without the secret.
+ * from the directory. Failures are counted per client address and per presented credential id (never per user)
+ * for back-off, and audited without the secret.
  */
 export function registerAuthentication(app: FastifyInstance, deps: AuthenticationDeps): void {
   app.decorateRequest('actor', null);
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config?.public === true) return;
     const cred = presented(request);
     if (!cred) throw new StintError('UNAUTHENTICATED', 'missing bearer token');
     const now = deps.clock();
     const source = sourceOf(request);
     const ipKey = `ip:${source.ip ?? '?'}`;
+    const credKey = credentialKey(cred.token);
+    const holdBack = (until: Date, message: string): never => {
+      reply.header('retry-after', String(retryAfterSeconds(until, now)));
+      throw new StintError('AUTH_LOCKED', message);
+    };
 
     const fail = async (reason: string, userId: string | null, id: string | null): Promise<never> => {
-      const keys = userId ? [ipKey, `user:${userId}`] : [ipKey];
-      deps.lockout?.failure(keys, now);
+      // A credential id already held back answers 429. Its holder, who has the right secret, never gets here:
+      // whoever saw the id (audit trail, token list) must not be able to shut its owner out.
+      const wasHeld = credKey ? deps.lockout?.heldUntil([credKey], now) : null;
+      deps.lockout?.failure(credKey ? [ipKey, credKey] : [ipKey], now);
       await deps.audit?.failed({ at: now, userId, method: cred.kind, reason, id, source });
+      const until = credKey && wasHeld ? deps.lockout?.heldUntil([credKey], now) : null;
+      if (until) holdBack(until, 'this credential failed too often: try again later');
       throw new StintError(
         'UNAUTHENTICATED',
         `invalid, expired or revoked ${cred.kind === 'api-token' ? 'token' : 'session'}`,
       );
     };
 
-    if (deps.lockout?.lockedUntil([ipKey], now)) {
+    // Checked before the credential, so a guessing client learns nothing more until its pause is over.
+    const ipHeld = deps.lockout?.heldUntil([ipKey], now);
+    if (ipHeld) {
       await deps.audit?.failed({
         at: now,
         userId: null,
@@ -76,7 +88,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
         id: null,
         source,
       });
-      throw new StintError('AUTH_LOCKED', 'too many failed sign-ins from this address: try again later');
+      holdBack(ipHeld, 'too many failed sign-ins from this address: try again later');
     }
 
     let userId: string;
@@ -96,17 +108,6 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       credential = { kind: cred.kind, id: r.id, scopes: null };
     }
 
-    if (deps.lockout?.lockedUntil([`user:${userId}`], now)) {
-      await deps.audit?.failed({
-        at: now,
-        userId,
-        method: cred.kind,
-        reason: 'locked',
-        id: credential.id,
-        source,
-      });
-      throw new StintError('AUTH_LOCKED', 'too many failed sign-ins for this user: try again later');
-    }
     const user = deps.policy.current().users.get(userId);
     if (!user) return fail('not-in-directory', userId, credential.id);
 
@@ -120,7 +121,6 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
         );
       }
     }
-    deps.lockout?.success([ipKey, `user:${userId}`]);
     request.actor = {
       userId: user.id,
       security: user.security,

@@ -1,8 +1,9 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
-import { type IdentityOptions, registerIdentity } from '../identity/register-identity.js';
+import { createIdentityModule, type IdentityOptions } from '../identity/identity-module.js';
 import { registerErrorHandler } from './error-handler.js';
+import { registerIdentity } from './register-identity.js';
 import { auditLogRoutes } from './routes/audit-log-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { directoryRoutes } from './routes/directory-routes.js';
@@ -39,9 +40,21 @@ export async function buildHttpApp(
     scim?: ScimRoutesDeps | null;
   } = {},
 ): Promise<FastifyInstance> {
+  const identity = createIdentityModule(
+    {
+      store: stint.deps.store,
+      policy: stint.deps.policy,
+      clock: stint.deps.clock,
+      secrets: stint.deps.secrets,
+    },
+    options.identity,
+  );
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
+    // The client address (lock-out, rate limits, audit) is taken from X-Forwarded-For only when the hop that
+    // sent it is a configured proxy: otherwise any caller could pick its own address.
+    trustProxy: identity.config.trustedProxies.length > 0 ? identity.config.trustedProxies : false,
   });
 
   await app.register(swagger, {
@@ -55,17 +68,7 @@ export async function buildHttpApp(
   registerValidation(app);
   for (const schema of sharedSchemas) app.addSchema(schema);
   registerErrorHandler(app);
-  await registerIdentity(
-    app,
-    {
-      store: stint.deps.store,
-      tokens: stint.tokens,
-      policy: stint.deps.policy,
-      clock: stint.deps.clock,
-      secrets: stint.deps.secrets,
-    },
-    options.identity,
-  );
+  await registerIdentity(app, identity, stint.tokens);
 
   await app.register(
     healthRoutes(async () => {

@@ -64,6 +64,7 @@ describe.each(STORE_KINDS)('directory facts from OIDC claims (%s)', (kind) => {
     const holder = createPolicyHolder(parsePolicy(text, 'p.yaml'), () => parsePolicy(text, 'p.yaml'));
     const identity = loadIdentityConfig({
       STINT_OIDC_ISSUER: idp.issuer,
+      STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
       STINT_OIDC_CLIENT_ID: idp.portalClient.id,
       STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
       STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,

@@ -14,6 +14,8 @@ export function identityHarness(
     identity: {
       config: loadIdentityConfig({
         STINT_OIDC_ISSUER: idp.issuer,
+        // The test provider listens on plain http on 127.0.0.1: allowed only with this flag.
+        STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
         STINT_OIDC_CLIENT_ID: idp.portalClient.id,
         STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
         STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
@@ -30,6 +30,13 @@ export interface TestIdp {
   confirmDevice(verificationUrl: string): Promise<void>;
   /** A real ID token for the CLI client, through the code flow with PKCE and the given nonce. */
   cliIdToken(nonce: string, email?: string): Promise<string>;
+  /** A real ID token for the CLI client through the device flow (RFC 8628): no nonce, no jti. */
+  deviceIdToken(email: string): Promise<string>;
+  /**
+   * A man in the middle of the token endpoint: while set, every ID token the provider issues there is passed
+   * through it and the answer carries what it returns (the rest of the response untouched).
+   */
+  tamperIdToken: ((idToken: string) => Promise<string>) | null;
   /** A token signed with the provider's key, claims overridden as given. */
   forge(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
@@ -51,7 +58,10 @@ export async function startIdp(): Promise<TestIdp> {
     redirectUri: 'http://127.0.0.1:7070/auth/callback',
   };
   const cliClientId = 'stint-cli';
-  const state: Pick<TestIdp, 'nextLogin'> = { nextLogin: { email: 'alice@example.com', amr: ['pwd'] } };
+  const state: Pick<TestIdp, 'nextLogin' | 'tamperIdToken'> = {
+    nextLogin: { email: 'alice@example.com', amr: ['pwd'] },
+    tamperIdToken: null,
+  };
   const accountClaims = new Map<string, Record<string, unknown>>();
 
   const provider = new Provider(issuer, {
@@ -103,7 +113,9 @@ export async function startIdp(): Promise<TestIdp> {
   });
   const callback = provider.callback();
   handler = async (req: never, res: never) => {
-    const r = req as unknown as { url: string };
+    const r = req as unknown as { url: string; method: string };
+    const tamper = state.tamperIdToken;
+    if (tamper && r.method === 'POST' && r.url.startsWith('/token')) rewriteIdToken(res, tamper);
     if (r.url.startsWith('/interaction/')) {
       const { nextLogin } = state;
       const details = await provider.interactionDetails(req, res);
@@ -139,6 +151,28 @@ export async function startIdp(): Promise<TestIdp> {
     }
     callback(req, res);
   };
+
+  /** Holds back the provider's token response, swaps its id_token, then sends it with the right length. */
+  function rewriteIdToken(response: never, tamper: (idToken: string) => Promise<string>) {
+    const res = response as unknown as ServerResponse;
+    const end = res.end.bind(res) as (body: string) => void;
+    const chunks: Buffer[] = [];
+    res.write = ((chunk: string | Buffer) => {
+      chunks.push(Buffer.from(chunk));
+      return true;
+    }) as typeof res.write;
+    res.end = ((chunk?: string | Buffer | (() => void)) => {
+      if (chunk !== undefined && typeof chunk !== 'function') chunks.push(Buffer.from(chunk));
+      void (async () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        if (typeof body.id_token === 'string') body.id_token = await tamper(body.id_token);
+        const text = JSON.stringify(body);
+        res.setHeader('content-length', Buffer.byteLength(text));
+        end(text);
+      })();
+      return res;
+    }) as typeof res.end;
+  }
 
   const jar = new Map<string, string>();
   const keep = (res: Response) => {
@@ -176,6 +210,12 @@ export async function startIdp(): Promise<TestIdp> {
     },
     set nextLogin(v) {
       state.nextLogin = v;
+    },
+    get tamperIdToken() {
+      return state.tamperIdToken;
+    },
+    set tamperIdToken(v) {
+      state.tamperIdToken = v;
     },
     signingKey: { privateKey, kid },
     accountClaims,
@@ -235,6 +275,27 @@ export async function startIdp(): Promise<TestIdp> {
       });
       if (!tokens.id_token) throw new Error('no ID token');
       return tokens.id_token;
+    },
+    async deviceIdToken(email) {
+      state.nextLogin = { email, amr: ['pwd'] };
+      const config = await oidc.discovery(new URL(issuer), cliClientId, undefined, oidc.None(), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid email' });
+      await idp.confirmDevice(device.verification_uri_complete ?? device.verification_uri);
+      // One poll, at once: the person has confirmed already, so the provider answers with the tokens.
+      const res = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+          device_code: device.device_code,
+          client_id: cliClientId,
+        }).toString(),
+      });
+      const body = (await res.json()) as { id_token?: string };
+      if (!body.id_token) throw new Error(`no ID token from the device flow: ${JSON.stringify(body)}`);
+      return body.id_token;
     },
     async forge(claims, header = {}) {
       const now = Math.floor(Date.now() / 1000);

@@ -1,3 +1,4 @@
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../support/harness.js';
 import { authEvents, countRows, freshIp, identityHarness } from './fixtures.js';
@@ -203,5 +204,47 @@ describe('portal sign-in (authorization code + PKCE) against a real OpenID provi
     expect(res.statusCode).toBe(401);
     expect(res.json().error.code).toBe('UNKNOWN_IDENTITY');
     expect(await countRows(h, 'sessions')).toBe(before);
+  });
+
+  describe('an ID token altered between the token endpoint and Stint', () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    type SigningKey = Parameters<SignJWT['sign']>[0];
+    const resign = async (idToken: string, key: SigningKey, kid: string, change = {}) =>
+      new SignJWT({ ...decodeJwt(idToken), ...change }).setProtectedHeader({ alg: 'RS256', kid }).sign(key);
+
+    const forgeries: Record<string, (idToken: string) => Promise<string>> = {
+      'signed by another key under the provider’s key id': async (t) =>
+        resign(t, (await generateKeyPair('RS256')).privateKey, idp.signingKey.kid),
+      'signed by a key the provider does not publish': async (t) =>
+        resign(t, (await generateKeyPair('RS256')).privateKey, 'k-unknown'),
+      'with its subject swapped to an admin (signature left as it was)': async (t) => {
+        const [header, payload, signature] = t.split('.') as [string, string, string];
+        const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+        return `${header}.${b64({ ...claims, sub: 'root@example.com', email: 'root@example.com' })}.${signature}`;
+      },
+      'issued an hour in the future (signed by the provider)': async (t) => {
+        const later = Math.floor(Date.now() / 1000) + 3600;
+        return resign(t, idp.signingKey.privateKey, idp.signingKey.kid, {
+          iat: later,
+          exp: later + 600,
+        });
+      },
+    };
+
+    for (const [name, forge] of Object.entries(forgeries)) {
+      it(`refuses one ${name}`, async () => {
+        const before = await countRows(h, 'sessions');
+        idp.tamperIdToken = forge;
+        try {
+          const { res } = await signIn('alice@example.com');
+          expect(res.statusCode, res.body).toBe(401);
+          expect(res.json().error.code).toBe('ID_TOKEN_INVALID');
+          expect(res.cookies.find((c) => c.name === 'stint_session')).toBeUndefined();
+        } finally {
+          idp.tamperIdToken = null;
+        }
+        expect(await countRows(h, 'sessions')).toBe(before);
+      });
+    }
   });
 });

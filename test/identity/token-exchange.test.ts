@@ -195,5 +195,52 @@ describe.each(['sqlite', 'postgres'] as const)(
       const again = await exchange({ id_token: idToken });
       expect(again.json().error.code).toBe('ID_TOKEN_REPLAYED');
     });
+
+    it('exchanges a real device-flow ID token once: no re-encoding or re-signing of it buys another session', async () => {
+      const idToken = await idp.deviceIdToken('dave@example.com');
+      const [header, payload, signature] = idToken.split('.') as [string, string, string];
+      expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).not.toHaveProperty('jti');
+      expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).not.toHaveProperty('nonce');
+      // The last base64url character of a 256-byte signature carries 2 spare bits (342 × 6 = 2052 bits):
+      // each spare-bit pattern decodes to the same bytes, so jose accepts them all; so does `=` padding.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const last = alphabet.indexOf(signature.at(-1) as string);
+      const variants: string[] = [];
+      for (let spare = 0; spare < 64; spare++) {
+        const c = alphabet[(last & ~0b1111) | (spare & 0b1111)] as string;
+        const variant = `${header}.${payload}.${signature.slice(0, -1)}${c}`;
+        if (variant !== idToken && !variants.includes(variant)) variants.push(variant);
+      }
+      variants.push(`${idToken}==`, `${header}.${payload}=.${signature}`);
+      const before = await countRows(h, 'sessions');
+      const first = await exchange({ id_token: idToken });
+      expect(first.statusCode, first.body).toBe(201);
+      for (const variant of variants) {
+        const res = await exchange({ id_token: variant });
+        expect(res.statusCode, variant.slice(-4)).toBe(401);
+        expect(['ID_TOKEN_INVALID', 'ID_TOKEN_REPLAYED']).toContain(res.json().error.code);
+      }
+      expect(await countRows(h, 'sessions')).toBe(before + 1);
+    });
+
+    it('keys device-flow replay on what the token says, not on its bytes', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { email: 'erin@example.com', sub: 'erin@example.com', iat: now, auth_time: now - 5 };
+      const first = await exchange({ id_token: await idp.forge(claims) });
+      expect(first.statusCode, first.body).toBe(201);
+      // The same statement signed again (another header, so another signature): still the same sign-in.
+      const resigned = await idp.forge(claims, { typ: 'JWT' });
+      const again = await exchange({ id_token: resigned });
+      expect(again.json().error.code).toBe('ID_TOKEN_REPLAYED');
+    });
+
+    it('refuses an ID token issued in the future', async () => {
+      const n = nonce();
+      const later = Math.floor(Date.now() / 1000) + 3600;
+      await refused(
+        { id_token: await idp.forge({ nonce: n, iat: later, exp: later + 600 }), nonce: n },
+        'ID_TOKEN_INVALID',
+      );
+    });
   },
 );

@@ -3,7 +3,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import { StintError } from '../../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../../identity/auth-audit.js';
 import type { IdentityConfig, OidcConfig } from '../../identity/identity-config.js';
-import type { Lockout } from '../../identity/lockout.js';
+import { type Lockout, retryAfterSeconds } from '../../identity/lockout.js';
 import { mfaAtFromClaims } from '../../identity/mfa-claims.js';
 import type { IdTokenClaims, LoginState, OidcClient } from '../../identity/oidc-client.js';
 import type { ResolveUser } from '../../identity/resolve-user.js';
@@ -45,13 +45,23 @@ export function authRoutes(deps: AuthRouteDeps) {
   const { config, sessions, lockout, audit } = deps;
   const rateLimit = { max: config.authRateLimit, timeWindow: 60_000 };
 
-  /** Runs a sign-in step; a refusal is counted for lock-out and audited, then answered with its code. */
-  async function guarded<T>(request: FastifyRequest, method: string, step: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a sign-in step; a refusal is counted against the client address (never the person the token names: a
+   * forged or stale token must not shut them out) and audited, then answered with its code.
+   */
+  async function guarded<T>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    method: string,
+    step: () => Promise<T>,
+  ): Promise<T> {
     const now = deps.clock();
     const source = sourceOf(request);
     const ipKey = `ip:${source.ip ?? '?'}`;
-    if (lockout.lockedUntil([ipKey], now)) {
+    const held = lockout.heldUntil([ipKey], now);
+    if (held) {
       await audit.failed({ at: now, userId: null, method, reason: 'locked', id: null, source });
+      reply.header('retry-after', String(retryAfterSeconds(held, now)));
       throw new StintError('AUTH_LOCKED', 'too many failed sign-ins from this address: try again later');
     }
     try {
@@ -78,9 +88,6 @@ export function authRoutes(deps: AuthRouteDeps) {
     if (!found) {
       throw new StintError('UNKNOWN_IDENTITY', `no directory user matches this sign-in's ${oidc.userClaim}`);
     }
-    if (lockout.lockedUntil([`user:${found.userId}`], now)) {
-      throw new StintError('AUTH_LOCKED', 'too many failed sign-ins for this user: try again later');
-    }
     const mfaAt = mfaAtFromClaims(claims, oidc.mfaAcr);
     const session = await sessions.create({
       userId: found.userId,
@@ -89,7 +96,6 @@ export function authRoutes(deps: AuthRouteDeps) {
       ttlMs: method === 'oidc' ? config.sessionTtlMs : config.cliSessionTtlMs,
       mfaAt,
     });
-    lockout.success([`ip:${request.ip}`, `user:${found.userId}`]);
     await audit.succeeded({
       at: now,
       userId: found.userId,
@@ -183,7 +189,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         schema: { summary: 'Starts a portal sign-in', tags: ['auth'], hide: true },
       },
       async (request, reply) =>
-        guarded(request, 'oidc', async () => {
+        guarded(request, reply, 'oidc', async () => {
           const { url, login } = await oidc.client.begin(deps.clock());
           reply.setCookie(LOGIN_COOKIE, deps.secrets.seal(JSON.stringify(login), LOGIN_AAD), {
             ...cookieBase,
@@ -204,7 +210,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         const sealed = request.cookies[LOGIN_COOKIE];
         // One attempt per login: the state cookie goes whatever the outcome.
         reply.clearCookie(LOGIN_COOKIE, { ...cookieBase, path: '/auth' });
-        return guarded(request, 'oidc', async () => {
+        return guarded(request, reply, 'oidc', async () => {
           const login = openLogin(sealed, deps.secrets, deps.clock());
           const current = new URL(oidc.config.redirectUri.href);
           current.search = new URL(request.url, 'http://x').search;
@@ -252,7 +258,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         },
       },
       async (request, reply) =>
-        guarded(request, 'cli', async () => {
+        guarded(request, reply, 'cli', async () => {
           const body = request.body as { id_token: string; nonce?: string };
           const idToken = body.id_token;
           const nonce = body.nonce ?? null;

@@ -1,0 +1,55 @@
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Clock, PolicySource } from '../requests/context.js';
+import type { StintDatabase } from '../store/database.js';
+import { type AuthAudit, createAuthAudit } from './auth-audit.js';
+import { type IdentityConfig, loadIdentityConfig, type OidcConfig } from './identity-config.js';
+import { createLockout, type Lockout } from './lockout.js';
+import { createOidcClient, type OidcClient } from './oidc-client.js';
+import { type ResolveUser, resolveByEmail } from './resolve-user.js';
+import { createSessionStore, type SessionStore } from './session-store.js';
+
+export interface IdentityOptions {
+  config?: IdentityConfig;
+  /** Maps sign-in claims to a directory user; defaults to the YAML directory by the configured claim. */
+  resolveUser?: ResolveUser;
+}
+
+export interface IdentityParts {
+  store: StintDatabase;
+  policy: PolicySource;
+  clock: Clock;
+  secrets: SecretBox;
+}
+
+/** What the HTTP layer needs to authenticate callers and serve sign-in; the server registers the routes. */
+export interface IdentityModule {
+  config: IdentityConfig;
+  sessions: SessionStore;
+  lockout: Lockout;
+  audit: AuthAudit;
+  /** Absent when single sign-on is not configured. */
+  oidc: { config: OidcConfig; client: OidcClient } | null;
+  resolveUser: ResolveUser;
+  policy: PolicySource;
+  secrets: SecretBox;
+  clock: Clock;
+}
+
+/**
+ * Everything about who is calling, without HTTP: sessions, the failure counters, sign-in audit and the OpenID
+ * relying party. Kept below `server` so identity never imports the routes that use it.
+ */
+export function createIdentityModule(parts: IdentityParts, options: IdentityOptions = {}): IdentityModule {
+  const config = options.config ?? loadIdentityConfig({});
+  return {
+    config,
+    sessions: createSessionStore(parts.store.db),
+    lockout: createLockout(config.lockout),
+    audit: createAuthAudit(parts.store.db),
+    oidc: config.oidc ? { config: config.oidc, client: createOidcClient(config.oidc) } : null,
+    resolveUser: options.resolveUser ?? resolveByEmail(parts.policy, config.oidc?.userClaim),
+    policy: parts.policy,
+    secrets: parts.secrets,
+    clock: parts.clock,
+  };
+}

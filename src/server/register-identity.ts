@@ -1,0 +1,36 @@
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import type { TokenStore } from '../auth/token-store.js';
+import { StintError } from '../domain/errors.js';
+import type { IdentityModule } from '../identity/identity-module.js';
+import { registerAuthentication } from './authenticate.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { tokenRoutes } from './routes/token-routes.js';
+
+/**
+ * The HTTP side of identity: cookies, rate limits on the sign-in routes, authentication of every other route,
+ * sign-in (when OIDC is configured), sessions and API-token management. Called once by buildHttpApp.
+ */
+export async function registerIdentity(
+  app: FastifyInstance,
+  identity: IdentityModule,
+  tokens: TokenStore,
+): Promise<void> {
+  await app.register(cookie);
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, ctx) =>
+      new StintError('RATE_LIMITED', `too many requests: try again in ${Math.ceil(ctx.ttl / 1000)}s`),
+  });
+  registerAuthentication(app, {
+    tokens,
+    sessions: identity.sessions,
+    policy: identity.policy,
+    clock: identity.clock,
+    lockout: identity.lockout,
+    audit: identity.audit,
+  });
+  await app.register(authRoutes(identity));
+  await app.register(tokenRoutes({ tokens, clock: identity.clock }));
+}
