@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { StintError } from '../domain/errors.js';
@@ -17,8 +18,38 @@ export type IdTokenClaims = JWTPayload & Record<string, unknown>;
 /** Asymmetric algorithms only: `none` and the HMAC family (keyed with the client secret) are never accepted. */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
-/** How long a fresh ID token may be before /v1/auth/token exchanges it. */
+/** How long a fresh ID token may be before it is exchanged (CLI) or accepted from the token endpoint (portal). */
 const EXCHANGE_MAX_AGE_S = 10 * 60;
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Three base64url segments, each exactly as its bytes encode: no padding, no spare bits set in a last
+ * character. Decoders ignore those bits, so without this one token has many spellings that all verify.
+ */
+export function isCanonicalJwt(jwt: string): boolean {
+  const parts = jwt.split('.');
+  return (
+    parts.length === 3 &&
+    parts.every((p) => SEGMENT.test(p) && Buffer.from(p, 'base64url').toString('base64url') === p)
+  );
+}
+
+/**
+ * What makes a nonce-less ID token the same sign-in, whatever its encoding or signature (an ECDSA signature can
+ * be re-shaped, and a provider may sign the same statement twice): who issued it, about whom, to whom, when.
+ */
+export function replayKeyOf(claims: IdTokenClaims): string {
+  const statement = [
+    claims.iss,
+    claims.sub,
+    claims.aud,
+    claims.iat,
+    claims.auth_time ?? null,
+    claims.jti ?? null,
+  ];
+  return `claims:${createHash('sha256').update(JSON.stringify(statement)).digest('base64url')}`;
+}
 
 /**
  * The relying party: authorization code + PKCE for the portal (openid-client), and verification of ID tokens the
@@ -45,6 +76,41 @@ export function createOidcClient(config: OidcConfig) {
     return discovered;
   };
 
+  /**
+   * Signature by one of the provider's published keys (fetched over TLS from its jwks_uri, never trusted
+   * because the token arrived over TLS), issuer, audience, expiry, and `iat` neither too old nor in the future.
+   */
+  async function verifySigned(idToken: string, audiences: string[], now: Date): Promise<IdTokenClaims> {
+    if (!isCanonicalJwt(idToken)) {
+      throw new StintError('ID_TOKEN_INVALID', 'the ID token is not in canonical compact form');
+    }
+    const c = await configuration();
+    const meta = c.serverMetadata();
+    if (!meta.jwks_uri) throw new StintError('IDP_ERROR', 'the identity provider publishes no jwks_uri');
+    jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri));
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(idToken, jwks, {
+        issuer: meta.issuer,
+        audience: audiences,
+        algorithms: ALGORITHMS,
+        currentDate: now,
+        maxTokenAge: EXCHANGE_MAX_AGE_S,
+        requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+        clockTolerance: 30,
+      }));
+    } catch (e) {
+      throw mapJoseError(e);
+    }
+    // With several audiences the token must say which party it was issued to.
+    if (Array.isArray(payload.aud) && payload.aud.length > 1) {
+      if (typeof payload.azp !== 'string' || !audiences.includes(payload.azp)) {
+        throw new StintError('ID_TOKEN_INVALID', 'the ID token was issued to another party (azp)');
+      }
+    }
+    return payload as IdTokenClaims;
+  }
+
   return {
     async begin(now: Date): Promise<{ url: URL; login: LoginState }> {
       const c = await configuration();
@@ -66,8 +132,12 @@ export function createOidcClient(config: OidcConfig) {
       return { url, login };
     },
 
-    /** Exchanges the code; openid-client checks state, PKCE, and the ID token's signature, iss, aud, exp, nonce. */
-    async finish(callbackUrl: URL, login: LoginState): Promise<IdTokenClaims> {
+    /**
+     * Exchanges the code (openid-client checks state, PKCE, nonce), then verifies the ID token itself: openid-client
+     * trusts a token endpoint's answer because it came over TLS, which a proxy, a mis-issued certificate or a
+     * plain-http provider defeats.
+     */
+    async finish(callbackUrl: URL, login: LoginState, now: Date): Promise<IdTokenClaims> {
       const c = await configuration();
       const state = callbackUrl.searchParams.get('state');
       if (state !== login.state)
@@ -85,9 +155,11 @@ export function createOidcClient(config: OidcConfig) {
           expectedNonce: login.nonce,
           idTokenExpected: true,
         });
-        const claims = tokens.claims();
-        if (!claims) throw new StintError('ID_TOKEN_INVALID', 'the provider sent no ID token');
-        return claims as IdTokenClaims;
+        if (!tokens.id_token) throw new StintError('ID_TOKEN_INVALID', 'the provider sent no ID token');
+        const claims = await verifySigned(tokens.id_token, [config.clientId], now);
+        if (claims.nonce !== login.nonce)
+          throw new StintError('NONCE_MISMATCH', 'the ID token nonce does not match');
+        return claims;
       } catch (e) {
         if (e instanceof StintError) throw e;
         throw mapOidcError(e);
@@ -100,34 +172,10 @@ export function createOidcClient(config: OidcConfig) {
      * 8628 has no front channel to carry one): then the token must carry none either. Replay is the caller's check.
      */
     async verify(idToken: string, nonce: string | null, now: Date): Promise<IdTokenClaims> {
-      const c = await configuration();
-      const meta = c.serverMetadata();
-      if (!meta.jwks_uri) throw new StintError('IDP_ERROR', 'the identity provider publishes no jwks_uri');
-      jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri));
-      const audiences = [config.clientId, ...config.cliClientIds];
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(idToken, jwks, {
-          issuer: meta.issuer,
-          audience: audiences,
-          algorithms: ALGORITHMS,
-          currentDate: now,
-          maxTokenAge: EXCHANGE_MAX_AGE_S,
-          requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
-          clockTolerance: 30,
-        }));
-      } catch (e) {
-        throw mapJoseError(e);
-      }
-      // With several audiences the token must say which party it was issued to.
-      if (Array.isArray(payload.aud) && payload.aud.length > 1) {
-        if (typeof payload.azp !== 'string' || !audiences.includes(payload.azp)) {
-          throw new StintError('ID_TOKEN_INVALID', 'the ID token was issued to another party (azp)');
-        }
-      }
+      const payload = await verifySigned(idToken, [config.clientId, ...config.cliClientIds], now);
       if ((payload.nonce ?? null) !== nonce)
         throw new StintError('NONCE_MISMATCH', 'the ID token nonce does not match');
-      return payload as IdTokenClaims;
+      return payload;
     },
 
     issuer: () => config.issuer.href,
@@ -141,8 +189,8 @@ function mapJoseError(e: unknown): StintError {
   if (e instanceof joseErrors.JWTExpired)
     return new StintError('ID_TOKEN_EXPIRED', 'the ID token has expired');
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
-    // Too old by iat is an expiry for the person holding it.
-    if (e.claim === 'iat') return new StintError('ID_TOKEN_EXPIRED', 'the ID token is too old to exchange');
+    // Too old by iat is a JWTExpired (above); what remains is an iat in the future.
+    if (e.claim === 'iat') return new StintError('ID_TOKEN_INVALID', 'the ID token was issued in the future');
     return new StintError('ID_TOKEN_INVALID', `the ID token's "${e.claim}" claim is not acceptable`);
   }
   if (e instanceof joseErrors.JOSEError) {

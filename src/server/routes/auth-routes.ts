@@ -5,7 +5,12 @@ import { type AuthAudit, sourceOf } from '../../identity/auth-audit.js';
 import type { IdentityConfig, OidcConfig } from '../../identity/identity-config.js';
 import { type Lockout, retryAfterSeconds } from '../../identity/lockout.js';
 import { mfaAtFromClaims } from '../../identity/mfa-claims.js';
-import type { IdTokenClaims, LoginState, OidcClient } from '../../identity/oidc-client.js';
+import {
+  type IdTokenClaims,
+  type LoginState,
+  type OidcClient,
+  replayKeyOf,
+} from '../../identity/oidc-client.js';
 import type { ResolveUser } from '../../identity/resolve-user.js';
 import { csrfTokenFor, type SessionStore } from '../../identity/session-store.js';
 import type { Clock } from '../../requests/context.js';
@@ -214,7 +219,7 @@ export function authRoutes(deps: AuthRouteDeps) {
           const login = openLogin(sealed, deps.secrets, deps.clock());
           const current = new URL(oidc.config.redirectUri.href);
           current.search = new URL(request.url, 'http://x').search;
-          const claims = await oidc.client.finish(current, login);
+          const claims = await oidc.client.finish(current, login, deps.clock());
           const session = await signIn(request, 'oidc', claims, oidc.config);
           reply.setCookie(SESSION_COOKIE, session.token, {
             ...cookieBase,
@@ -265,8 +270,9 @@ export function authRoutes(deps: AuthRouteDeps) {
           const now = deps.clock();
           const claims = await oidc.client.verify(idToken, nonce, now);
           // Kept until the token expires: the same nonce can never buy a second session. Without a nonce
-          // (device flow) the token itself is used once: its jti, or its whole text.
-          const once = nonce ?? (typeof claims.jti === 'string' ? `jti:${claims.jti}` : `token:${idToken}`);
+          // (device flow) the statement is used once (issuer, subject, audience, iat, auth_time, jti): never
+          // the token's text, which has several spellings.
+          const once = nonce ?? replayKeyOf(claims);
           const fresh = await sessions.useNonce(
             `${claims.iss}\0${once}`,
             new Date((claims.exp ?? 0) * 1000 + 60_000),
