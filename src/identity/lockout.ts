@@ -1,3 +1,5 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
 /**
  * Failure counters with back-off, per key: a client address (`ip:…`) or a presented credential id (`cred:…`),
  * never a user, so nobody can shut a person out by presenting their dead or guessed credentials.
@@ -72,4 +74,25 @@ const PRESENTED_ID = /^(stints?)_([A-Za-z0-9_-]{16})\./;
 export function credentialKey(token: string): string | null {
   const m = PRESENTED_ID.exec(token);
   return m ? `cred:${m[1]}:${m[2]}` : null;
+}
+
+/**
+ * The counter key of a client address. An IPv6 client usually holds a whole /64 (one router advertisement's
+ * worth of addresses), so it is counted as that /64: per address it could step past any back-off.
+ */
+export function addressKey(ip: string | null): string {
+  if (ip === null) return 'ip:?';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1] && isIPv4(mapped[1])) return `ip:${mapped[1]}`;
+  if (!isIPv6(ip)) return `ip:${ip}`;
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = ip.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = ip.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `ip6:${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenStore } from '../auth/token-store.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
-import { credentialKey, type Lockout, retryAfterSeconds } from '../identity/lockout.js';
+import { addressKey, credentialKey, type Lockout, retryAfterSeconds } from '../identity/lockout.js';
 import { csrfTokenFor, isSessionToken, type SessionStore } from '../identity/session-store.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { Actor } from '../requests/request-types.js';
@@ -56,7 +56,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     if (!cred) throw new StintError('UNAUTHENTICATED', 'missing bearer token');
     const now = deps.clock();
     const source = sourceOf(request);
-    const ipKey = `ip:${source.ip ?? '?'}`;
+    const ipKey = addressKey(source.ip);
     const credKey = credentialKey(cred.token);
     const holdBack = (until: Date, message: string): never => {
       reply.header('retry-after', String(retryAfterSeconds(until, now)));

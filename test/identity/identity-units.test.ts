@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IdentityConfigError, loadIdentityConfig } from '../../src/identity/identity-config.js';
-import { backoffMs, createLockout, credentialKey } from '../../src/identity/lockout.js';
+import { addressKey, backoffMs, createLockout, credentialKey } from '../../src/identity/lockout.js';
 import { mfaAtFromClaims } from '../../src/identity/mfa-claims.js';
 
 describe('mfaAtFromClaims', () => {
@@ -50,6 +50,17 @@ describe('lockout', () => {
     for (let i = 0; i < 3; i++) l.failure(['ip:a'], new Date(0));
     l.failure(['ip:a'], new Date(641_000 + 1));
     expect(l.heldUntil(['ip:a'], new Date(641_001))).toBeNull();
+  });
+  it('keys IPv4 clients by address and IPv6 clients by their /64', () => {
+    expect(addressKey('203.0.113.5')).toBe('ip:203.0.113.5');
+    expect(addressKey('::ffff:203.0.113.5')).toBe('ip:203.0.113.5');
+    expect(addressKey(null)).toBe('ip:?');
+    const prefix = 'ip6:2001:db8:0:1::/64';
+    expect(addressKey('2001:db8:0:1::1')).toBe(prefix);
+    expect(addressKey('2001:0DB8:0000:0001:ffff:1:2:3')).toBe(prefix);
+    expect(addressKey('2001:db8::1:0:0:0:9')).toBe(prefix);
+    expect(addressKey('2001:db8:0:2::1')).not.toBe(prefix);
+    expect(addressKey('::1')).toBe('ip6:0:0:0:0::/64');
   });
   it('keys presented tokens by kind and public id, and nothing else', () => {
     expect(credentialKey(`stint_${'a'.repeat(16)}.${'b'.repeat(43)}`)).toBe(`cred:stint:${'a'.repeat(16)}`);

@@ -127,6 +127,33 @@ describe('rate limits and lock-out', () => {
     expect(retryAfter).toBeLessThanOrEqual(600);
   });
 
+  it('counts an IPv6 client by its /64, so stepping through its addresses does not dodge the back-off', async () => {
+    const bad = `stint_${'D'.repeat(16)}.${'B'.repeat(43)}`;
+    for (let i = 1; i <= 3; i++) {
+      const res = await h.app.inject({
+        method: 'GET',
+        url: '/v1/whoami',
+        headers: { authorization: `Bearer ${bad}` },
+        remoteAddress: `2001:db8:0:7::${i}`,
+      });
+      expect(res.statusCode).toBe(401);
+    }
+    const next = await h.app.inject({
+      method: 'GET',
+      url: '/v1/whoami',
+      headers: { authorization: `Bearer ${h.tokens.alice}` },
+      remoteAddress: '2001:db8:0:7:ffff::4',
+    });
+    expect(next.statusCode).toBe(429);
+    const elsewhere = await h.app.inject({
+      method: 'GET',
+      url: '/v1/whoami',
+      headers: { authorization: `Bearer ${h.tokens.alice}` },
+      remoteAddress: '2001:db8:0:8::1',
+    });
+    expect(elsewhere.statusCode).toBe(200);
+  });
+
   it('ignores X-Forwarded-For from a caller that is not a trusted proxy', async () => {
     const ip = '10.6.6.6';
     const bad = `stint_${'C'.repeat(16)}.${'B'.repeat(43)}`;

@@ -3,7 +3,7 @@ import type { SecretBox } from '../../crypto/secret-box.js';
 import { StintError } from '../../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../../identity/auth-audit.js';
 import type { IdentityConfig, OidcConfig } from '../../identity/identity-config.js';
-import { type Lockout, retryAfterSeconds } from '../../identity/lockout.js';
+import { addressKey, type Lockout, retryAfterSeconds } from '../../identity/lockout.js';
 import { mfaAtFromClaims } from '../../identity/mfa-claims.js';
 import {
   type IdTokenClaims,
@@ -62,7 +62,7 @@ export function authRoutes(deps: AuthRouteDeps) {
   ): Promise<T> {
     const now = deps.clock();
     const source = sourceOf(request);
-    const ipKey = `ip:${source.ip ?? '?'}`;
+    const ipKey = addressKey(source.ip);
     const held = lockout.heldUntil([ipKey], now);
     if (held) {
       await audit.failed({ at: now, userId: null, method, reason: 'locked', id: null, source });
