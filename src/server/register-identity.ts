@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TokenStore } from '../auth/token-store.js';
 import { StintError } from '../domain/errors.js';
 import type { IdentityModule } from '../identity/identity-module.js';
+import { addressKey } from '../identity/lockout.js';
 import { registerAuthentication } from './authenticate.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
@@ -20,6 +21,8 @@ export async function registerIdentity(
   await app.register(cookie);
   await app.register(rateLimit, {
     global: false,
+    // The same client key as the back-off: an IPv6 client is its /64, not each of its addresses.
+    keyGenerator: (request) => addressKey(request.ip),
     errorResponseBuilder: (_request, ctx) =>
       new StintError('RATE_LIMITED', `too many requests: try again in ${Math.ceil(ctx.ttl / 1000)}s`),
   });

@@ -35,6 +35,19 @@ describe('rate limits and lock-out', () => {
     ).toBe(302);
   });
 
+  it('rate-limits an IPv6 client by its /64, not by each of its addresses', async () => {
+    const codes: number[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const res = await h.app.inject({
+        method: 'GET',
+        url: '/auth/login',
+        remoteAddress: `2001:db8:0:9::${i}`,
+      });
+      codes.push(res.statusCode);
+    }
+    expect(codes).toEqual([302, 302, 302, 302, 302, 429]);
+  });
+
   it('locks an address out after consecutive failed tokens, even with a good token then', async () => {
     const ip = '10.2.2.2';
     const bad = `stint_${'A'.repeat(16)}.${'B'.repeat(43)}`;
