@@ -48,7 +48,7 @@ describe('rate limits and lock-out', () => {
     expect(codes).toEqual([302, 302, 302, 302, 302, 429]);
   });
 
-  it('locks an address out after consecutive failed tokens, even with a good token then', async () => {
+  it('holds an address back after failed tokens, even with a good token then', async () => {
     const ip = '10.2.2.2';
     const bad = `stint_${'A'.repeat(16)}.${'B'.repeat(43)}`;
     for (let i = 0; i < 3; i++) {
@@ -188,7 +188,7 @@ describe('rate limits and lock-out', () => {
     expect(res.statusCode).toBe(429);
   });
 
-  it('counts failed ID-token exchanges toward the lock-out', async () => {
+  it('counts failed ID-token exchanges toward the address back-off', async () => {
     const ip = '10.4.4.4';
     for (let i = 0; i < 3; i++) {
       const res = await h.app.inject({
