@@ -10,7 +10,9 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function registerAuditGate(app: FastifyInstance, assertWritable: () => void): void {
   app.addHook('preHandler', async (request) => {
     if (READS.has(request.method)) return;
-    if (request.url.startsWith('/v1/audit/') || request.url.startsWith('/audit/')) return;
+    // The matched route, not the raw URL: no path spelling can pass for an audit route.
+    const route = request.routeOptions.url ?? '';
+    if (route.startsWith('/v1/audit/') || route.startsWith('/audit/')) return;
     assertWritable();
   });
 }
