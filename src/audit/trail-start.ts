@@ -1,3 +1,4 @@
+import { StintError } from '../domain/errors.js';
 import type { AuditLog } from './audit-log.js';
 import { isAuditTrailBroken } from './trail-health.js';
 
@@ -13,6 +14,6 @@ export async function checkTrailAtStart(log: Pick<AuditLog, 'build'>): Promise<v
   } catch (e) {
     if (!isAuditTrailBroken(e)) throw e;
     if (e.code === 'NOT_CONTIGUOUS') return;
-    throw new Error(`refusing to start: ${e.message} (${e.code})`);
+    throw new StintError('AUDIT_UNAVAILABLE', `refusing to start: ${e.message} (${e.code})`);
   }
 }
