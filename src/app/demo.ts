@@ -3,12 +3,17 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateNoteKey } from '../audit/log/signed-note.js';
+import { loadPolicyFile } from '../policy/policy-loader.js';
 
 /**
  * The quick start: a data folder with the demo policy and a generated encryption key, and the demo target's
  * admin URL pointing at the machine's local PostgreSQL (prepared by scripts/demo-target.sql).
  */
-export function prepareDemo(dataDir: string, env: NodeJS.ProcessEnv): { policyPath: string } {
+export function prepareDemo(
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+  givenPolicyPath?: string,
+): { policyPath: string } {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const policyPath = join(dataDir, 'stint.yaml');
   if (!existsSync(policyPath)) {
@@ -21,8 +26,12 @@ export function prepareDemo(dataDir: string, env: NodeJS.ProcessEnv): { policyPa
   }
   if (!env.STINT_ENCRYPTION_KEY && !env.STINT_ENCRYPTION_KEY_FILE) env.STINT_ENCRYPTION_KEY_FILE = keyFile;
   const auditKeyFile = join(dataDir, 'audit-signing.key');
-  if (!existsSync(auditKeyFile))
-    writeFileSync(auditKeyFile, `${generateNoteKey('stint-demo').skey}\n`, { mode: 0o600 });
+  // The key's name is the log's origin, which checkpoints and witnesses carry: it names this deployment, and
+  // an existing key is kept (the origin of a log never changes).
+  if (!existsSync(auditKeyFile)) {
+    const { deployment } = loadPolicyFile(givenPolicyPath ?? policyPath).settings;
+    writeFileSync(auditKeyFile, `${generateNoteKey(`${deployment}/audit`).skey}\n`, { mode: 0o600 });
+  }
   if (!env.STINT_AUDIT_SIGNING_KEY && !env.STINT_AUDIT_SIGNING_KEY_FILE)
     env.STINT_AUDIT_SIGNING_KEY_FILE = auditKeyFile;
   // Demo-only login created by scripts/demo-target.sql on the local PostgreSQL; real targets name their own.

@@ -2,6 +2,8 @@ import { createAuditLog } from '../audit/audit-log.js';
 import { createAuditPurge } from '../audit/audit-purge.js';
 import { createAuditService } from '../audit/audit-service.js';
 import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
+import { isAuditTrailBroken } from '../audit/trail-health.js';
+import { checkTrailAtStart } from '../audit/trail-start.js';
 import { createTokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { createIssuer } from '../grants/issuer.js';
@@ -74,7 +76,12 @@ export function createStint(opts: StintOptions) {
   const revoker = createRevoker(deps);
   const expireGrant = createExpirer(deps, run, revoker);
   const scheduler = createExpiryScheduler(clock, (id) => void expireGrant(id));
-  const issue = createIssuer(deps, run, (id, expiresAt) => scheduler.schedule(id, expiresAt));
+  const issue = createIssuer(
+    deps,
+    run,
+    (id, expiresAt) => scheduler.schedule(id, expiresAt),
+    () => auditLog.health.assertWritable(),
+  );
   const mfaConfig = opts.mfa ?? {
     maxAgeSeconds: DEFAULT_MFA_MAX_AGE_SECONDS,
     issuer: 'Stint',
@@ -131,7 +138,10 @@ export function createStint(opts: StintOptions) {
   const buildOnce = (): Promise<unknown> => {
     building ??= auditLog
       .build()
-      .catch((err: unknown) => opts.logger.error({ err }, 'audit tree build failed'))
+      // A broken trail is alerted once by its health, not on every turn.
+      .catch((err: unknown) => {
+        if (!isAuditTrailBroken(err)) opts.logger.error({ err }, 'audit tree build failed');
+      })
       .finally(() => {
         building = null;
       });
@@ -156,6 +166,8 @@ export function createStint(opts: StintOptions) {
     revoker,
     audit,
     auditLog,
+    /** The audit trail's health: while broken, not ready and state changes refused (fail closed). */
+    auditTrail: auditLog.health,
     purge,
     tokens,
     deps,
@@ -164,6 +176,7 @@ export function createStint(opts: StintOptions) {
     reconcile,
     /** Start-up order: clean targets first, then resume everything due, then keep sweeping. */
     async start(): Promise<void> {
+      await checkTrailAtStart(auditLog);
       // The embedded store serves one process, so a claim found at start was left by a crash of this server.
       if (opts.store.dialect === 'sqlite') await deps.requests.releaseClaims(opts.store.db);
       await reconcile();

@@ -1,10 +1,9 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
+import { createCheckpointAnchor } from './checkpoint-anchor.js';
 import { signCheckpoint } from './log/checkpoint.js';
 import { Frontier } from './log/frontier.js';
 import {
@@ -15,6 +14,7 @@ import {
   rootPlan,
 } from './log/merkle.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
+import { AuditTrailBroken, createTrailHealth, isAuditTrailBroken } from './trail-health.js';
 
 /** Leaves folded per build transaction: keeps each one short while catching up after a burst. */
 const BUILD_BATCH = 20_000;
@@ -84,6 +84,13 @@ export function createAuditLog(opts: AuditLogOptions) {
   const db = opts.store.db;
   const source = nodeSource(db);
   const written: string[] = [];
+  // Rollbacks, forks and gaps stop the builder; the health says so to the rest of the server (fail closed).
+  const anchor = createCheckpointAnchor({
+    dir: opts.checkpointDir,
+    origin: opts.origin,
+    keys: opts.signers.map((s) => s.verifier),
+  });
+  const health = createTrailHealth(opts.logger);
 
   async function latestCheckpoint(): Promise<StoredCheckpoint | null> {
     const row = await db
@@ -97,14 +104,17 @@ export function createAuditLog(opts: AuditLogOptions) {
       : null;
   }
 
-  function writeCheckpointFile(size: number, note: string): void {
-    if (!opts.checkpointDir) return;
-    mkdirSync(opts.checkpointDir, { recursive: true });
-    const file = join(opts.checkpointDir, `checkpoint-${String(size).padStart(12, '0')}.txt`);
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, note, { mode: 0o644 });
-    renameSync(tmp, file);
-    written.push(file);
+  async function writeCheckpointFile(size: number, note: string, createdAt: Date): Promise<void> {
+    const file = await anchor.record(size, note, createdAt);
+    if (file) written.push(file);
+  }
+
+  /** A broken trail found on a caller's behalf: alerted, then refused with the API's code. */
+  function refuse(e: unknown): never {
+    if (!isAuditTrailBroken(e)) throw e;
+    health.fail(e, opts.clock());
+    health.assertWritable();
+    throw e;
   }
 
   /** One build step: fold the next batch, and sign a checkpoint when one is due. Returns the built size. */
@@ -149,8 +159,13 @@ export function createAuditLog(opts: AuditLogOptions) {
           .where('seq', '<', end)
           .orderBy('seq')
           .execute();
-        if (leaves.length !== end - built || leaves.some((l, i) => Number(l.seq) !== built + i)) {
-          throw new Error(`audit log leaves ${built}..${end - 1} are not contiguous: the trail was altered`);
+        const gap = leaves.findIndex((l, i) => Number(l.seq) !== built + i);
+        if (leaves.length !== end - built || gap >= 0) {
+          const at = gap >= 0 ? built + gap : built + leaves.length;
+          throw new AuditTrailBroken(
+            'NOT_CONTIGUOUS',
+            `audit event ${at} is missing from the store (leaves ${built}..${end - 1} are not contiguous): the trail was altered`,
+          );
         }
         const nodes: { level: number; idx: number; hash: Uint8Array }[] = [];
         for (const leaf of leaves) {
@@ -170,15 +185,18 @@ export function createAuditLog(opts: AuditLogOptions) {
 
       const last = await trx
         .selectFrom('audit_checkpoints')
-        .select(['size', 'created_at'])
+        .select(['size', 'created_at', 'note'])
         .orderBy('size', 'desc')
         .limit(1)
         .executeTakeFirst();
+      if (last) anchor.observe(last.note, new Date(Number(last.created_at)));
+      await anchor.check(size, built, (at) => rootAt(trx as unknown as Kysely<Database>, at));
       const now = opts.clock();
       const lastSize = last ? Number(last.size) : -1;
       const due = force || !last || now.getTime() - Number(last.created_at) >= opts.checkpointIntervalMs;
       if (built <= lastSize || !due || opts.signers.length === 0) return { built, checkpoint: null };
       const rootHash = await rootAt(trx as unknown as Kysely<Database>, built);
+      await anchor.beforeSign(built, rootHash);
       const note = signCheckpoint({ origin: opts.origin, size: built, rootHash }, opts.signers);
       await trx
         .insertInto('audit_checkpoints')
@@ -186,8 +204,33 @@ export function createAuditLog(opts: AuditLogOptions) {
         .execute();
       return { built, checkpoint: { size: built, note, createdAt: now } };
     });
-    if (result?.checkpoint) writeCheckpointFile(result.checkpoint.size, result.checkpoint.note);
+    if (result?.checkpoint) {
+      await writeCheckpointFile(result.checkpoint.size, result.checkpoint.note, result.checkpoint.createdAt);
+    }
     return result ?? { built: -1, checkpoint: null };
+  }
+
+  /**
+   * Folds until the tree reaches the head. `checked` is false when another server held the builder lock, so
+   * this turn saw nothing and proves nothing about the trail's health.
+   */
+  async function buildAll(options: {
+    checkpoint?: boolean;
+    wait?: boolean;
+  }): Promise<{ checkpoint: StoredCheckpoint | null; checked: boolean }> {
+    const wait = options.checkpoint === true || options.wait === true;
+    let step = await buildOnce(false, wait);
+    for (let guard = 0; guard < 10_000; guard++) {
+      const head = await db
+        .selectFrom('audit_head')
+        .select('size')
+        .where('id', '=', 1)
+        .executeTakeFirstOrThrow();
+      if (step.built < 0 || step.built >= Number(head.size)) break;
+      step = await buildOnce(false, wait);
+    }
+    if (options.checkpoint) step = await buildOnce(true, true);
+    return { checkpoint: step.checkpoint ?? (await latestCheckpoint()), checked: step.built >= 0 };
   }
 
   async function rootAt(from: Kysely<Database>, size: number): Promise<Uint8Array> {
@@ -203,21 +246,21 @@ export function createAuditLog(opts: AuditLogOptions) {
      * Folds everything recorded so far. The periodic builder passes nothing and skips a turn when another server
      * is building; `checkpoint` waits for it instead, and then signs a checkpoint at the new size at once.
      */
-    async build(options: { checkpoint?: boolean } = {}): Promise<StoredCheckpoint | null> {
-      const wait = options.checkpoint === true;
-      let step = await buildOnce(false, wait);
-      for (let guard = 0; guard < 10_000; guard++) {
-        const head = await db
-          .selectFrom('audit_head')
-          .select('size')
-          .where('id', '=', 1)
-          .executeTakeFirstOrThrow();
-        if (step.built < 0 || step.built >= Number(head.size)) break;
-        step = await buildOnce(false, wait);
+    async build(options: { checkpoint?: boolean; wait?: boolean } = {}): Promise<StoredCheckpoint | null> {
+      try {
+        const built = await buildAll(options);
+        if (built.checked) health.recover();
+        return built.checkpoint;
+      } catch (e) {
+        if (isAuditTrailBroken(e)) health.fail(e, opts.clock());
+        throw e;
       }
-      if (options.checkpoint) step = await buildOnce(true, true);
-      return step.checkpoint ?? (await latestCheckpoint());
     },
+
+    /** Whether the trail is being signed as it grows; while not, the server fails closed. */
+    health,
+    /** The newest checkpoint known to be signed, even if the store no longer holds it (rolled back). */
+    newestKnown: () => anchor.newest(),
 
     async checkpointAt(size: number): Promise<StoredCheckpoint | null> {
       const row = await db
@@ -246,7 +289,9 @@ export function createAuditLog(opts: AuditLogOptions) {
 
     /** Signs a checkpoint at a past size (all of it built): exports end where their range ends. */
     async signAt(size: number): Promise<StoredCheckpoint> {
+      health.assertWritable();
       const rootHash = await rootAt(db, size);
+      await anchor.beforeSign(size, rootHash).catch(refuse);
       const note = signCheckpoint({ origin: opts.origin, size, rootHash }, opts.signers);
       const now = opts.clock();
       await db
@@ -259,8 +304,9 @@ export function createAuditLog(opts: AuditLogOptions) {
         .selectAll()
         .where('size', '=', size)
         .executeTakeFirstOrThrow();
-      writeCheckpointFile(size, stored.note);
-      return { size, note: stored.note, createdAt: new Date(Number(stored.created_at)) };
+      const createdAt = new Date(Number(stored.created_at));
+      await writeCheckpointFile(size, stored.note, createdAt).catch(refuse);
+      return { size, note: stored.note, createdAt };
     },
 
     /** The hashes of rootPlan(size): where an export starting at `size` resumes the tree. */

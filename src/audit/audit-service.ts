@@ -2,8 +2,9 @@ import { authorize } from '../auth/authorize.js';
 import { StintError } from '../domain/errors.js';
 import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
-import type { AuditLog } from './audit-log.js';
+import type { AuditLog, StoredCheckpoint } from './audit-log.js';
 import { verifyStore } from './audit-verify.js';
+import type { KnownCheckpoint } from './checkpoint-anchor.js';
 import { encodeBase64 } from './log/base64.js';
 import { Frontier } from './log/frontier.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
@@ -17,6 +18,19 @@ export interface AuditServiceDeps {
   origin: string;
   signers: readonly Ed25519NoteSigner[];
   checkpointDir: string | null;
+}
+
+/**
+ * The newest checkpoint the server knows was signed (its WORM folder, or signed since start), when the store's
+ * own are older: served with them, so a verifier sees a rolled-back store come up short (MISSING) even when it
+ * holds no state of its own.
+ */
+function withNewestKnown(
+  stored: StoredCheckpoint | null,
+  known: KnownCheckpoint | null,
+): StoredCheckpoint | null {
+  if (!known || (stored && stored.size >= known.size)) return stored;
+  return { size: known.size, note: known.note, createdAt: known.createdAt };
 }
 
 /** The audit log's read side: checkpoints, leaves, proofs and verification, for auditors and witnesses. */
@@ -52,13 +66,16 @@ export function createAuditService(deps: AuditServiceDeps) {
     },
 
     async latestNote(): Promise<string> {
-      const latest = await deps.log.latestCheckpoint();
+      const latest = withNewestKnown(await deps.log.latestCheckpoint(), deps.log.newestKnown());
       if (!latest) throw new StintError('NOT_FOUND', 'no checkpoint has been signed yet');
       return latest.note;
     },
 
     async checkpoints(limit: number) {
-      return (await deps.log.checkpoints(limit)).map((c) => ({ ...c, createdAt: c.createdAt.toISOString() }));
+      const stored = await deps.log.checkpoints(limit);
+      const newest = withNewestKnown(stored[0] ?? null, deps.log.newestKnown());
+      const list = newest && newest !== stored[0] ? [newest, ...stored].slice(0, limit) : stored;
+      return list.map((c) => ({ ...c, createdAt: c.createdAt.toISOString() }));
     },
 
     /** A checkpoint at a past size, signed now if none is stored: exports end where their range ends. */

@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   CREDENTIAL_NOT_AVAILABLE: 409,
   POLICY_INVALID: 422,
   PROVIDER_ERROR: 502,
+  /** The audit trail cannot be signed (rolled back, forked, rows missing): state changes wait until it is fixed. */
+  AUDIT_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
 import { createIdentityModule, type IdentityOptions } from '../identity/identity-module.js';
+import { registerAuditGate } from './audit-gate.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerIdentity } from './register-identity.js';
 import { auditLogRoutes } from './routes/audit-log-routes.js';
@@ -31,7 +32,7 @@ export const httpLogOptions = {
 };
 
 export async function buildHttpApp(
-  stint: Pick<Stint, 'service' | 'audit' | 'mfa' | 'tokens' | 'deps'>,
+  stint: Pick<Stint, 'service' | 'audit' | 'auditTrail' | 'mfa' | 'tokens' | 'deps'>,
   options: {
     /** A pino logger made with `httpLogOptions` (redaction); none logs nothing. */
     logger?: FastifyBaseLogger;
@@ -68,11 +69,14 @@ export async function buildHttpApp(
   registerValidation(app);
   for (const schema of sharedSchemas) app.addSchema(schema);
   registerErrorHandler(app);
+  registerAuditGate(app, () => stint.auditTrail.assertWritable());
   await registerIdentity(app, identity, stint.tokens);
 
   await app.register(
     healthRoutes(async () => {
       await stint.deps.store.db.selectFrom('requests').select('id').limit(1).execute();
+      // Not ready while the audit trail cannot be signed (rolled back, forked, rows missing).
+      stint.auditTrail.assertWritable();
     }),
   );
   await app.register(requestRoutes(stint.service));

@@ -36,7 +36,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   let flags: ServerFlags = opts;
   if (opts.demo) {
     const dataDir = opts.dataDir ?? env.STINT_DATA_DIR ?? 'data';
-    const { policyPath } = prepareDemo(dataDir, env);
+    const { policyPath } = prepareDemo(dataDir, env, opts.policyPath);
     flags = { ...opts, dataDir, policyPath: opts.policyPath ?? policyPath };
   }
   const config = resolveConfig(flags, env);
@@ -83,7 +83,15 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     onEnded: (id) => stint.scheduler.cancel(id),
   });
   await directory.start();
-  await stint.start();
+  try {
+    await stint.start();
+  } catch (e) {
+    // Refused (an audit store rolled back or forked): nothing is left running to keep the process alive.
+    await stint.stop();
+    await directory.stop();
+    await store.close();
+    throw e;
+  }
   const app = await buildHttpApp(stint, {
     logger: logger.child({ component: 'http' }),
     // With STINT_OIDC_CLAIMS_DIRECTORY, sign-in records the provider's claims as directory facts.

@@ -87,6 +87,7 @@ function auditRoutes(s: Served): Record<string, Route> {
     },
     'GET /v1/audit/proof/consistency': (r) => {
       const [o, n] = [q(r, 'old'), q(r, 'new')];
+      if (n > s.size) return error(400, 'BAD_REQUEST', `new size ${n} is beyond the ${s.size} events`);
       const stored = (size: number) =>
         s.storedNotes === false || !s.checkpoints.includes(size) ? null : note(size);
       return {
@@ -313,6 +314,40 @@ describe('stint audit verify (against a server it does not trust)', () => {
 });
 
 describe('stint audit export, then verify --offline with no server', () => {
+  const exportMarch = (state: string) =>
+    cli([
+      'audit',
+      'export',
+      '--since',
+      '2025-03-02',
+      '--until',
+      '2025-03-03',
+      '--key',
+      VKEY,
+      '--state',
+      state,
+      join(tmp('export'), 'march'),
+    ]);
+
+  it('carries the checkpoint verify remembered; a server rolled back below it fails with MISSING', async () => {
+    const state = tmp('state.json');
+    serve({ log, size: 100, checkpoints: [10, 64, 80] });
+    expect((await cli(['audit', 'verify', '--key', VKEY, '--state', state])).code).toBe(0);
+    serve({ log, size: 100, checkpoints: [10, 64, 100] });
+    expect((await cli(['audit', 'verify', '--key', VKEY, '--state', state])).code).toBe(0);
+    // The server's newest is 80 now, but 100 was verified: the export proves it reaches 100.
+    serve({ log, size: 100, checkpoints: [10, 64, 80] });
+    const ok = await exportMarch(state);
+    expect(ok.code).toBe(0);
+    const consistency = stint.received.find((x) => x.path === '/v1/audit/proof/consistency');
+    expect(consistency?.query).toEqual({ old: '52', new: '100' });
+    // Rolled back to 80 events: it cannot, and nothing is exported.
+    serve({ log, size: 80, checkpoints: [10, 64, 80] });
+    const r = await exportMarch(state);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAILED: MISSING at checkpoint 100: checkpoint 100 was signed but the server /);
+  });
+
   it('writes day segments and proofs, checks them, and they verify with the server gone', async () => {
     const own = await startFakeStint(auditRoutes({ log, size: 100, checkpoints: [10, 64, 100] }));
     const out = join(tmp('export'), 'march');

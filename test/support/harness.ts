@@ -9,7 +9,7 @@ import { createStint, type Stint } from '../../src/app/stint.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import type { IdentityOptions } from '../../src/identity/identity-module.js';
-import { silentLogger } from '../../src/logger.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createProvider } from '../../src/providers/registry.js';
@@ -64,6 +64,8 @@ export async function createHarness(
     identity?: IdentityOptions;
     /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
     stepUp?: boolean;
+    /** Where the application logs (silent by default): tests that count alerts pass a recording one. */
+    logger?: Logger;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -81,7 +83,7 @@ export async function createHarness(
     policy,
     providerFactory: opts.providerFactory ?? ((r) => createProvider(r, env, { deployment })),
     secrets: createSecretBox(randomBytes(32)),
-    logger: silentLogger,
+    logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
     audit: { signers: [auditSigner], checkpointDir, checkpointIntervalMs: 200 },
   });

@@ -5,17 +5,20 @@ import { verifyExport } from '../../audit/export/export-verifier.js';
 import { ExportDirectoryError, writeExport } from '../../audit/export/export-writer.js';
 import { openCheckpoint } from '../../audit/log/checkpoint.js';
 import { isAuditLogError } from '../../audit/log/errors.js';
+import type { VerifyProblem } from '../../audit/log/verifier.js';
 import type { StintApi } from '../api.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { collect, KEY_OPTION_HELP, type TrustedKeys, trustedKeys } from './audit-keys.js';
 import { printOutcome, signers } from './audit-report.js';
+import { defaultStatePath, recall } from './audit-state.js';
 import { LEAF_PAGE } from './audit-verify.js';
 
 interface ExportFlags {
   since: string;
   until: string;
   key?: string[];
+  state?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -44,29 +47,44 @@ export function parseWhen(text: string, role: 'since' | 'until'): Date {
   return when;
 }
 
-/** The leaves [start, end) page by page, one page fetched ahead, each checked for shape only. */
+/** The server's events do not run on from `start` to `end`: the export stops and names where. */
+class RangeGap extends Error {
+  readonly problem: VerifyProblem;
+  constructor(problem: VerifyProblem) {
+    super(problem.message);
+    this.problem = problem;
+  }
+}
+
+/**
+ * The leaves [start, end) page by page, one page fetched ahead, each checked for shape and for being the seq
+ * that comes next: pages are asked for from the seq after the last one received, so a row missing from the
+ * store is a gap named here (REMOVED), never a short page topped up with later events written twice.
+ */
 async function* serverLeaves(api: StintApi, start: number, end: number): AsyncGenerator<ExportLeaf> {
-  let at = start;
+  let expected = start;
   const fetchPage = (from: number) => {
     const p = api.auditLeaves(from, Math.min(LEAF_PAGE, end - from));
     p.catch(() => {});
     return p;
   };
-  let next = at < end ? fetchPage(at) : null;
+  let next = expected < end ? fetchPage(expected) : null;
   while (next) {
     const page = await next;
     if (!page || !Array.isArray(page.leaves)) {
       throw new CliError('BAD_RESPONSE', 'GET /v1/audit/leaves did not answer { leaves: [...] }');
     }
-    const leaves = page.leaves.slice(0, end - at);
+    const leaves = page.leaves;
+    const from = expected;
+    // Speculative: used only if this page turns out contiguous, which makes its next seq from + length.
+    next = from + leaves.length < end && leaves.length > 0 ? fetchPage(from + leaves.length) : null;
     if (leaves.length === 0) {
-      throw new CliError(
-        'BAD_RESPONSE',
-        `the server sent no events from ${at}, short of the range's end ${end}`,
-      );
+      throw new RangeGap({
+        code: 'REMOVED',
+        index: expected,
+        message: `event ${expected} is missing: the server's events end before the range's end ${end}`,
+      });
     }
-    at += leaves.length;
-    next = at < end ? fetchPage(at) : null;
     for (const leaf of leaves) {
       if (
         !leaf ||
@@ -76,10 +94,22 @@ async function* serverLeaves(api: StintApi, start: number, end: number): AsyncGe
       ) {
         throw new CliError(
           'BAD_RESPONSE',
-          `the server sent an event that is not { seq, body, leafHash } near ${at}`,
+          `the server sent an event that is not { seq, body, leafHash } near ${expected}`,
         );
       }
+      if (leaf.seq !== expected) {
+        throw new RangeGap({
+          code: leaf.seq > expected ? 'REMOVED' : 'REORDERED',
+          index: expected,
+          message:
+            leaf.seq > expected
+              ? `event ${expected} is missing (the next event is ${leaf.seq})`
+              : `event ${leaf.seq} came again where event ${expected} was due`,
+        });
+      }
       yield { seq: leaf.seq, body: leaf.body, leafHash: leaf.leafHash };
+      expected++;
+      if (expected >= end) return;
     }
   }
 }
@@ -107,6 +137,10 @@ export function registerAuditExport(audit: Command, ctx: CliContext): void {
       'last day (YYYY-MM-DD, inclusive) or time (ISO 8601 with zone, exclusive)',
     )
     .option('--key <vkey-or-file>', `${KEY_OPTION_HELP}; used to check the export once written`, collect)
+    .option(
+      '--state <file>',
+      'the checkpoint `stint audit verify` remembered (read only): the export must reach it (default as verify)',
+    )
     .action(async (dir: string, flags: ExportFlags, cmd: Command) => {
       const out = ctx.output(cmd);
       const since = parseWhen(flags.since, 'since');
@@ -146,16 +180,37 @@ export function registerAuditExport(audit: Command, ctx: CliContext): void {
           `asked for a checkpoint of size ${end}, the server signed another size`,
         );
       }
-      const latestSize = sizeOf(latest, trusted, 'the latest checkpoint');
-      let consistency: ConsistencyFile;
-      if (latestSize > end) {
-        const proof = await api.auditConsistency(end, latestSize);
-        consistency = {
-          old: end,
-          new: latestSize,
-          proof: proof.proof,
-          newCheckpoint: proof.newCheckpoint ?? latest,
+      // The newest checkpoint known: the server's (its WORM folder's included) or the one `verify` remembered.
+      let newest = { size: sizeOf(latest, trusted, 'the latest checkpoint'), note: latest };
+      const remembered = recall(flags.state ?? defaultStatePath(ctx.io.env), trusted.origin);
+      if (remembered && remembered.size > newest.size) {
+        newest = {
+          size: sizeOf(remembered.note, trusted, 'the remembered checkpoint'),
+          note: remembered.note,
         };
+      }
+      let consistency: ConsistencyFile;
+      if (newest.size > end) {
+        let proof: Awaited<ReturnType<StintApi['auditConsistency']>>;
+        try {
+          proof = await api.auditConsistency(end, newest.size);
+        } catch (e) {
+          if (!(e instanceof CliError) || e.status === undefined || e.status >= 500) throw e;
+          printOutcome(out, {
+            ok: false,
+            eventsRead: 0,
+            problem: {
+              code: 'MISSING',
+              checkpointSize: newest.size,
+              message:
+                `checkpoint ${newest.size} was signed but the server cannot prove its trail reaches it ` +
+                `(${e.message}): rolled back or truncated; nothing was exported`,
+            },
+          });
+          return;
+        }
+        // The newest known note travels, not the server's copy: a server that forked fails the check below.
+        consistency = { old: end, new: newest.size, proof: proof.proof, newCheckpoint: newest.note };
       } else {
         // The export reaches the newest checkpoint: the proof to itself is empty.
         consistency = { old: end, new: end, proof: [], newCheckpoint: checkpoint.note };
@@ -174,7 +229,10 @@ export function registerAuditExport(audit: Command, ctx: CliContext): void {
         });
       } catch (e) {
         if (e instanceof ExportDirectoryError) throw usageError(e.message);
-        throw e;
+        if (!(e instanceof RangeGap)) throw e;
+        out.note(`the export in ${resolve(dir)} is incomplete (no manifest); it is kept for inspection`);
+        printOutcome(out, { ok: false, problem: e.problem, eventsRead: (e.problem.index ?? start) - start });
+        return;
       }
       const segments = manifest.files.filter((f) => f.count !== undefined).length;
       if (!out.json) {
