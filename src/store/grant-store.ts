@@ -23,6 +23,7 @@ export const grantStore = {
       revoke_error: null,
       revoked_at: null,
       created_at: g.now.getTime(),
+      vanished_at: null,
     };
     await db.insertInto('grants').values(row).execute();
     return row;
@@ -64,6 +65,24 @@ export const grantStore = {
     await db
       .updateTable('grants')
       .set({ revocation: 'pending', next_revoke_at: now.getTime(), credential_enc: null })
+      .where('request_id', '=', requestId)
+      .where('revocation', '=', 'none')
+      .execute();
+  },
+
+  /**
+   * The credential was found gone from the target while the grant was live: recorded, and handed to the
+   * revoker (which confirms it is gone) like any other ended grant.
+   */
+  async markVanished(db: Db, requestId: string, now: Date): Promise<void> {
+    await db
+      .updateTable('grants')
+      .set({
+        vanished_at: now.getTime(),
+        revocation: 'pending',
+        next_revoke_at: now.getTime(),
+        credential_enc: null,
+      })
       .where('request_id', '=', requestId)
       .where('revocation', '=', 'none')
       .execute();

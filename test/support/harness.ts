@@ -14,6 +14,7 @@ import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
+import { readStoreId } from '../../src/store/store-identity.js';
 import { stepUp } from './step-up.js';
 import { createTestStore, type StoreKind, type TestStore } from './stores.js';
 import { TEST_POLICY } from './test-policy.js';
@@ -64,12 +65,14 @@ export async function createHarness(
     identity?: IdentityOptions;
     /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
     stepUp?: boolean;
+    /** The deployment name; by default one of its own (two harnesses given one name share it). */
+    deployment?: string;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
   const testStore = await createTestStore(kind);
   // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
-  const deployment = `test-${randomBytes(4).toString('hex')}`;
+  const deployment = opts.deployment ?? `test-${randomBytes(4).toString('hex')}`;
   const auditSigner = parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
@@ -78,8 +81,9 @@ export async function createHarness(
   );
   const stint = createStint({
     store: testStore.store,
+    storeId: await readStoreId(testStore.store.db),
     policy,
-    providerFactory: opts.providerFactory ?? ((r) => createProvider(r, env, { deployment })),
+    providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner })),
     secrets: createSecretBox(randomBytes(32)),
     logger: silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
