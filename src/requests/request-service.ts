@@ -110,12 +110,14 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   return {
     async create(actor, input) {
       authorize(actor, 'request.create');
+      // Trimmed once, here: what the ticket pattern matched is exactly what is stored, audited and shown.
+      const reason = input.reason.trim();
       const policy = deps.policy.current();
       const decision = evaluateRequest(policy, {
         requester: actor.userId,
         resource: input.resource,
         role: input.role,
-        reason: input.reason,
+        reason,
         ...(input.durationSeconds === undefined ? {} : { durationSeconds: input.durationSeconds }),
       });
       const now = deps.clock();
@@ -124,7 +126,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         requester: actor.userId,
         resource: input.resource,
         role: input.role,
-        reason: input.reason,
+        reason,
         durationSeconds: decision.durationSeconds,
         state: 'pending',
         policyVersion: decision.policyVersion,
