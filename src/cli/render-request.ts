@@ -19,7 +19,7 @@ export function resourceRole(r: { resource: string; role: string }): string {
 /** Loud on purpose: someone removed live access behind Stint's back, and the requester should know. */
 export function vanishedLine(r: RequestView, when: (iso: string) => string): string | null {
   if (r.credentialVanishedAt === null) return null;
-  return `warning: the credential was removed from the target outside Stint (found ${when(r.credentialVanishedAt)}); access ended then`;
+  return `warning: the credential was removed from the target outside Stint, found ${when(r.credentialVanishedAt)}; access ended then`;
 }
 
 /**
