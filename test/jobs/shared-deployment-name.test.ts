@@ -24,8 +24,13 @@ describe('two stores under one deployment name', () => {
   let first: Harness;
   let second: Harness | undefined;
   let root: pg.Client;
+  const logs: { level: string; obj: object; msg: string | undefined }[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => logs.push({ level, obj, msg });
   beforeAll(async () => {
-    first = await createHarness('postgres', { deployment: name });
+    first = await createHarness('postgres', {
+      deployment: name,
+      logger: { info: at('info'), warn: at('warn'), error: at('error') },
+    });
     root = new pg.Client({
       connectionString: inject('pgCluster').superuserUrl.replace(/\/postgres$/, '/app'),
     });
@@ -81,6 +86,13 @@ describe('two stores under one deployment name', () => {
       expect(r.vanished).toEqual([]);
     }
     expect(firstReports.find((r) => r.resource === 'staging-db')?.foreign).toBeGreaterThan(0);
+    // The first server was not told the name is shared: it says so, once per other store and resource.
+    const shared = logs.filter((l) => l.level === 'error' && l.msg?.includes('uses this deployment name'));
+    expect(shared.length).toBeGreaterThan(0);
+    await first.stint.reconcile();
+    expect(
+      logs.filter((l) => l.level === 'error' && l.msg?.includes('uses this deployment name')),
+    ).toHaveLength(shared.length);
 
     expect(await loginError(mine.url)).toBeNull();
     expect(await loginError(theirs.url)).toBeNull();
@@ -108,6 +120,11 @@ describe('two stores under one deployment name', () => {
 
     const events = await first.as('erin').get(`/v1/audit/events?request=${victim.id}`);
     const vanished = events.body.events.find((e: { action: string }) => e.action === 'grant.vanished');
+    expect(logs).toContainEqual({
+      level: 'error',
+      obj: { resource: 'staging-db', requestId: victim.id, principal: victim.principal },
+      msg: expect.stringContaining('removed from the target outside Stint'),
+    });
     expect(vanished).toMatchObject({
       actor: 'stint',
       details: { resource: 'staging-db', principal: victim.principal },

@@ -9,7 +9,7 @@ import { createStint, type Stint } from '../../src/app/stint.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import type { IdentityOptions } from '../../src/identity/register-identity.js';
-import { silentLogger } from '../../src/logger.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createProvider } from '../../src/providers/registry.js';
@@ -67,6 +67,8 @@ export async function createHarness(
     stepUp?: boolean;
     /** The deployment name; by default one of its own (two harnesses given one name share it). */
     deployment?: string;
+    /** Where the application logs (silent by default). */
+    logger?: Logger;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -85,7 +87,7 @@ export async function createHarness(
     policy,
     providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner })),
     secrets: createSecretBox(randomBytes(32)),
-    logger: silentLogger,
+    logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
     audit: { signers: [auditSigner], checkpointDir, checkpointIntervalMs: 200 },
   });
