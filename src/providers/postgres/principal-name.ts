@@ -61,8 +61,3 @@ export function parseComment(comment: string | null | undefined): ParsedComment 
   }
   return parsed;
 }
-
-/** The request id a role comment records, or null when the comment is not Stint's. */
-export function requestIdFromComment(comment: string | null | undefined): string | null {
-  return parseComment(comment)?.requestId ?? null;
-}
