@@ -11,6 +11,7 @@ import { silentLogger } from '../src/logger.js';
 import { parsePolicy } from '../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../src/providers/provider-set.js';
 import { buildHttpApp } from '../src/server/http-app.js';
+import { readStoreId } from '../src/store/store-identity.js';
 import { createTestStore, type StoreKind, type TestStore } from '../test/support/stores.js';
 import { benchPolicy } from './policy.js';
 
@@ -48,6 +49,7 @@ export async function buildBenchApp(
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-bench-checkpoints-'));
   const stint = createStint({
     store: testStore.store,
+    storeId: await readStoreId(testStore.store.db),
     policy,
     providerFactory: providerFactory(deployment),
     secrets: createSecretBox(randomBytes(32)),

@@ -41,7 +41,7 @@ export async function measureCredentialLatency(
   const times = createProviderTimes();
   const bench = await buildBenchApp(
     kind,
-    (deployment) => (resource) => timeProvider(createProvider(resource, targetEnv, { deployment }), times),
+    () => (resource, owner) => timeProvider(createProvider(resource, targetEnv, { owner }), times),
   );
   const rows = { total: [], approve: [], issue: [], other: [], fetch: [], connect: [], revoke: [] } as Record<
     'total' | 'approve' | 'issue' | 'other' | 'fetch' | 'connect' | 'revoke',

@@ -36,7 +36,10 @@ export function createMemoryProvider(): CredentialProvider & { readonly live: nu
       return !owned.has(principal);
     },
     async listOwned(): Promise<OwnedPrincipal[]> {
-      return [...owned].map(([principal, requestId]) => ({ principal, requestId }));
+      return [...owned].map(([principal, requestId]) => ({ principal, requestId, legacy: false }));
+    },
+    async listForeign() {
+      return [];
     },
     async ping(): Promise<void> {},
     async close(): Promise<void> {

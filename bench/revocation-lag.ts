@@ -96,7 +96,7 @@ export async function measureRevocationLag(
   const times = createProviderTimes();
   const bench = await buildBenchApp(
     kind,
-    (deployment) => (resource) => timeProvider(createProvider(resource, targetEnv, { deployment }), times),
+    () => (resource, owner) => timeProvider(createProvider(resource, targetEnv, { owner }), times),
   );
   const lag: number[] = [];
   const sessionLag: number[] = [];

@@ -36,6 +36,7 @@ export function timeProvider(inner: CredentialProvider, times: ProviderTimes): C
     },
     verifyRevoked: (principal) => inner.verifyRevoked(principal),
     listOwned: () => inner.listOwned(),
+    listForeign: () => inner.listForeign(),
     ping: () => inner.ping(),
     close: () => inner.close(),
   };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { StintError } from '../domain/errors.js';
 
 /**
  * Server configuration: flags over environment over defaults, parsed once at start-up. No secret has a default;
@@ -40,16 +41,47 @@ export interface ServerFlags {
   dataDir?: string;
 }
 
+/** Where each setting is read from, so a refusal names what the operator has to change. */
+const SOURCES: Record<string, string> = {
+  dataDir: 'STINT_DATA_DIR (or --data-dir)',
+  policyPath: 'STINT_POLICY (or --policy)',
+  databaseUrl: 'STINT_DATABASE_URL (or --db)',
+  host: 'STINT_HOST (or --host)',
+  port: 'STINT_PORT (or --port)',
+  encryptionKey: 'STINT_ENCRYPTION_KEY or STINT_ENCRYPTION_KEY_FILE',
+  auditSigningKeys: 'STINT_AUDIT_SIGNING_KEY or STINT_AUDIT_SIGNING_KEY_FILE',
+  auditCheckpointDir: 'STINT_AUDIT_CHECKPOINT_DIR',
+  auditRetentionDays: 'STINT_AUDIT_RETENTION_DAYS',
+  sweepIntervalMs: 'STINT_SWEEP_INTERVAL_MS',
+  logLevel: 'STINT_LOG_LEVEL',
+};
+
+function configInvalid(problems: string): StintError {
+  return new StintError('CONFIG_INVALID', `invalid configuration: ${problems}`);
+}
+
+/** A secret's file, named (never its content) when it cannot be read. */
+function readSecretFile(variable: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw configInvalid(`${variable}: ${path} cannot be read (${code})`);
+  }
+}
+
 export function readKey(env: NodeJS.ProcessEnv): string {
   if (env.STINT_ENCRYPTION_KEY) return env.STINT_ENCRYPTION_KEY;
-  if (env.STINT_ENCRYPTION_KEY_FILE) return readFileSync(env.STINT_ENCRYPTION_KEY_FILE, 'utf8');
+  if (env.STINT_ENCRYPTION_KEY_FILE)
+    return readSecretFile('STINT_ENCRYPTION_KEY_FILE', env.STINT_ENCRYPTION_KEY_FILE);
   return '';
 }
 
 /** Signing keys: one skey per line; two during a rotation (both sign every checkpoint). */
 export function readAuditKeys(env: NodeJS.ProcessEnv): string {
   if (env.STINT_AUDIT_SIGNING_KEY) return env.STINT_AUDIT_SIGNING_KEY;
-  if (env.STINT_AUDIT_SIGNING_KEY_FILE) return readFileSync(env.STINT_AUDIT_SIGNING_KEY_FILE, 'utf8');
+  if (env.STINT_AUDIT_SIGNING_KEY_FILE)
+    return readSecretFile('STINT_AUDIT_SIGNING_KEY_FILE', env.STINT_AUDIT_SIGNING_KEY_FILE);
   return '';
 }
 
@@ -69,8 +101,10 @@ export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proce
     logLevel: env.STINT_LOG_LEVEL ?? 'info',
   });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
+    const problems = parsed.error.issues
+      .map((i) => `${SOURCES[i.path.join('.')] ?? i.path.join('.')}: ${i.message}`)
+      .join('; ');
+    throw configInvalid(problems);
   }
   return parsed.data;
 }

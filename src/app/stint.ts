@@ -37,6 +37,8 @@ export interface StintOptions {
   /** Step-up MFA settings; defaults: 15 min, TOTP only. */
   mfa?: MfaConfig;
   store: StintDatabase;
+  /** The store's own id (readStoreId after migrating): the ownership mark on everything put on a target. */
+  storeId: string;
   policy: PolicySource;
   providerFactory: ProviderFactory;
   secrets: SecretBox;
@@ -62,7 +64,10 @@ export function auditOrigin(signers: readonly Ed25519NoteSigner[]): string {
 /** The composition root: every part built once, from the parts it needs. Tests build it with other parts. */
 export function createStint(opts: StintOptions) {
   const clock = opts.clock ?? (() => new Date());
-  const providers = createProviderSet(opts.providerFactory);
+  const providers = createProviderSet(opts.providerFactory, () => ({
+    storeId: opts.storeId,
+    deployment: opts.policy.current().settings.deployment,
+  }));
   const deps: WorkflowDeps = {
     store: opts.store,
     requests: createRequestStore(opts.store.dialect),
@@ -104,7 +109,7 @@ export function createStint(opts: StintOptions) {
     onEnded: (id) => scheduler.cancel(id),
   });
   const sweeper = createSweeper(deps, { run, issue, expireGrant, revoker, scheduler });
-  const reconcile = createReconciler(deps, revoker);
+  const reconcile = createReconciler(deps, revoker, run);
   const tokens = createTokenStore(opts.store.db);
   const origin = auditOrigin(opts.audit.signers);
   const auditLog = createAuditLog({
@@ -179,6 +184,8 @@ export function createStint(opts: StintOptions) {
       await checkTrailAtStart(auditLog);
       // The embedded store serves one process, so a claim found at start was left by a crash of this server.
       if (opts.store.dialect === 'sqlite') await deps.requests.releaseClaims(opts.store.db);
+      // Before touching any target: a second store under the same deployment name stops the start.
+      await reconcile.checkOwnership();
       await reconcile();
       await sweepOnce();
       intervals.push(setInterval(() => void sweepOnce(), sweepMs));

@@ -86,5 +86,25 @@ export function authorize(actor: Actor, action: Action, request?: AccessRequest)
   if (request && !canRead(actor, request)) {
     throw new StintError('REQUEST_NOT_FOUND', `request ${request.id} not found`);
   }
-  throw new StintError('FORBIDDEN', `${actor.userId} may not ${action.replace('.', ' ')}`);
+  throw new StintError('FORBIDDEN', `${actor.userId} may not ${describe(action, request?.id)}`);
+}
+
+/** What each action is, in words, for refusals people read: "bob may not take the credential of req_…". */
+const WORDS: Record<Action, (id: string) => string> = {
+  'request.create': () => 'create requests',
+  'request.read': (id) => `read ${id}`,
+  'request.review': (id) => `review ${id}`,
+  'request.withdraw': (id) => `withdraw ${id}`,
+  'request.revoke': (id) => `revoke ${id}`,
+  'request.list-all': () => 'list everyone’s requests',
+  'credential.take': (id) => `take the credential of ${id}`,
+  'audit.read-all': () => 'read everyone’s audit events',
+  'resource.list': () => 'list resources',
+  whoami: () => 'ask who they are',
+  'token.manage': () => 'manage API tokens',
+  'token.manage-all': () => 'manage other people’s API tokens',
+};
+
+function describe(action: Action, requestId: string | undefined): string {
+  return WORDS[action](requestId ?? 'this request');
 }

@@ -16,6 +16,22 @@ export function resourceRole(r: { resource: string; role: string }): string {
   return `${r.resource}/${r.role}`;
 }
 
+/** Loud on purpose: someone removed live access behind Stint's back, and the requester should know. */
+export function vanishedLine(r: RequestView, when: (iso: string) => string): string | null {
+  if (r.credentialVanishedAt === null) return null;
+  return `warning: the credential was removed from the target outside Stint, found ${when(r.credentialVanishedAt)}; access ended then`;
+}
+
+/**
+ * When access runs out, only while it is still running: an ended request's `expiresAt` is the window it was
+ * given, not a time anything will happen.
+ */
+export function expiresField(r: RequestView, when: (iso: string) => string): string | undefined {
+  if (r.expiresAt === null) return undefined;
+  if (r.state === 'active' || r.state === 'expired') return when(r.expiresAt);
+  return undefined;
+}
+
 /** Says whether the credential on the target is gone; null when there is nothing to say. */
 export function revocationLine(r: RequestView): string | null {
   if (r.revocation === 'pending') return `revocation pending: ${r.revocationError ?? 'not yet confirmed'}`;

@@ -18,7 +18,8 @@ export type AuditAction =
   | 'request.failed'
   | 'grant.activated'
   | 'grant.expired'
-  | 'grant.revoked';
+  | 'grant.revoked'
+  | 'grant.vanished';
 
 export interface Transition {
   request: AccessRequest;
@@ -192,6 +193,28 @@ export function revoke(request: AccessRequest, actor: string, comment: string, n
     action: 'grant.revoked',
     actor,
     details: { comment },
+  };
+}
+
+/** Why a request ended when its credential was found gone from the target: shown to its requester. */
+export const VANISHED_REASON = 'the credential was removed from the target outside Stint';
+
+/**
+ * The credential of a live grant was found gone from its target, removed by someone other than Stint. Access
+ * has ended in fact; the request says so instead of showing `active` for access that no longer exists.
+ */
+export function vanish(request: AccessRequest, now: Date, details: Record<string, unknown>): Transition {
+  assertState(request, ['active'], 'mark as vanished');
+  return {
+    request: next(request, {
+      state: 'revoked',
+      endedAt: now,
+      endedBy: SYSTEM_ACTOR,
+      endReason: VANISHED_REASON,
+    }),
+    action: 'grant.vanished',
+    actor: SYSTEM_ACTOR,
+    details,
   };
 }
 

@@ -119,6 +119,13 @@ function checkDuration(policy: Policy, rule: Rule, what: string, requested: numb
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {
     throw new StintError('INVALID_DURATION', 'duration must be a whole number of seconds greater than zero');
   }
+  if (seconds < rule.minDurationSeconds) {
+    throw new StintError(
+      'DURATION_TOO_SHORT',
+      `${what} may be requested for at least ${formatDuration(rule.minDurationSeconds)} (rule ${rule.id}); asked for ${formatDuration(seconds)}`,
+      { minDurationSeconds: rule.minDurationSeconds, requestedSeconds: seconds },
+    );
+  }
   const cap = Math.min(rule.maxDurationSeconds, policy.settings.hardCapSeconds);
   if (seconds > cap) {
     const source = cap === rule.maxDurationSeconds ? `rule ${rule.id}` : 'the hard cap of this deployment';

@@ -9,6 +9,9 @@
  *   deployment: stint              # names this deployment (audit, checkpoints)
  *   hardCap: 8h                    # no rule may allow longer
  *   pendingTimeout: 24h            # an unapproved request times out after this
+ *   minDuration: 5m                # no rule allows a shorter window unless it sets duration.min
+ *   allowSharedDeploymentName: false   # start although a target holds another Stint store's roles
+ *                                  # under this deployment name (each store still touches only its own)
  * users:                           # the directory
  *   - id: alice                    # ids: lowercase letters, digits, . _ - (users, teams, resources, roles, rules)
  *     email: alice@example.com     # unique
@@ -35,7 +38,8 @@
  *     roles: [admin]                                 # or ['*'] for every role of those resources
  *     who: { teams: [payments], users: [dave] }      # at least one of the two; onCall: true → only
  *                                                    # those of them on call now
- *     duration: { default: 1h, max: 4h }             # max ≤ settings.hardCap
+ *     duration: { default: 1h, max: 4h }             # min (optional, else settings.minDuration)
+ *                                                    # ≤ default ≤ max ≤ settings.hardCap
  *     ticket:                                        # optional; absent = any non-empty reason
  *       required: true                               # default true when the block is present
  *       patterns: ['^INC-\d+$', '^https://tracker\.example\.com/']   # anchored with ^; one must match
@@ -60,6 +64,7 @@ export const DEFAULT_SETTINGS = {
   deployment: 'stint',
   hardCapSeconds: 8 * 3600,
   pendingTimeoutSeconds: 24 * 3600,
+  minDurationSeconds: 5 * 60,
 } as const;
 
 /** How many requesters a note about one rule names before it summarises. */
@@ -74,6 +79,7 @@ function policyVersion(text: string): string {
 }
 
 function build(file: PolicyFile, text: string): Policy {
+  const minDurationSeconds = file.settings?.minDuration ?? DEFAULT_SETTINGS.minDurationSeconds;
   const users = new Map<string, DirectoryUser>();
   for (const u of file.users) {
     if (users.has(u.id)) continue; // reported by crossCheck; the policy is never returned then
@@ -112,6 +118,7 @@ function build(file: PolicyFile, text: string): Policy {
     resources: unique(r.resources),
     roles: unique(r.roles),
     eligible: { users: unique(r.who.users), teams: unique(r.who.teams), onCall: r.who.onCall ?? false },
+    minDurationSeconds: r.duration.min ?? minDurationSeconds,
     defaultDurationSeconds: r.duration.default,
     maxDurationSeconds: r.duration.max,
     ticket: { required: r.ticket?.required ?? false, patterns: r.ticket?.patterns ?? [] },
@@ -124,6 +131,8 @@ function build(file: PolicyFile, text: string): Policy {
       deployment: file.settings?.deployment ?? DEFAULT_SETTINGS.deployment,
       hardCapSeconds: file.settings?.hardCap ?? DEFAULT_SETTINGS.hardCapSeconds,
       pendingTimeoutSeconds: file.settings?.pendingTimeout ?? DEFAULT_SETTINGS.pendingTimeoutSeconds,
+      minDurationSeconds,
+      allowSharedDeploymentName: file.settings?.allowSharedDeploymentName ?? false,
     },
     users,
     resources,
@@ -219,6 +228,16 @@ function checkReferences(f: Findings, rule: RuleEntry, at: (...path: Path) => Pa
 function checkLimits(f: Findings, rule: RuleEntry, at: (...path: Path) => Path): void {
   const { default: byDefault, max } = rule.duration;
   const cap = f.policy.settings.hardCapSeconds;
+  const min = rule.duration.min ?? f.policy.settings.minDurationSeconds;
+  if (min > byDefault) {
+    fail(
+      f,
+      rule.duration.min === undefined ? at('duration', 'default') : at('duration', 'min'),
+      rule.duration.min === undefined
+        ? `default ${formatDuration(byDefault)} is shorter than settings.minDuration ${formatDuration(min)} (set duration.min to allow it)`
+        : `min ${formatDuration(min)} is longer than default ${formatDuration(byDefault)}`,
+    );
+  }
   if (byDefault > max) {
     fail(
       f,

@@ -125,7 +125,7 @@ const ruleSchema = strictObject({
     // Only `true` means something; `false` would read as "only people off call", which it is not.
     onCall: z.literal(true, { error: 'must be true (only people on call may ask) or left out' }).optional(),
   }),
-  duration: strictObject({ default: durationSchema, max: durationSchema }),
+  duration: strictObject({ min: durationSchema.optional(), default: durationSchema, max: durationSchema }),
   ticket: strictObject({
     required: z.boolean().default(true),
     patterns: z.array(patternSchema).default([]),
@@ -137,6 +137,8 @@ const settingsSchema = strictObject({
   deployment: idSchema.optional(),
   hardCap: durationSchema.optional(),
   pendingTimeout: durationSchema.optional(),
+  minDuration: durationSchema.optional(),
+  allowSharedDeploymentName: z.boolean().optional(),
 });
 
 export const policyFileSchema = strictObject({

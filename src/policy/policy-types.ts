@@ -56,6 +56,8 @@ export interface Rule {
    * only those of them who are on call now.
    */
   eligible: { users: string[]; teams: string[]; onCall: boolean };
+  /** Shortest window one may ask for: the rule's own, else settings.minDuration. */
+  minDurationSeconds: number;
   defaultDurationSeconds: number;
   maxDurationSeconds: number;
   ticket: TicketRule;
@@ -70,6 +72,13 @@ export interface PolicySettings {
   hardCapSeconds: number;
   /** A pending request not approved within this times out. */
   pendingTimeoutSeconds: number;
+  /** Shortest window a rule allows unless it sets its own `duration.min`. */
+  minDurationSeconds: number;
+  /**
+   * Start even when a target holds roles another Stint store tagged with this deployment's name. Each store
+   * still reconciles only its own roles; the refusal only guards against a name collision nobody intended.
+   */
+  allowSharedDeploymentName: boolean;
 }
 
 export interface Policy {

@@ -21,10 +21,30 @@ export interface IssuedCredential {
   secret: Record<string, string>;
 }
 
+/**
+ * Who owns what a provider creates: the store's random id (the claim no other store can make) and the
+ * deployment's human name (for people reading the target).
+ */
+export interface TargetOwner {
+  deployment: string;
+  storeId: string;
+}
+
 export interface OwnedPrincipal {
   principal: string;
   /** Request id recorded on the target, when the target can hold one (role comment). */
   requestId: string | null;
+  /**
+   * Tagged before store ids existed, with this deployment's name or none: it is this store's only if this store
+   * knows its request, which the caller checks.
+   */
+  legacy: boolean;
+}
+
+/** A role of this deployment's name tagged by another store: two deployments share the name. */
+export interface ForeignPrincipal {
+  principal: string;
+  storeId: string;
 }
 
 export interface CredentialProvider {
@@ -43,8 +63,10 @@ export interface CredentialProvider {
   revoke(principal: string): Promise<void>;
   /** True when nothing of the principal remains: it cannot log in and has no live session. */
   verifyRevoked(principal: string): Promise<boolean>;
-  /** Everything on the target that Stint created and still exists, for reconciliation. */
+  /** What this store created on the target and still exists (and untagged legacy roles), for reconciliation. */
   listOwned(): Promise<OwnedPrincipal[]>;
+  /** Roles tagged with this deployment's name by another store. Never touched; reported. */
+  listForeign(): Promise<ForeignPrincipal[]>;
   /** Whether the target answers; for readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

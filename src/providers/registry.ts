@@ -3,7 +3,7 @@ import { StintError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { ConnectionRef, Resource } from '../policy/policy-types.js';
 import { createPostgresProvider } from './postgres/postgres-provider.js';
-import type { CredentialProvider } from './provider.js';
+import type { CredentialProvider, TargetOwner } from './provider.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -38,8 +38,8 @@ export function resolveConnection(
 /** The provider for one resource, by its kind. Adding a kind is one case here and one folder beside postgres/. */
 export function createProvider(
   resource: Resource,
-  env: Env = process.env,
-  options: { logger?: Logger; deployment?: string } = {},
+  env: Env,
+  options: { logger?: Logger; owner: TargetOwner },
 ): CredentialProvider {
   const adminUrl = resolveConnection(resource, env);
   switch (resource.kind) {
@@ -47,8 +47,8 @@ export function createProvider(
       return createPostgresProvider({
         resourceId: resource.id,
         adminUrl,
+        owner: options.owner,
         ...(options.logger ? { logger: options.logger } : {}),
-        ...(options.deployment ? { deployment: options.deployment } : {}),
       });
     default: {
       const kind: never = resource.kind;

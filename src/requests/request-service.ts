@@ -35,6 +35,43 @@ export interface RequestServiceDeps
   stepUp: Pick<StepUp, 'require'>;
 }
 
+function grantExpired(id: string, expiresAt: Date): StintError {
+  return new StintError(
+    'GRANT_EXPIRED',
+    `request ${id} expired at ${expiresAt.toISOString()}: its credential no longer exists`,
+  );
+}
+
+/**
+ * Why a take found nothing: shown before, or access ended after the request was read (an expiry or revoke that
+ * committed first). Read in the take's transaction, so the answer matches what made it find nothing.
+ */
+async function notTaken(trx: Transaction<Database>, id: string): Promise<{ error: StintError }> {
+  const grant = await grantStore.get(trx, id);
+  if (grant?.credential_shown_at != null) {
+    return {
+      error: new StintError(
+        'CREDENTIAL_ALREADY_SHOWN',
+        `the credential of ${id} was already shown; it is shown once`,
+      ),
+    };
+  }
+  const ended = await trx
+    .selectFrom('requests')
+    .select(['state', 'expires_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (ended?.state === 'expired' && ended.expires_at !== null) {
+    return { error: grantExpired(id, new Date(ended.expires_at)) };
+  }
+  return {
+    error: new StintError(
+      'CREDENTIAL_NOT_AVAILABLE',
+      `request ${id} is ${ended?.state ?? 'gone'}: credentials exist only while it is active`,
+    ),
+  };
+}
+
 export function createRequestService(deps: RequestServiceDeps): RequestService {
   const db = deps.store.db;
 
@@ -73,12 +110,14 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   return {
     async create(actor, input) {
       authorize(actor, 'request.create');
+      // Trimmed once, here: what the ticket pattern matched is exactly what is stored, audited and shown.
+      const reason = input.reason.trim();
       const policy = deps.policy.current();
       const decision = evaluateRequest(policy, {
         requester: actor.userId,
         resource: input.resource,
         role: input.role,
-        reason: input.reason,
+        reason,
         ...(input.durationSeconds === undefined ? {} : { durationSeconds: input.durationSeconds }),
       });
       const now = deps.clock();
@@ -87,7 +126,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         requester: actor.userId,
         resource: input.resource,
         role: input.role,
-        reason: input.reason,
+        reason,
         durationSeconds: decision.durationSeconds,
         state: 'pending',
         policyVersion: decision.policyVersion,
@@ -230,9 +269,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         );
       }
       const now = deps.clock();
+      if (now.getTime() >= request.expiresAt.getTime()) throw grantExpired(id, request.expiresAt);
       const taken = await db.transaction().execute(async (trx) => {
         const sealed = await grantStore.takeCredential(trx, id, now);
-        if (sealed === null) return null;
+        if (sealed === null) return notTaken(trx, id);
         const grant = await grantStore.get(trx, id);
         await appendAudit(trx, {
           at: now,
@@ -249,12 +289,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         });
         return { sealed, principal: grant?.principal ?? '' };
       });
-      if (taken === null) {
-        throw new StintError(
-          'CREDENTIAL_ALREADY_SHOWN',
-          `the credential of ${id} was already shown; it is shown once`,
-        );
-      }
+      if ('error' in taken) throw taken.error;
       return {
         requestId: id,
         resource: request.resource,

@@ -47,6 +47,8 @@ export interface RequestView {
   revocationError: string | null;
   /** True once the credential was handed out (it is shown once). */
   credentialShown: boolean;
+  /** When the credential was found removed from the target by someone other than Stint; null otherwise. */
+  credentialVanishedAt: string | null;
 }
 
 export interface CreateRequestInput {

@@ -34,5 +34,6 @@ export function toRequestView(r: AccessRequest, grant: GrantRow | undefined): Re
     revocation: (grant?.revocation ?? 'none') as RevocationStatus,
     revocationError: grant?.revoke_error ?? null,
     credentialShown: grant?.credential_shown_at != null,
+    credentialVanishedAt: grant?.vanished_at == null ? null : new Date(grant.vanished_at).toISOString(),
   };
 }

@@ -75,6 +75,7 @@ export const requestViewSchema = {
     revocation: { type: 'string', enum: ['none', 'pending', 'done'] },
     revocationError: nullableString,
     credentialShown: { type: 'boolean' },
+    credentialVanishedAt: nullableDateTime,
   },
 } as const;
 

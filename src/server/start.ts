@@ -13,6 +13,7 @@ import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
 import { createProvider } from '../providers/registry.js';
 import { migrate, openDatabase } from '../store/database.js';
+import { readStoreId } from '../store/store-identity.js';
 import { buildHttpApp, httpLogOptions } from './http-app.js';
 
 export interface RunServerOptions extends ServerFlags {
@@ -53,6 +54,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const mfa = mfaConfigFromEnv(env);
   const store = openDatabase(config.databaseUrl);
   await migrate(store);
+  const storeId = await readStoreId(store.db);
   const directory = createDirectoryModule({
     config: directoryConfig,
     store,
@@ -62,11 +64,11 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   });
   const stint = createStint({
     store,
+    storeId,
     // The merged directory (SCIM, LDAP, OIDC claims, then the YAML users) is what evaluation and sign-in see.
     policy: directory.policy,
     mfa,
-    providerFactory: (resource) =>
-      createProvider(resource, env, { logger, deployment: policy.current().settings.deployment }),
+    providerFactory: (resource, owner) => createProvider(resource, env, { logger, owner }),
     secrets: createSecretBox(parseKey(config.encryptionKey)),
     logger,
     sweepIntervalMs: config.sweepIntervalMs,

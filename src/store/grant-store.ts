@@ -23,6 +23,7 @@ export const grantStore = {
       revoke_error: null,
       revoked_at: null,
       created_at: g.now.getTime(),
+      vanished_at: null,
     };
     await db.insertInto('grants').values(row).execute();
     return row;
@@ -39,8 +40,9 @@ export const grantStore = {
   },
 
   /**
-   * Hands the sealed credential out exactly once: the row is cleared in the same statement's transaction, so
-   * a second reader (or a racing one) finds nothing, and the secret no longer exists at rest afterwards.
+   * Hands the sealed credential out exactly once: the row is cleared in the same transaction, so a second reader
+   * (or a racing one) finds nothing, and the secret no longer exists at rest afterwards. The update re-checks
+   * that access is still live: an expiry that committed after the read has dropped the secret, and wins.
    */
   async takeCredential(db: Db, requestId: string, now: Date): Promise<string | null> {
     const row = await db
@@ -55,6 +57,8 @@ export const grantStore = {
       .set({ credential_enc: null, credential_shown_at: now.getTime() })
       .where('request_id', '=', requestId)
       .where('credential_shown_at', 'is', null)
+      .where('credential_enc', 'is not', null)
+      .where('revocation', '=', 'none')
       .executeTakeFirst();
     return Number(res.numUpdatedRows) === 1 ? row.credential_enc : null;
   },
@@ -64,6 +68,24 @@ export const grantStore = {
     await db
       .updateTable('grants')
       .set({ revocation: 'pending', next_revoke_at: now.getTime(), credential_enc: null })
+      .where('request_id', '=', requestId)
+      .where('revocation', '=', 'none')
+      .execute();
+  },
+
+  /**
+   * The credential was found gone from the target while the grant was live: recorded, and handed to the
+   * revoker (which confirms it is gone) like any other ended grant.
+   */
+  async markVanished(db: Db, requestId: string, now: Date): Promise<void> {
+    await db
+      .updateTable('grants')
+      .set({
+        vanished_at: now.getTime(),
+        revocation: 'pending',
+        next_revoke_at: now.getTime(),
+        credential_enc: null,
+      })
       .where('request_id', '=', requestId)
       .where('revocation', '=', 'none')
       .execute();

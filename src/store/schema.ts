@@ -49,6 +49,15 @@ export interface GrantsTable {
   revoke_error: string | null;
   revoked_at: number | null;
   created_at: number;
+  /** When the credential was found gone from the target without Stint removing it; NULL otherwise. */
+  vanished_at: number | null;
+}
+
+/** One row (id 1): the random id that marks everything this store's servers create on targets. */
+export interface StoreIdentityTable {
+  id: number;
+  store_id: string;
+  created_at: number;
 }
 
 export interface AuditEventsTable {
@@ -183,6 +192,7 @@ export interface Database {
   mfa_failures: MfaFailuresTable;
   mfa_verifications: MfaVerificationsTable;
   oidc_profiles: OidcProfilesTable;
+  store_identity: StoreIdentityTable;
 }
 
 /** A person pushed over SCIM; `deleted_at` set → a tombstone (removed by the IdP, stays removed). */

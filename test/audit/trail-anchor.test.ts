@@ -93,8 +93,9 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
   function restart(logger: Logger = recordingLogger().logger): Stint {
     const stint = createStint({
       store: h.testStore.store,
+      storeId: h.storeId,
       policy: h.stint.deps.policy,
-      providerFactory: (r) => createProvider(r, h.env, { deployment: h.deployment }),
+      providerFactory: (r, owner) => createProvider(r, h.env, { owner }),
       secrets: h.stint.deps.secrets,
       logger,
       audit: { signers: [h.auditSigner], checkpointDir: h.checkpointDir, checkpointIntervalMs: 200 },

@@ -212,6 +212,56 @@ describe('stint show', () => {
     expect(r.stdout).not.toContain('needs:');
   });
 
+  it('a request ended early does not say when it "expires"', async () => {
+    const ended = requestView({
+      state: 'revoked',
+      waitingFor: [],
+      approvedAt: '2025-06-01T11:56:00Z',
+      activatedAt: '2025-06-01T11:56:01Z',
+      expiresAt: '2025-06-01T13:56:01Z',
+      endedAt: '2025-06-01T11:59:00Z',
+      endedBy: 'alice',
+      revocation: 'done',
+    });
+    stint.routes['GET /v1/requests/req_0123456789abcdef'] = { body: ended };
+    const r = await cli('show', 'req_0123456789abcdef');
+    expect(r.stdout).toMatch(/^ended: /m);
+    expect(r.stdout).not.toMatch(/^expires:/m);
+    expect(r.stdout).not.toContain('in 1h56m');
+
+    stint.routes['GET /v1/requests'] = { body: { requests: [ended] } };
+    const listed = await cli('requests');
+    expect(listed.stdout).not.toContain('in 1h56m');
+
+    stint.routes['GET /v1/requests/req_0123456789abcdef'] = {
+      body: { ...ended, state: 'active', endedAt: null, endedBy: null, revocation: 'none' },
+    };
+    expect((await cli('show', 'req_0123456789abcdef')).stdout).toMatch(/^expires: .*\(in 1h56m\)$/m);
+  });
+
+  it('warns when the credential was removed from the target outside Stint', async () => {
+    stint.routes['GET /v1/requests/req_0123456789abcdef'] = {
+      body: requestView({
+        state: 'revoked',
+        waitingFor: [],
+        activatedAt: '2025-06-01T11:56:01Z',
+        expiresAt: '2025-06-01T13:56:01Z',
+        endedAt: '2025-06-01T11:59:00Z',
+        endedBy: 'stint',
+        endReason: 'the credential was removed from the target outside Stint',
+        revocation: 'done',
+        credentialVanishedAt: '2025-06-01T11:59:00Z',
+      }),
+    };
+    const r = await cli('show', 'req_0123456789abcdef');
+    expect(r.stdout).toMatch(
+      /^warning: the credential was removed from the target outside Stint, found .*\(1m ago\); access ended then$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^ended: .* by stint: the credential was removed from the target outside Stint$/m,
+    );
+  });
+
   it('shows what a pending request is waiting for', async () => {
     stint.routes['GET /v1/requests/req_0123456789abcdef'] = { body: requestView() };
     const r = await cli('show', 'req_0123456789abcdef');

@@ -117,6 +117,7 @@ export function requestView(overrides: Partial<RequestView> = {}): RequestView {
     revocation: 'none',
     revocationError: null,
     credentialShown: false,
+    credentialVanishedAt: null,
     ...overrides,
   };
 }

@@ -16,6 +16,7 @@ import { parsePolicy } from '../../src/policy/policy-loader.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { createTransitionRunner } from '../../src/requests/transition-runner.js';
 import { scimRoutes } from '../../src/server/routes/scim-routes.js';
+import { readStoreId } from '../../src/store/store-identity.js';
 import { targetEnv } from '../support/harness.js';
 import { createTestStore, type TestStore } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
@@ -68,8 +69,9 @@ describe('directory module wired into the workflow', () => {
     const env = targetEnv();
     stint = createStint({
       store: testStore.store,
+      storeId: await readStoreId(testStore.store.db),
       policy: module.policy,
-      providerFactory: (r) => createProvider(r, env, { deployment }),
+      providerFactory: (r, owner) => createProvider(r, env, { owner: { ...owner, deployment } }),
       secrets: createSecretBox(randomBytes(32)),
       logger: silentLogger,
       audit: {

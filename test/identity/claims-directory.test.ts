@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
+import { readStoreId } from '../../src/store/store-identity.js';
 import { targetEnv } from '../support/harness.js';
 import { createTestStore, STORE_KINDS, type TestStore } from '../support/stores.js';
 import { freshIp } from './fixtures.js';
@@ -82,8 +83,9 @@ describe.each(STORE_KINDS)('directory facts from OIDC claims (%s)', (kind) => {
     const env = targetEnv();
     stint = createStint({
       store: testStore.store,
+      storeId: await readStoreId(testStore.store.db),
       policy: module.policy,
-      providerFactory: (r) => createProvider(r, env, { deployment }),
+      providerFactory: (r, owner) => createProvider(r, env, { owner: { ...owner, deployment } }),
       secrets: createSecretBox(randomBytes(32)),
       logger: silentLogger,
       audit: {

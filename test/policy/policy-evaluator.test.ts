@@ -144,6 +144,17 @@ describe('evaluateRequest: refusals, by code', () => {
     expect(e.details).toMatchObject({ maxDurationSeconds: 4 * 3600 });
   });
 
+  it("DURATION_TOO_SHORT below the rule's minimum (settings.minDuration, 5m by default), stating it", () => {
+    expect(ask({ durationSeconds: 5 * 60 }).durationSeconds).toBe(5 * 60);
+    const e = errorOf({ durationSeconds: 1 });
+    expect(e.code).toBe('DURATION_TOO_SHORT');
+    expect(e.message).toBe(
+      'prod-db/admin may be requested for at least 5m (rule prod-db-admin); asked for 1s',
+    );
+    expect(e.details).toMatchObject({ minDurationSeconds: 300, requestedSeconds: 1 });
+    expect(errorOf({ durationSeconds: 5 * 60 - 1 }).code).toBe('DURATION_TOO_SHORT');
+  });
+
   it('DURATION_TOO_LONG above the hard cap, even if a rule would allow more', () => {
     // The loader refuses such a rule; the evaluator holds the line anyway.
     const capped: Policy = { ...policy, settings: { ...policy.settings, hardCapSeconds: 3600 } };

@@ -41,6 +41,8 @@ describe('parsePolicy: a valid policy', () => {
       deployment: 'acme-prod',
       hardCapSeconds: 8 * 3600,
       pendingTimeoutSeconds: 86400,
+      minDurationSeconds: 5 * 60,
+      allowSharedDeploymentName: false,
     });
     const rule = policy.rules[0];
     expect(rule).toMatchObject({ defaultDurationSeconds: 3600, maxDurationSeconds: 4 * 3600 });
@@ -70,6 +72,8 @@ describe('parsePolicy: a valid policy', () => {
       deployment: 'stint',
       hardCapSeconds: 8 * 3600,
       pendingTimeoutSeconds: 24 * 3600,
+      minDurationSeconds: 5 * 60,
+      allowSharedDeploymentName: false,
     });
   });
 
@@ -359,6 +363,33 @@ describe('parsePolicy: cross-checks', () => {
       line: lineOf(text, 'max: 1d'),
       message: 'max 1d exceeds settings.hardCap 6h',
     });
+  });
+
+  it('keeps min ≤ default: settings.minDuration (5m unless set) or the rule’s own min', () => {
+    const text = policyText((p) => {
+      p.rules[0].duration = { default: '2m', max: '4h' };
+      p.rules[1].duration = { min: '2h', default: '1h', max: '4h' };
+    });
+    const problems = problemsOf(text);
+    expect(problemAt(problems, 'rules[0].duration.default')).toMatchObject({
+      line: lineOf(text, 'default: 2m'),
+      message: 'default 2m is shorter than settings.minDuration 5m (set duration.min to allow it)',
+    });
+    expect(problemAt(problems, 'rules[1].duration.min')).toMatchObject({
+      line: lineOf(text, 'min: 2h'),
+      message: 'min 2h is longer than default 1h',
+    });
+
+    const own = parsePolicy(
+      policyText((p) => {
+        p.settings.minDuration = '10m';
+        p.rules[1].duration = { min: '1m', default: '2m', max: '4h' };
+      }),
+      'stint.yaml',
+    );
+    expect(own.settings.minDurationSeconds).toBe(600);
+    expect(own.rules[0]?.minDurationSeconds).toBe(600);
+    expect(own.rules[1]?.minDurationSeconds).toBe(60);
   });
 
   it('measures max against the default hard cap of 8h when settings say nothing', () => {

@@ -52,7 +52,13 @@ function policyOf(users: Map<string, DirectoryUser>, approval: Tier[]): Policy {
   return {
     version: 'test',
     source: '',
-    settings: { deployment: 'stint', hardCapSeconds: 8 * 3600, pendingTimeoutSeconds: 86400 },
+    settings: {
+      deployment: 'stint',
+      hardCapSeconds: 8 * 3600,
+      pendingTimeoutSeconds: 86400,
+      minDurationSeconds: 300,
+      allowSharedDeploymentName: false,
+    },
     users,
     resources: new Map([
       [
@@ -74,6 +80,7 @@ function policyOf(users: Map<string, DirectoryUser>, approval: Tier[]): Policy {
         resources: ['db'],
         roles: ['*'],
         eligible: { users: [...users.keys()], teams: [], onCall: false },
+        minDurationSeconds: 300,
         defaultDurationSeconds: 3600,
         maxDurationSeconds: 3600,
         ticket: { required: false, patterns: [] },

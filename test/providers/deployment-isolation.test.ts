@@ -1,33 +1,53 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { isStintError, type StintError } from '../../src/domain/errors.js';
 import { createPostgresProvider } from '../../src/providers/postgres/postgres-provider.js';
 import { parseComment } from '../../src/providers/postgres/principal-name.js';
 
-/** Two Stint deployments on one cluster: each sees, and so reconciles, only what it created. */
+const storeId = () => `st_${randomBytes(8).toString('hex')}`;
+const IN_A_MINUTE = () => new Date(Date.now() + 60_000);
+
+async function caught(p: Promise<unknown>): Promise<StintError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isStintError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a StintError');
+}
+
+/** Stint deployments on one cluster: each sees, and so reconciles, only what its own store created. */
 describe('deployments sharing a target', () => {
   const adminUrl = inject('pgCluster').stintAdminUrl;
-  const a = createPostgresProvider({ resourceId: 'db', adminUrl, deployment: 'iso-a' });
-  const b = createPostgresProvider({ resourceId: 'db', adminUrl, deployment: 'iso-b' });
+  const a = createPostgresProvider({
+    resourceId: 'db',
+    adminUrl,
+    owner: { deployment: 'iso-a', storeId: storeId() },
+  });
+  const b = createPostgresProvider({
+    resourceId: 'db',
+    adminUrl,
+    owner: { deployment: 'iso-b', storeId: storeId() },
+  });
+  // Same human name as `a`, another store: the collision of two default installs.
+  const twin = createPostgresProvider({
+    resourceId: 'db',
+    adminUrl,
+    owner: { deployment: 'iso-a', storeId: storeId() },
+  });
   afterAll(async () => {
     await a.close();
     await b.close();
+    await twin.close();
   });
 
+  const issue = (p: typeof a, requestId: string) =>
+    p.issue({ requestId, requester: 'x', role: 'read', grants: ['app_read'], expiresAt: IN_A_MINUTE() });
+
   it('listOwned returns only the caller deployment’s roles', async () => {
-    const expiresAt = new Date(Date.now() + 60_000);
-    const fromA = await a.issue({
-      requestId: 'req_1111aaaa2222bbbb',
-      requester: 'x',
-      role: 'read',
-      grants: ['app_read'],
-      expiresAt,
-    });
-    const fromB = await b.issue({
-      requestId: 'req_3333cccc4444dddd',
-      requester: 'y',
-      role: 'read',
-      grants: ['app_read'],
-      expiresAt,
-    });
+    const fromA = await issue(a, 'req_1111aaaa2222bbbb');
+    const fromB = await issue(b, 'req_3333cccc4444dddd');
     try {
       const ownedA = (await a.listOwned()).map((o) => o.principal);
       const ownedB = (await b.listOwned()).map((o) => o.principal);
@@ -35,6 +55,8 @@ describe('deployments sharing a target', () => {
       expect(ownedA).not.toContain(fromB.principal);
       expect(ownedB).toContain(fromB.principal);
       expect(ownedB).not.toContain(fromA.principal);
+      // Another name is another deployment, not a collision.
+      expect(await a.listForeign()).toEqual([]);
     } finally {
       await a.revoke(fromA.principal);
       await b.revoke(fromB.principal);
@@ -43,12 +65,44 @@ describe('deployments sharing a target', () => {
     expect(await b.verifyRevoked(fromB.principal)).toBe(true);
   });
 
-  it('parses comments with and without a deployment', () => {
+  it('under one name, two stores own by store id: neither lists nor revokes the other’s roles', async () => {
+    const fromA = await issue(a, 'req_5555eeee6666ffff');
+    const fromTwin = await issue(twin, 'req_7777aaaa8888bbbb');
+    try {
+      const ownedA = (await a.listOwned()).map((o) => o.principal);
+      expect(ownedA).toContain(fromA.principal);
+      expect(ownedA).not.toContain(fromTwin.principal);
+      expect((await twin.listOwned()).map((o) => o.principal)).not.toContain(fromA.principal);
+      expect((await a.listForeign()).map((f) => f.principal)).toContain(fromTwin.principal);
+      expect((await twin.listForeign()).map((f) => f.principal)).toContain(fromA.principal);
+
+      const refused = await caught(a.revoke(fromTwin.principal));
+      expect(refused.code).toBe('PROVIDER_ERROR');
+      expect(refused.message).toMatch(/another Stint store/);
+      expect(await twin.verifyRevoked(fromTwin.principal)).toBe(false);
+    } finally {
+      await a.revoke(fromA.principal);
+      await twin.revoke(fromTwin.principal);
+    }
+  });
+
+  it('tags carry the request, the deployment name and the store id', () => {
+    expect(parseComment('stint:request=req_1;deployment=prod;store=st_00ff')).toEqual({
+      requestId: 'req_1',
+      deployment: 'prod',
+      storeId: 'st_00ff',
+    });
+    // Tags written by earlier versions.
     expect(parseComment('stint:request=req_1;deployment=prod')).toEqual({
       requestId: 'req_1',
       deployment: 'prod',
+      storeId: null,
     });
-    expect(parseComment('stint:request=req_1')).toEqual({ requestId: 'req_1', deployment: null });
+    expect(parseComment('stint:request=req_1')).toEqual({
+      requestId: 'req_1',
+      deployment: null,
+      storeId: null,
+    });
     expect(parseComment('something else')).toBeNull();
     expect(parseComment(null)).toBeNull();
   });

@@ -9,6 +9,8 @@ import type { CredentialProvider, IssuedCredential } from '../../src/providers/p
 import { connectAs, pgUrl } from '../support/pg-cluster.js';
 
 const cluster = inject('pgCluster');
+/** A store of its own, so no other test's reconciler or assertion sees these roles as its own. */
+const OWNER = { deployment: 'provider-test', storeId: `st_${randomBytes(8).toString('hex')}` };
 const IN_AN_HOUR = () => new Date(Date.now() + 3_600_000);
 
 /** Request ids unique to this file's run: other suites share the cluster. */
@@ -64,6 +66,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
 
   beforeAll(async () => {
     provider = createPostgresProvider({
+      owner: OWNER,
       resourceId: 'test-db',
       adminUrl: cluster.stintAdminUrl,
       logger: capturingLogger(logs),
@@ -274,7 +277,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     await root.query(`CREATE ROLE ${pg.escapeIdentifier(impostor)} NOLOGIN`);
 
     const owned = await provider.listOwned();
-    expect(owned).toContainEqual({ principal: cred.principal, requestId });
+    expect(owned).toContainEqual({ principal: cred.principal, requestId, legacy: false });
     const names = owned.map((o) => o.principal);
     expect(names).not.toContain(impostor);
     expect(names).not.toContain('stint_admin');
@@ -384,6 +387,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
 
   it('a target that is down fails fast with PROVIDER_ERROR and no password in the message', async () => {
     const down = createPostgresProvider({
+      owner: OWNER,
       resourceId: 'down-db',
       adminUrl: 'postgres://stint_admin:s3cret-admin-pw@127.0.0.1:1/app',
     });
@@ -416,7 +420,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
   it('a wrong admin password fails with PROVIDER_ERROR and does not echo it', async () => {
     const url = new URL(cluster.stintAdminUrl);
     url.password = 'wrong-admin-pw';
-    const wrong = createPostgresProvider({ resourceId: 'bad-auth', adminUrl: url.toString() });
+    const wrong = createPostgresProvider({ resourceId: 'bad-auth', adminUrl: url.toString(), owner: OWNER });
     try {
       const err = await caught(wrong.ping());
       expect(err.code).toBe('PROVIDER_ERROR');
@@ -428,11 +432,11 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
   });
 
   it('rejects an admin URL that is not postgres:// without echoing it', () => {
-    expect(() => createPostgresProvider({ resourceId: 'x', adminUrl: 'mysql://u:pw-123456@h/db' })).toThrow(
-      /postgres:\/\/ URL/,
-    );
+    expect(() =>
+      createPostgresProvider({ resourceId: 'x', adminUrl: 'mysql://u:pw-123456@h/db', owner: OWNER }),
+    ).toThrow(/postgres:\/\/ URL/);
     try {
-      createPostgresProvider({ resourceId: 'x', adminUrl: 'not a url pw-123456' });
+      createPostgresProvider({ resourceId: 'x', adminUrl: 'not a url pw-123456', owner: OWNER });
     } catch (e) {
       expect((e as StintError).code).toBe('PROVIDER_ERROR');
       expect((e as Error).message).not.toContain('pw-123456');
@@ -441,6 +445,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
 
   it('uses the public host and port in the secret when given', async () => {
     const proxied = createPostgresProvider({
+      owner: OWNER,
       resourceId: 'proxied',
       adminUrl: cluster.stintAdminUrl,
       publicHost: 'db.example.com',

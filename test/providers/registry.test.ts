@@ -6,6 +6,8 @@ import { StintError } from '../../src/domain/errors.js';
 import type { Resource } from '../../src/policy/policy-types.js';
 import { createProvider, resolveConnection } from '../../src/providers/registry.js';
 
+const OWNER = { deployment: 'registry-test', storeId: 'st_0000000000000000' };
+
 const resource = (connection: Resource['connection']): Resource => ({
   id: 'prod-db',
   kind: 'postgres',
@@ -43,7 +45,7 @@ describe('provider registry', () => {
 
   it('names a missing env var or file without revealing any value', () => {
     const unset = thrown(() =>
-      createProvider(resource({ env: 'STINT_X' }), { OTHER: 'postgres://u:secret@h/db' }),
+      createProvider(resource({ env: 'STINT_X' }), { OTHER: 'postgres://u:secret@h/db' }, { owner: OWNER }),
     );
     expect(unset.code).toBe('PROVIDER_ERROR');
     expect(unset.message).toBe('resource prod-db: env STINT_X is not set');
@@ -61,9 +63,13 @@ describe('provider registry', () => {
   });
 
   it('builds a postgres provider for a postgres resource', async () => {
-    const provider = createProvider(resource({ env: 'STINT_X' }), {
-      STINT_X: inject('pgCluster').stintAdminUrl,
-    });
+    const provider = createProvider(
+      resource({ env: 'STINT_X' }),
+      {
+        STINT_X: inject('pgCluster').stintAdminUrl,
+      },
+      { owner: OWNER },
+    );
     try {
       expect(provider.kind).toBe('postgres');
       await provider.ping();
@@ -74,8 +80,8 @@ describe('provider registry', () => {
 
   it('refuses an unknown kind', () => {
     const odd = { ...resource({ env: 'STINT_X' }), kind: 'redis' } as unknown as Resource;
-    expect(thrown(() => createProvider(odd, { STINT_X: 'postgres://a@h/db' })).message).toBe(
-      'resource prod-db: unknown kind redis',
-    );
+    expect(
+      thrown(() => createProvider(odd, { STINT_X: 'postgres://a@h/db' }, { owner: OWNER })).message,
+    ).toBe('resource prod-db: unknown kind redis');
   });
 });

@@ -14,6 +14,7 @@ import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
+import { readStoreId } from '../../src/store/store-identity.js';
 import { stepUp } from './step-up.js';
 import { createTestStore, type StoreKind, type TestStore } from './stores.js';
 import { TEST_POLICY } from './test-policy.js';
@@ -34,6 +35,8 @@ export interface Harness {
   env: Record<string, string>;
   /** This harness's deployment name: what its provider marks on the roles it creates. */
   deployment: string;
+  /** The store's own id, which ownership of target roles rests on. */
+  storeId: string;
   tokens: Record<string, string>;
   as(user: string): {
     get(path: string): Promise<ApiResponse>;
@@ -64,6 +67,8 @@ export async function createHarness(
     identity?: IdentityOptions;
     /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
     stepUp?: boolean;
+    /** The deployment name; by default one of its own (two harnesses given one name share it). */
+    deployment?: string;
     /** Where the application logs (silent by default): tests that count alerts pass a recording one. */
     logger?: Logger;
   } = {},
@@ -71,17 +76,19 @@ export async function createHarness(
   const env = { ...targetEnv(), ...opts.env };
   const testStore = await createTestStore(kind);
   // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
-  const deployment = `test-${randomBytes(4).toString('hex')}`;
+  const deployment = opts.deployment ?? `test-${randomBytes(4).toString('hex')}`;
   const auditSigner = parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
   const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
     parsePolicy(text, 'test-policy.yaml'),
   );
+  const storeId = await readStoreId(testStore.store.db);
   const stint = createStint({
     store: testStore.store,
+    storeId,
     policy,
-    providerFactory: opts.providerFactory ?? ((r) => createProvider(r, env, { deployment })),
+    providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner })),
     secrets: createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
@@ -116,6 +123,7 @@ export async function createHarness(
     checkpointDir,
     env,
     deployment,
+    storeId,
     tokens,
     as: (user) => ({ get: (p) => call(user, 'GET', p), post: (p, b) => call(user, 'POST', p, b) }),
     async close() {

@@ -57,7 +57,7 @@ rules:
     resources: [prod-db]
     roles: [read]
     who: { teams: [payments] }
-    duration: { default: 1h, max: 4h }
+    duration: { min: 1s, default: 1h, max: 4h }
     ticket: { required: false, patterns: [] }
     approval: [peer]
   - id: prod-db-ops
@@ -78,7 +78,8 @@ rules:
     resources: [staging-db, down-db]
     roles: [read]
     who: { teams: [payments, marketing] }
-    duration: { default: 30m, max: 2h }
+    # Expiry tests ask for 2 s windows.
+    duration: { min: 1s, default: 30m, max: 2h }
     ticket: { required: false, patterns: [] }
     approval: [auto]
 `;

@@ -4,7 +4,7 @@ import type { RequestScope } from '../../requests/request-types.js';
 import type { CliContext } from '../context.js';
 import { integerArg } from '../options.js';
 import { truncate } from '../output.js';
-import { resourceRole } from '../render-request.js';
+import { expiresField, resourceRole } from '../render-request.js';
 
 interface RequestsOptions {
   mine?: boolean;
@@ -41,7 +41,7 @@ export function registerRequests(program: Command, ctx: CliContext): void {
             r.state,
             truncate(r.reason, 40),
             out.when(r.createdAt),
-            out.when(r.expiresAt),
+            expiresField(r, out.when) ?? '-',
           ]),
         );
       });

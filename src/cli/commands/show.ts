@@ -3,7 +3,14 @@ import { formatDuration } from '../../domain/duration.js';
 import type { RequestView } from '../../requests/request-types.js';
 import type { CliContext } from '../context.js';
 import type { Output } from '../output.js';
-import { needsLines, resourceRole, revocationLine, wasAutoApproved } from '../render-request.js';
+import {
+  expiresField,
+  needsLines,
+  resourceRole,
+  revocationLine,
+  vanishedLine,
+  wasAutoApproved,
+} from '../render-request.js';
 
 export function registerShow(program: Command, ctx: CliContext): void {
   program
@@ -35,7 +42,7 @@ export function renderRequest(out: Output, r: RequestView): void {
     ['pending until', r.state === 'pending' ? out.when(r.pendingUntil) : undefined],
     ['approved', r.approvedAt ? out.when(r.approvedAt) : undefined],
     ['activated', r.activatedAt ? out.when(r.activatedAt) : undefined],
-    ['expires', r.expiresAt ? out.when(r.expiresAt) : undefined],
+    ['expires', expiresField(r, out.when)],
     ['ended', ended],
     ['credential', r.credentialShown ? 'already shown' : 'not shown yet'],
     ['policy', `rule ${r.ruleId}, version ${r.policyVersion}`],
@@ -55,8 +62,8 @@ export function renderRequest(out: Output, r: RequestView): void {
     }
   }
   const revocation = revocationLine(r);
-  if (revocation) {
-    out.line();
-    out.line(revocation);
-  }
+  const vanished = vanishedLine(r, out.when);
+  if (revocation || vanished) out.line();
+  if (vanished) out.line(vanished);
+  if (revocation) out.line(revocation);
 }

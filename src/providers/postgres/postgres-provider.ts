@@ -3,16 +3,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { StintError } from '../../domain/errors.js';
 import type { Logger } from '../../logger.js';
-import type { CredentialProvider, IssuedCredential, IssueInput, OwnedPrincipal } from '../provider.js';
+import type {
+  CredentialProvider,
+  ForeignPrincipal,
+  IssuedCredential,
+  IssueInput,
+  OwnedPrincipal,
+  TargetOwner,
+} from '../provider.js';
 import { isServerError, providerError, sqlState } from './postgres-errors.js';
 import {
   COMMENT_PREFIX,
   commentFor,
   isPrincipalName,
+  type ParsedComment,
   PRINCIPAL_PREFIX,
   parseComment,
   principalFor,
-  requestIdFromComment,
 } from './principal-name.js';
 import { scramSha256Verifier } from './scram.js';
 
@@ -26,8 +33,8 @@ export interface PostgresProviderOptions {
   /** Caps the concurrent sessions of each issued login; unlimited when absent. */
   connectionLimit?: number;
   logger?: Logger;
-  /** Names the Stint deployment on what it creates; listOwned returns only this deployment's roles. */
-  deployment?: string;
+  /** Written on every role created; listOwned returns only roles carrying this store id. */
+  owner: TargetOwner;
 }
 
 /** How long revoke waits for terminated sessions to go before it reports failure (and leaves the role, NOLOGIN). */
@@ -93,7 +100,7 @@ const literal = (value: string) => pg.escapeLiteral(value);
  */
 export function createPostgresProvider(opts: PostgresProviderOptions): CredentialProvider {
   const { resourceId, logger } = opts;
-  const deployment = opts.deployment ?? 'stint';
+  const { owner } = opts;
   const target = parseAdminUrl(resourceId, opts.adminUrl);
   const publicHost = opts.publicHost ?? target.host;
   const publicPort = opts.publicPort ?? target.port;
@@ -145,6 +152,24 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
       [grants, COMMENT_PREFIX],
     );
     return rows.map((r) => r.rolname);
+  }
+
+  /** Every role carrying a Stint tag, with the tag read. */
+  async function tagged(action: string): Promise<{ principal: string; tag: ParsedComment }[]> {
+    try {
+      const { rows } = await pool.query<{ rolname: string; comment: string }>(
+        `SELECT rolname, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles
+          WHERE starts_with(rolname, $1) AND starts_with(shobj_description(oid, 'pg_authid'), $2)
+          ORDER BY rolname`,
+        [PRINCIPAL_PREFIX, COMMENT_PREFIX],
+      );
+      return rows.flatMap((r) => {
+        const tag = parseComment(r.comment);
+        return tag ? [{ principal: r.rolname, tag }] : [];
+      });
+    } catch (err) {
+      throw fail(action, err);
+    }
   }
 
   async function roleExists(principal: string): Promise<boolean> {
@@ -259,10 +284,18 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
     const role = ident(principal);
     const found = await roleComment(principal);
     if (!found.exists) return;
-    if (requestIdFromComment(found.comment) === null) {
+    const tag = parseComment(found.comment);
+    if (tag === null) {
       throw new StintError(
         'PROVIDER_ERROR',
         `postgres target ${resourceId}: refusing to revoke role ${principal}: Stint did not create it (no ${COMMENT_PREFIX} comment)`,
+        { resource: resourceId },
+      );
+    }
+    if (tag.storeId !== null && tag.storeId !== owner.storeId) {
+      throw new StintError(
+        'PROVIDER_ERROR',
+        `postgres target ${resourceId}: refusing to revoke role ${principal}: another Stint store (${tag.storeId}, deployment ${tag.deployment ?? 'unnamed'}) created it`,
         { resource: resourceId },
       );
     }
@@ -315,7 +348,8 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
       );
     }
     if (leftover.exists) {
-      if (requestIdFromComment(leftover.comment) !== input.requestId) {
+      const tag = parseComment(leftover.comment);
+      if (tag?.requestId !== input.requestId || (tag.storeId !== null && tag.storeId !== owner.storeId)) {
         throw new StintError(
           'PROVIDER_ERROR',
           `postgres target ${resourceId}: issue ${principal}: a role of that name exists for another request`,
@@ -334,7 +368,7 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
     const statements = [
       `CREATE ROLE ${role} WITH LOGIN INHERIT${limit} PASSWORD ${literal(verifier)} VALID UNTIL ${literal(input.expiresAt.toISOString())}`,
       ...grants.map((g) => `GRANT ${ident(g)} TO ${role}`),
-      `COMMENT ON ROLE ${role} IS ${literal(commentFor(input.requestId, deployment))}`,
+      `COMMENT ON ROLE ${role} IS ${literal(commentFor(input.requestId, owner))}`,
     ];
 
     // One transaction: a failed grant leaves nothing behind.
@@ -411,20 +445,30 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
     },
 
     async listOwned(): Promise<OwnedPrincipal[]> {
-      try {
-        const { rows } = await pool.query<{ rolname: string; comment: string }>(
-          `SELECT rolname, shobj_description(oid, 'pg_authid') AS comment FROM pg_roles
-            WHERE starts_with(rolname, $1) AND starts_with(shobj_description(oid, 'pg_authid'), $2)
-            ORDER BY rolname`,
-          [PRINCIPAL_PREFIX, COMMENT_PREFIX],
-        );
-        // Roles another deployment created on the same cluster are theirs to reconcile, not ours.
-        return rows
-          .filter((r) => parseComment(r.comment)?.deployment === deployment)
-          .map((r) => ({ principal: r.rolname, requestId: requestIdFromComment(r.comment) || null }));
-      } catch (err) {
-        throw fail('list owned roles', err);
+      const owned: OwnedPrincipal[] = [];
+      for (const r of await tagged('list owned roles')) {
+        const legacy = r.tag.storeId === null;
+        // Another store's roles are theirs to reconcile, even under our name; untagged legacy roles are ours
+        // only if the caller's store knows their request.
+        if (
+          legacy
+            ? r.tag.deployment !== null && r.tag.deployment !== owner.deployment
+            : r.tag.storeId !== owner.storeId
+        )
+          continue;
+        owned.push({ principal: r.principal, requestId: r.tag.requestId || null, legacy });
       }
+      return owned;
+    },
+
+    async listForeign(): Promise<ForeignPrincipal[]> {
+      const foreign: ForeignPrincipal[] = [];
+      for (const r of await tagged('list foreign roles')) {
+        const { storeId, deployment } = r.tag;
+        if (storeId !== null && storeId !== owner.storeId && deployment === owner.deployment)
+          foreign.push({ principal: r.principal, storeId });
+      }
+      return foreign;
     },
 
     async ping() {

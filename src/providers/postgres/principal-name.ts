@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { TargetOwner } from '../provider.js';
 
 /** Every login role Stint creates starts with this; `stint_admin` does too, so the comment is the real mark. */
 export const PRINCIPAL_PREFIX = 'stint_';
@@ -26,29 +27,37 @@ export function isPrincipalName(name: string): boolean {
   return name.length <= MAX_IDENTIFIER_BYTES && /^stint_[a-z0-9_]+$/.test(name);
 }
 
-const DEPLOYMENT_MARK = ';deployment=';
+const DEPLOYMENT_KEY = 'deployment';
+const STORE_KEY = 'store';
 
 /**
- * `stint:request=<id>;deployment=<name>`. The deployment lets several Stint deployments (staging and production
- * Stint, say) share one database cluster: each reconciles only what it created itself.
+ * `stint:request=<id>;deployment=<name>;store=<store id>`. The store id (random, made with the store) is what
+ * ownership rests on: two deployments sharing a human name, or one cluster, never take each other's roles for
+ * their own. The deployment name is there for people reading the catalog.
  */
-export function commentFor(requestId: string, deployment: string): string {
-  return `${COMMENT_PREFIX}${requestId}${DEPLOYMENT_MARK}${deployment}`;
+export function commentFor(requestId: string, owner: TargetOwner): string {
+  return `${COMMENT_PREFIX}${requestId};${DEPLOYMENT_KEY}=${owner.deployment};${STORE_KEY}=${owner.storeId}`;
+}
+
+/** Who a tag says owns a role. Tags written before store ids existed carry no store (and older ones no name). */
+export interface ParsedComment {
+  requestId: string;
+  deployment: string | null;
+  storeId: string | null;
 }
 
 /** What a role comment records, or null when the comment is not Stint's. */
-export function parseComment(
-  comment: string | null | undefined,
-): { requestId: string; deployment: string | null } | null {
+export function parseComment(comment: string | null | undefined): ParsedComment | null {
   if (!comment?.startsWith(COMMENT_PREFIX)) return null;
-  const body = comment.slice(COMMENT_PREFIX.length);
-  const at = body.indexOf(DEPLOYMENT_MARK);
-  return at < 0
-    ? { requestId: body, deployment: null }
-    : { requestId: body.slice(0, at), deployment: body.slice(at + DEPLOYMENT_MARK.length) };
-}
-
-/** The request id a role comment records, or null when the comment is not Stint's. */
-export function requestIdFromComment(comment: string | null | undefined): string | null {
-  return parseComment(comment)?.requestId ?? null;
+  const [requestId = '', ...fields] = comment.slice(COMMENT_PREFIX.length).split(';');
+  const parsed: ParsedComment = { requestId, deployment: null, storeId: null };
+  for (const field of fields) {
+    const eq = field.indexOf('=');
+    if (eq < 0) continue;
+    const key = field.slice(0, eq);
+    const value = field.slice(eq + 1);
+    if (key === DEPLOYMENT_KEY) parsed.deployment = value;
+    else if (key === STORE_KEY) parsed.storeId = value;
+  }
+  return parsed;
 }
