@@ -109,7 +109,7 @@ function policyOf(users: Map<string, DirectoryUser>, approval: Tier[]): Policy {
   return {
     version: 'test',
     source: '',
-    settings: { deployment: 'stint', hardCapSeconds: 8 * 3600, pendingTimeoutSeconds: 86400 },
+    settings: { deployment: 'stint', hardCapSeconds: 4 * 3600, pendingTimeoutSeconds: 86400 },
     users,
     resources: new Map([
       [
