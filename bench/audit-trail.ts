@@ -1,15 +1,18 @@
 /**
  * Audit trail figures (issue 3), on the embedded SQLite store:
- *   - durable appends per second, one event per transaction and batched (100 events per transaction);
- *   - folding 1M events into the stored tree, and inclusion-proof time at 1M events (p50/p99);
+ *   - durable appends per second, one event per transaction and batched (BATCH = 500 events per transaction);
+ *   - folding the events into the stored tree, and inclusion-proof time at that size (p50/p99);
  *   - bytes stored per event.
  * The offline verification rate and its memory at 1M and 10M events come from bench/audit-verify.ts, run in
  * child processes so each peak RSS is that verifier's alone.
  *
- * `npx tsx bench/audit-trail.ts [events]` (default 1,000,000) prints the table and a JSON line.
+ * `npx tsx bench/audit-trail.ts [events] [--out file]` (default 1,000,000 events) prints the table and a JSON
+ * line, and writes that JSON to `file` (`npm run bench` puts it into bench/results.json). A small count is a
+ * quick smoke of the whole path: the verifier then checks that many events, and STINT_BENCH_VERIFY_LARGE
+ * (default 10,000,000) events for the second, memory-flatness run.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +21,26 @@ import { appendAudit } from '../src/audit/audit-store.js';
 import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
 import { silentLogger } from '../src/logger.js';
 import { migrate, openDatabase } from '../src/store/database.js';
+import type { VerifyFigures } from './audit-verify.js';
 
-const total = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+const args = process.argv.slice(2);
+const outAt = args.indexOf('--out');
+const out = outAt >= 0 ? args[outAt + 1] : undefined;
+const total = Number(args.find((a, i) => /^\d+$/.test(a) && i !== outAt + 1) ?? 1_000_000);
 const BATCH = 500;
+
+export interface AuditFigures {
+  events: number;
+  appendsPerSecondSingle: number;
+  /** Appends per second with `batchSize` events per transaction. */
+  appendsPerSecondBatched: number;
+  batchSize: number;
+  treeBuildSeconds: number;
+  inclusionProofMs: { p50: number; p99: number };
+  bytesPerEvent: number;
+  /** Offline verification, each run in its own process: the usual size, then a 10× larger one for memory. */
+  verify: VerifyFigures[];
+}
 
 function event(i: number) {
   return {
@@ -54,7 +74,8 @@ async function main(): Promise<void> {
   });
 
   // One event per transaction: the shape of a state change that records one event.
-  const single = Math.min(10_000, total);
+  // Half at most, so a small smoke run (`audit-trail.ts 2000`) still measures the batched path.
+  const single = Math.min(10_000, Math.floor(total / 2));
   let t = performance.now();
   for (let i = 0; i < single; i++) await appendAudit(store.db, event(i));
   const singleRate = single / ((performance.now() - t) / 1000);
@@ -89,25 +110,30 @@ async function main(): Promise<void> {
   const bytes = statSync(file).size + (statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0);
   rmSync(dir, { recursive: true, force: true });
 
-  const verify = (n: number) => {
-    const out = execFileSync(
+  /** Runs the verifier in a child, echoes its table and returns the figures of its last (JSON) line. */
+  const verify = (n: number): VerifyFigures => {
+    const text = execFileSync(
       process.execPath,
       ['--import', 'tsx', fileURLToPath(new URL('./audit-verify.ts', import.meta.url)), String(n)],
       { encoding: 'utf8', maxBuffer: 1 << 24 },
     );
-    return out;
+    const lines = text.trimEnd().split('\n');
+    process.stdout.write(`${lines.slice(0, -1).join('\n')}\n`);
+    return (JSON.parse(lines.at(-1) as string) as { verify: VerifyFigures }).verify;
   };
 
-  const results = {
+  const results: AuditFigures = {
     events: total,
     appendsPerSecondSingle: Math.round(singleRate),
     appendsPerSecondBatched: Math.round(batchedRate),
+    batchSize: BATCH,
     treeBuildSeconds: Number(buildSeconds.toFixed(1)),
     inclusionProofMs: {
       p50: Number(percentile(samples, 50).toFixed(3)),
       p99: Number(percentile(samples, 99).toFixed(3)),
     },
     bytesPerEvent: Math.round(bytes / total),
+    verify: [],
   };
   console.log('audit trail (SQLite store)');
   console.log(
@@ -124,11 +150,11 @@ async function main(): Promise<void> {
   );
   console.log(`  bytes stored per event                 ${results.bytesPerEvent}`);
   console.log('offline verification (bench/audit-verify.ts, child processes):');
-  const oneM = verify(1_000_000);
-  process.stdout.write(oneM);
-  const tenM = verify(Number(process.env.STINT_BENCH_VERIFY_LARGE ?? 10_000_000));
-  process.stdout.write(tenM);
-  console.log(JSON.stringify({ audit: results }));
+  results.verify.push(verify(Math.min(total, 1_000_000)));
+  results.verify.push(verify(Number(process.env.STINT_BENCH_VERIFY_LARGE ?? 10_000_000)));
+  const json = JSON.stringify({ audit: results });
+  console.log(json);
+  if (out) writeFileSync(out, json);
 }
 
 await main();

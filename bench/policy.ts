@@ -15,7 +15,7 @@ export function benchPolicy(): string {
   const deployment = `bench-${randomBytes(4).toString('hex')}`;
   return `
 version: 1
-settings: { deployment: ${deployment}, hardCap: 8h, pendingTimeout: 24h }
+settings: { deployment: ${deployment}, hardCap: 4h, pendingTimeout: 24h }
 users:
   - { id: ${REQUESTER}, email: alice@example.com, name: Alice, manager: ${MANAGER}, teams: [payments] }
   - { id: ${MANAGER}, email: carol@example.com, name: Carol, teams: [leads] }
@@ -33,7 +33,7 @@ rules:
     resources: [${RESOURCE}]
     roles: [admin]
     who: { teams: [payments] }
-    duration: { default: 1h, max: 8h }
+    duration: { default: 1h, max: 4h }
     ticket: { required: false, patterns: [] }
     approval: [manager]
   - id: bench-read
@@ -41,7 +41,7 @@ rules:
     roles: [read]
     who: { teams: [payments] }
     # The revocation-lag bench asks for 1-2 s windows.
-    duration: { min: 1s, default: 1h, max: 8h }
+    duration: { min: 1s, default: 1h, max: 4h }
     ticket: { required: false, patterns: [] }
     approval: [auto]
 `;

@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import type { AuditFigures } from './audit-trail.js';
 import type { CredentialLatency } from './credential-latency.js';
 import type { RevocationLag } from './revocation-lag.js';
 import type { MemoryResult } from './rss.js';
@@ -15,6 +16,7 @@ export interface Results {
   revocationLag: RevocationLag[];
   throughput: Throughput[];
   memory: MemoryResult | null;
+  audit: AuditFigures | null;
   checks: Check[];
 }
 
@@ -202,6 +204,31 @@ export function renderResults(r: Results): string {
     out.push(
       `   live heap: ${mem.idleRetainedHeapMb} MB with no grant, ~${mem.retainedBytesPerGrant} B more per active ` +
         `grant (timer, provider entry, maps); the rest of the peak is V8 heap headroom, not data.`,
+    );
+  }
+  if (r.audit) {
+    const a = r.audit;
+    const n = (x: number) => x.toLocaleString('en-US');
+    out.push(
+      table(
+        `5. Audit trail on the SQLite store, ${n(a.events)} events (bench/audit-trail.ts, own process)`,
+        ['measure', 'value'],
+        [
+          ['durable appends, 1 event per transaction', `${n(a.appendsPerSecondSingle)} /s`],
+          [`durable appends, ${a.batchSize} events per transaction`, `${n(a.appendsPerSecondBatched)} /s`],
+          [`fold ${n(a.events)} events into the stored tree`, `${a.treeBuildSeconds} s`],
+          ['inclusion proof p50 / p99', `${a.inclusionProofMs.p50} / ${a.inclusionProofMs.p99} ms`],
+          ['bytes stored per event (body, indexes, tree nodes)', `${a.bytesPerEvent} B`],
+          ...a.verify.flatMap((v) => [
+            [
+              `offline verification of ${n(v.events)} events, ${v.workers} threads (best of ${v.parallelEventsPerSecond.length})`,
+              `${n(v.bestParallelEventsPerSecond)} /s`,
+            ],
+            [`  one thread`, `${n(v.singleThreadEventsPerSecond)} /s`],
+            [`  verifier peak RSS`, `${v.peakRssMb} MiB`],
+          ]),
+        ],
+      ),
     );
   }
   if (r.checks.length > 0) {

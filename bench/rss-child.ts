@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       resource: RESOURCE,
       role: 'read',
       reason: `bench memory ${i}`,
-      duration: '8h',
+      duration: '4h',
     });
     expectStatus(created, 201, 'create');
     await untilActive(bench, REQUESTER, created);

@@ -3,6 +3,21 @@
 # default (SQLite in ./data, one process, the demo policy). Demo API tokens are printed on first start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Stint needs Node 22 or later. Where the machine's node is older or missing, a pinned Node 26 from the npm
+# registry is unpacked into .tools/ (ignored by git) and used for everything below.
+QUICKSTART_NODE=26.12.1
+# shellcheck source=node-runtime.sh
+. scripts/node-runtime.sh
+if [ "$(node_major)" -lt 22 ]; then
+  echo "node $(node -v 2>/dev/null || echo missing) is older than 22: using Node $QUICKSTART_NODE in .tools/" >&2
+  bin=$(node_runtime "$QUICKSTART_NODE" .tools)
+  export PATH="$bin:$PATH"
+  export npm_config_nodedir
+  npm_config_nodedir=$(node_headers "$QUICKSTART_NODE" .tools)
+  echo "  (to use the stint CLI from another shell: export PATH=\"$bin:\$PWD/bin:\$PATH\")" >&2
+fi
+
 npm ci --no-audit --no-fund
 npm run build
 if command -v psql >/dev/null 2>&1; then

@@ -7,7 +7,7 @@
  * version: 1                       # format version; the policy's own version is a hash of the file
  * settings:                        # optional, defaults shown
  *   deployment: stint              # names this deployment (audit, checkpoints)
- *   hardCap: 8h                    # no rule may allow longer
+ *   hardCap: 4h                    # no rule may allow longer; above 4h is allowed, and noted
  *   pendingTimeout: 24h            # an unapproved request times out after this
  *   minDuration: 5m                # no rule allows a shorter window unless it sets duration.min
  *   allowSharedDeploymentName: false   # start although a target holds another Stint store's roles
@@ -60,9 +60,13 @@ import { type PolicyFile, policyFileSchema } from './policy-schema.js';
 import type { DirectoryUser, Policy, PolicyProblem, Resource, Rule } from './policy-types.js';
 import { type Path, parseWith, readYaml, throwIfAny, type YamlSource } from './yaml-source.js';
 
+/**
+ * Elevations are meant to last one to four hours, so that is the cap unless a policy says otherwise. A policy
+ * may raise it (an incident can need a long window), and the raise is noted wherever the policy is checked.
+ */
 export const DEFAULT_SETTINGS = {
   deployment: 'stint',
-  hardCapSeconds: 8 * 3600,
+  hardCapSeconds: 4 * 3600,
   pendingTimeoutSeconds: 24 * 3600,
   minDurationSeconds: 5 * 60,
 } as const;
@@ -310,6 +314,15 @@ function noteUnapprovable(f: Findings, rule: Rule, at: (...path: Path) => Path):
 function crossCheck(file: PolicyFile, policy: Policy, source: YamlSource): Findings {
   const f: Findings = { source, policy, problems: [], notes: [] };
   checkDirectory(f, file);
+
+  const hardCap = file.settings?.hardCap;
+  if (hardCap !== undefined && hardCap > DEFAULT_SETTINGS.hardCapSeconds) {
+    note(
+      f,
+      ['settings', 'hardCap'],
+      `hardCap ${formatDuration(hardCap)} raises the default cap of ${formatDuration(DEFAULT_SETTINGS.hardCapSeconds)}: rules may allow access that long`,
+    );
+  }
 
   const covered = new Set<string>();
   file.rules.forEach((rule, i) => {

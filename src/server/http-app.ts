@@ -9,6 +9,7 @@ import { auditLogRoutes } from './routes/audit-log-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { directoryRoutes } from './routes/directory-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { homeRoutes } from './routes/home-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
 import { requestRoutes } from './routes/request-routes.js';
 import { type ScimRoutesDeps, scimRoutes } from './routes/scim-routes.js';
@@ -85,6 +86,7 @@ export async function buildHttpApp(
   await app.register(auditLogRoutes(stint.audit));
   await app.register(mfaRoutes(stint.mfa));
   if (options.scim) await app.register(scimRoutes(options.scim));
+  await app.register(homeRoutes(stint, { signIn: Boolean(options.identity?.config?.oidc) }));
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

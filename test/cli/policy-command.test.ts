@@ -7,7 +7,7 @@ import { run } from './support.js';
 /** Owned by this test (not the shared fixture) so the counts below stay true. */
 const POLICY = `
 version: 1
-settings: { deployment: cli-test, hardCap: 8h, pendingTimeout: 24h }
+settings: { deployment: cli-test, hardCap: 4h, pendingTimeout: 24h }
 users:
   - { id: alice, email: alice@example.com, name: Alice, manager: carol, teams: [payments] }
   - { id: bob, email: bob@example.com, name: Bob, manager: carol, teams: [payments] }
@@ -55,6 +55,27 @@ describe('stint policy check', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^policy OK: 4 users, 1 resources, 2 rules \(version \S+\)\n$/);
+  });
+
+  it('notes a hard cap raised above the default 4h, and still passes', async () => {
+    const raised = POLICY.replace('hardCap: 4h', 'hardCap: 12h');
+    expect(raised).not.toBe(POLICY);
+    const path = file('raised.yaml', raised);
+    const r = await run(['policy', 'check', path]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^policy OK: 4 users/);
+    const column = (raised.split('\n')[2] as string).indexOf('12h') + 1;
+    expect(r.stderr).toBe(
+      `note: ${path}:3:${column}: settings.hardCap: hardCap 12h raises the default cap of 4h: rules may allow access that long\n`,
+    );
+    const json = await run(['--json', 'policy', 'check', path]);
+    expect(JSON.parse(json.stdout).notes).toEqual([
+      expect.objectContaining({
+        field: 'settings.hardCap',
+        line: 3,
+        message: expect.stringContaining('12h'),
+      }),
+    ]);
   });
 
   it('--json gives the same counts', async () => {

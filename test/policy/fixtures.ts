@@ -11,7 +11,7 @@ import type { Policy, PolicyProblem } from '../../src/policy/policy-types.js';
  */
 export const BASE = {
   version: 1,
-  settings: { deployment: 'acme-prod', hardCap: '8h', pendingTimeout: '24h' },
+  settings: { deployment: 'acme-prod', hardCap: '4h', pendingTimeout: '24h' },
   users: [
     { id: 'alice', email: 'alice@example.com', name: 'Alice', manager: 'carol', teams: ['payments'] },
     { id: 'bob', email: 'bob@example.com', manager: 'carol', teams: ['payments'] },

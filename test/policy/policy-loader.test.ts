@@ -39,7 +39,7 @@ describe('parsePolicy: a valid policy', () => {
   it('turns durations into seconds and compiles ticket patterns', () => {
     expect(policy.settings).toEqual({
       deployment: 'acme-prod',
-      hardCapSeconds: 8 * 3600,
+      hardCapSeconds: 4 * 3600,
       pendingTimeoutSeconds: 86400,
       minDurationSeconds: 5 * 60,
       allowSharedDeploymentName: false,
@@ -61,7 +61,7 @@ describe('parsePolicy: a valid policy', () => {
     );
   });
 
-  it('defaults the settings: deployment stint, hard cap 8h, pending timeout 24h', () => {
+  it('defaults the settings: deployment stint, hard cap 4h, pending timeout 24h', () => {
     const bare = parsePolicy(
       policyText((p) => {
         delete p.settings;
@@ -70,7 +70,7 @@ describe('parsePolicy: a valid policy', () => {
     );
     expect(bare.settings).toEqual({
       deployment: 'stint',
-      hardCapSeconds: 8 * 3600,
+      hardCapSeconds: 4 * 3600,
       pendingTimeoutSeconds: 24 * 3600,
       minDurationSeconds: 5 * 60,
       allowSharedDeploymentName: false,
@@ -392,14 +392,41 @@ describe('parsePolicy: cross-checks', () => {
     expect(own.rules[1]?.minDurationSeconds).toBe(60);
   });
 
-  it('measures max against the default hard cap of 8h when settings say nothing', () => {
+  it('measures max against the default hard cap of 4h when settings say nothing', () => {
     const text = policyText((p) => {
       delete p.settings;
-      p.rules[1].duration.max = '9h';
+      p.rules[1].duration.max = '5h';
     });
     expect(problemAt(problemsOf(text), 'rules[1].duration.max').message).toBe(
-      'max 9h exceeds settings.hardCap 8h',
+      'max 5h exceeds settings.hardCap 4h',
     );
+  });
+
+  it('lets a policy raise the hard cap, and notes the raise where it is written', () => {
+    const text = policyText((p) => {
+      p.settings.hardCap = '8h';
+      p.rules[1].duration = { default: '1h', max: '8h' };
+    });
+    const raised = parsePolicy(text, 'stint.yaml');
+    expect(raised.settings.hardCapSeconds).toBe(8 * 3600);
+    expect(raised.rules[1]?.maxDurationSeconds).toBe(8 * 3600);
+    expect(raised.notes.filter((n) => n.field.startsWith('settings'))).toEqual([
+      expect.objectContaining({
+        field: 'settings.hardCap',
+        line: lineOf(text, 'hardCap: 8h'),
+        message: 'hardCap 8h raises the default cap of 4h: rules may allow access that long',
+      }),
+    ]);
+    // At or below the default there is nothing to say.
+    for (const cap of ['4h', '2h']) {
+      const at = policyText((p) => {
+        p.settings.hardCap = cap;
+        p.rules.forEach((r: { duration: { default: string; max: string } }) => {
+          r.duration = { default: '1h', max: '2h' };
+        });
+      });
+      expect(parsePolicy(at, 'stint.yaml').notes.filter((n) => n.field.startsWith('settings'))).toEqual([]);
+    }
   });
 
   it('refuses invalid and unanchored ticket patterns', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { isStintError } from '../../src/domain/errors.js';
-import { TIERS, type Tier } from '../../src/domain/request.js';
+import { type ApprovalSlot, TIERS, type Tier } from '../../src/domain/request.js';
 import { PolicyError } from '../../src/policy/policy-error.js';
 import { approvalSlots, evaluateRequest } from '../../src/policy/policy-evaluator.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
@@ -47,6 +47,63 @@ const tiers = fc.oneof(
   fc.subarray(APPROVING, { minLength: 1 }).map((t) => t as Tier[]),
 );
 
+type UserSpec = { teams: string[]; manager: number | null; security: boolean };
+
+/** Any directory, requester and tiers: some can be approved, some cannot. */
+const anyCase = fc
+  .tuple(directory, tiers, fc.nat())
+  .map(([spec, approval, pick]) => ({ spec, approval, requester: pick % spec.length }));
+
+/**
+ * A case that can always be approved, whatever the tiers: the requester gets a manager, a teammate and two
+ * security members besides a fifth person, so even peer + manager + security + two-person (five slots) find five
+ * different people. The rest of the directory stays random.
+ */
+const approvableCase = anyCase.map(({ spec, approval, requester }) => {
+  const at = spec.length;
+  const own = spec[requester] as UserSpec;
+  const teams = own.teams.length > 0 ? own.teams : ['t1'];
+  const users: UserSpec[] = spec.map((s, i) => (i === requester ? { ...s, teams, manager: at } : s));
+  users.push(
+    { teams: [], manager: null, security: false }, // the manager
+    { teams: [teams[0] as string], manager: null, security: false }, // a peer
+    { teams: [], manager: null, security: true },
+    { teams: [], manager: null, security: true },
+    { teams: [], manager: null, security: false },
+  );
+  return { spec: users, approval, requester };
+});
+
+/**
+ * Whether distinct people other than the requester can fill every approval the tiers ask for, by trying every
+ * assignment: an oracle written from the tiers' meaning, independent of approvalSlots and matchApprovers.
+ */
+function canBeApproved(users: Map<string, DirectoryUser>, requesterId: string, approval: Tier[]): boolean {
+  const requester = users.get(requesterId) as DirectoryUser;
+  const isSecurity = (u: DirectoryUser) => u.security;
+  const fits: ((u: DirectoryUser) => boolean)[] = approval.flatMap((tier) => {
+    if (tier === 'auto') return [];
+    if (tier === 'peer') return [(u: DirectoryUser) => u.teams.some((t) => requester.teams.includes(t))];
+    if (tier === 'manager') return [(u: DirectoryUser) => u.id === requester.manager];
+    if (tier === 'security') return [isSecurity];
+    if (tier === 'two-person') return [isSecurity, () => true]; // a security reviewer and anyone else
+    throw new Error(`no oracle for tier ${tier satisfies never}`);
+  });
+  const others = [...users.values()].filter((u) => u.id !== requesterId);
+  const taken = new Set<string>();
+  const fill = (slot: number): boolean => {
+    if (slot === fits.length) return true;
+    for (const u of others) {
+      if (taken.has(u.id) || !(fits[slot] as (u: DirectoryUser) => boolean)(u)) continue;
+      taken.add(u.id);
+      if (fill(slot + 1)) return true;
+      taken.delete(u.id);
+    }
+    return false;
+  };
+  return fill(0);
+}
+
 /** One rule open to everyone, over one routine resource, so only the tiers decide. */
 function policyOf(users: Map<string, DirectoryUser>, approval: Tier[]): Policy {
   return {
@@ -54,7 +111,7 @@ function policyOf(users: Map<string, DirectoryUser>, approval: Tier[]): Policy {
     source: '',
     settings: {
       deployment: 'stint',
-      hardCapSeconds: 8 * 3600,
+      hardCapSeconds: 4 * 3600,
       pendingTimeoutSeconds: 86400,
       minDurationSeconds: 300,
       allowSharedDeploymentName: false,
@@ -111,29 +168,68 @@ describe('properties', () => {
     );
   });
 
-  it('evaluateRequest either decides with the requester outside every slot, or refuses as NOT_ELIGIBLE', () => {
+  it('evaluateRequest decides exactly when distinct people can fill every approval, never with the requester', () => {
+    const seen = { decided: 0, refused: 0 };
     fc.assert(
-      fc.property(directory, tiers, fc.nat(), (spec, approval, pick) => {
+      fc.property(fc.oneof(anyCase, approvableCase), ({ spec, approval, requester: pick }) => {
         const users = toUsers(spec);
-        const requester = `u${pick % spec.length}`;
+        const requester = `u${pick}`;
         const input = { requester, resource: 'db', role: 'read', reason: 'because' };
+        const approvable = canBeApproved(users, requester, approval);
+        let decision: ReturnType<typeof evaluateRequest> | undefined;
         try {
-          const decision = evaluateRequest(policyOf(users, approval), input);
-          for (const slot of decision.slots) {
-            expect(slot.eligible).not.toContain(requester);
-            expect(slot.eligible.length).toBeGreaterThan(0);
-          }
+          decision = evaluateRequest(policyOf(users, approval), input);
         } catch (e) {
           if (!isStintError(e) || e.code !== 'NOT_ELIGIBLE') throw e;
+        }
+        expect(decision !== undefined, `decided ⇔ approvable (${approval.join(',')})`).toBe(approvable);
+        if (decision === undefined) {
+          seen.refused++;
+          return;
+        }
+        seen.decided++;
+        for (const slot of decision.slots) {
+          expect(slot.eligible).not.toContain(requester);
+          expect(slot.eligible.length).toBeGreaterThan(0);
         }
       }),
       { numRuns: 500 },
     );
+    // Not vacuous: half the cases are approvable by construction, and random directories refuse some.
+    expect(seen.decided).toBeGreaterThanOrEqual(200);
+    expect(seen.refused).toBeGreaterThanOrEqual(25);
+  });
+
+  it('an approvable request is always decided, with approvers for every slot', () => {
+    let decided = 0;
+    fc.assert(
+      fc.property(approvableCase, ({ spec, approval, requester: pick }) => {
+        const users = toUsers(spec);
+        const requester = `u${pick}`;
+        const decision = evaluateRequest(policyOf(users, approval), {
+          requester,
+          resource: 'db',
+          role: 'read',
+          reason: 'because',
+        });
+        expect(decision.slots.length).toBe(
+          approval.filter((t) => t !== 'auto').length + (approval.includes('two-person') ? 1 : 0),
+        );
+        for (const slot of decision.slots) {
+          expect(slot.eligible).not.toContain(requester);
+          expect(slot.eligible.length).toBeGreaterThan(0);
+        }
+        decided++;
+      }),
+      { numRuns: 300 },
+    );
+    expect(decided).toBe(300);
   });
 
   it('holds for directories that went through the YAML loader too', () => {
+    const seen = { decided: 0, refused: 0 };
     fc.assert(
-      fc.property(directory, tiers, fc.nat(), (spec, approval, pick) => {
+      fc.property(fc.oneof(anyCase, approvableCase), ({ spec, approval, requester: pick }) => {
         const text = policyText((p) => {
           p.users = spec.map((s, i) => ({
             id: `u${i}`,
@@ -156,16 +252,31 @@ describe('properties', () => {
           p.resources = [p.resources[1]];
         });
         const policy = parsePolicy(text, 'stint.yaml');
-        const requester = `u${pick % spec.length}`;
+        const requester = `u${pick}`;
+        const approvable = canBeApproved(policy.users as Map<string, DirectoryUser>, requester, approval);
+        let slots: ApprovalSlot[] | undefined;
         try {
-          const d = evaluateRequest(policy, { requester, resource: 'staging-db', role: 'read', reason: 'x' });
-          for (const slot of d.slots) expect(slot.eligible).not.toContain(requester);
+          slots = evaluateRequest(policy, {
+            requester,
+            resource: 'staging-db',
+            role: 'read',
+            reason: 'x',
+          }).slots;
         } catch (e) {
           if (!isStintError(e) || e.code !== 'NOT_ELIGIBLE') throw e;
         }
+        expect(slots !== undefined).toBe(approvable);
+        if (slots === undefined) {
+          seen.refused++;
+          return;
+        }
+        seen.decided++;
+        for (const slot of slots) expect(slot.eligible).not.toContain(requester);
       }),
       { numRuns: 100 },
     );
+    expect(seen.decided).toBeGreaterThanOrEqual(40);
+    expect(seen.refused).toBeGreaterThanOrEqual(5);
   });
 
   it('parsePolicy returns a policy or throws a located PolicyError, whatever the text', () => {

@@ -37,6 +37,17 @@ async function caught(p: Promise<unknown>): Promise<StintError> {
   throw new Error('expected a StintError');
 }
 
+/** The StintError `fn` throws; fails the test when it throws nothing or something else. */
+function caughtSync(fn: () => unknown): StintError {
+  try {
+    fn();
+  } catch (e) {
+    if (isStintError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a StintError');
+}
+
 async function loginError(url: string): Promise<string | null> {
   try {
     const c = await connectAs(url);
@@ -435,11 +446,15 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     expect(() =>
       createPostgresProvider({ resourceId: 'x', adminUrl: 'mysql://u:pw-123456@h/db', owner: OWNER }),
     ).toThrow(/postgres:\/\/ URL/);
-    try {
-      createPostgresProvider({ resourceId: 'x', adminUrl: 'not a url pw-123456', owner: OWNER });
-    } catch (e) {
-      expect((e as StintError).code).toBe('PROVIDER_ERROR');
-      expect((e as Error).message).not.toContain('pw-123456');
+    const cases = [
+      ['mysql://u:pw-123456@h/db', 'admin connection must be a postgres:// URL'],
+      ['not a url pw-123456', 'admin connection is not a valid URL'],
+    ] as const;
+    for (const [adminUrl, message] of cases) {
+      const err = caughtSync(() => createPostgresProvider({ resourceId: 'x', adminUrl, owner: OWNER }));
+      expect(err.code).toBe('PROVIDER_ERROR');
+      expect(err.message).toBe(`resource x: ${message}`);
+      expect(err.message).not.toContain('pw-123456');
     }
   });
 

@@ -4,7 +4,7 @@
  */
 export const TEST_POLICY = `
 version: 1
-settings: { deployment: stint-test, hardCap: 8h, pendingTimeout: 24h }
+settings: { deployment: stint-test, hardCap: 4h, pendingTimeout: 24h }
 users:
   - { id: alice, email: alice@example.com, name: Alice, manager: carol, teams: [payments] }
   - { id: bob, email: bob@example.com, name: Bob, manager: carol, teams: [payments] }

@@ -1,0 +1,103 @@
+# Sourced by .ci/run and scripts/quickstart.sh, never run on its own.
+#
+# Stint needs Node 22 or later. A machine whose own node is older (or missing) gets a pinned runtime from the
+# npm registry: the `node-linux-<arch>` package ships the node binary with its C headers, which node-gyp needs
+# to build better-sqlite3 offline when no prebuilt binary downloads, and the `npm` package ships npm with its
+# dependencies bundled. Both are unpacked under a tools folder (ignored by git) and reused on the next run.
+
+# npm for a machine that has none (or one older than 10); otherwise the machine's own npm is used, with its
+# configuration and whatever the machine patched (this machine kind's npm knows node-gyp's `nodedir` key,
+# which a stock npm 11 warns about).
+STINT_NPM_VERSION=11.19.1
+STINT_REGISTRY=${npm_config_registry:-https://registry.npmjs.org}
+STINT_REGISTRY=${STINT_REGISTRY%/}
+
+# The node major of `node` on PATH, or 0 when there is none that runs.
+node_major() {
+  local v
+  v=$(node -p 'process.versions.node' 2>/dev/null) || { echo 0; return; }
+  echo "${v%%.*}"
+}
+
+# _fetch_package <name> <version> <dest>: <dest>/package holds the package, its integrity checked. With npm at
+# hand `npm pack` checks it; without (a machine with no node yet), curl fetches the tarball and the registry's
+# sha512 is compared by hand.
+_fetch_package() {
+  local name=$1 version=$2 dest=$3 tmp integrity actual
+  [ -f "$dest/package/package.json" ] && return 0
+  tmp=$(mktemp -d)
+  if command -v npm >/dev/null 2>&1 && npm --version >/dev/null 2>&1; then
+    (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null)
+  else
+    command -v curl >/dev/null 2>&1 || {
+      echo "need npm or curl to fetch $name@$version" >&2
+      rm -rf "$tmp"
+      return 1
+    }
+    curl -fsSL "$STINT_REGISTRY/$name/-/$name-$version.tgz" -o "$tmp/$name-$version.tgz"
+    integrity=$(curl -fsSL "$STINT_REGISTRY/$name/$version" | grep -o '"integrity": *"sha512-[^"]*"' | head -n 1 |
+      sed 's/.*"\(sha512-[^"]*\)"/\1/')
+    actual="sha512-$(openssl dgst -sha512 -binary "$tmp/$name-$version.tgz" | base64 | tr -d '\n')"
+    if [ -z "$integrity" ] || [ "$integrity" != "$actual" ]; then
+      echo "$name@$version: the tarball does not match the registry's integrity ($integrity)" >&2
+      rm -rf "$tmp"
+      return 1
+    fi
+  fi
+  # Unpacked aside and moved in one step, so an interrupted fetch never leaves a half folder that looks done.
+  rm -rf "$dest.partial"
+  mkdir -p "$dest.partial"
+  tar -xzf "$tmp/$name-$version.tgz" -C "$dest.partial"
+  rm -rf "$tmp" "$dest"
+  mv "$dest.partial" "$dest"
+}
+
+# _npm_cli <tools dir>: the npm-cli.js to run under the runtime.
+_npm_cli() {
+  local npm_path cli major
+  if npm_path=$(command -v npm 2>/dev/null); then
+    cli=$(readlink -f "$npm_path")
+    case "$cli" in
+      *npm-cli.js) ;;
+      *) cli="$(dirname "$cli")/../lib/node_modules/npm/bin/npm-cli.js" ;;
+    esac
+    major=$(npm --version 2>/dev/null | cut -d . -f 1)
+    if [ -f "$cli" ] && [ "${major:-0}" -ge 10 ] 2>/dev/null; then
+      echo "$cli"
+      return
+    fi
+  fi
+  _fetch_package npm "$STINT_NPM_VERSION" "$1/npm-$STINT_NPM_VERSION" >&2
+  echo "$1/npm-$STINT_NPM_VERSION/package/bin/npm-cli.js"
+}
+
+# node_runtime <node version> <tools dir>: prints a folder holding `node`, `npm` and `npx` of that runtime. Put
+# it first on PATH (scripts and `#!/usr/bin/env node` resolve node through PATH) and set npm_config_nodedir to
+# "$(node_headers <version> <tools dir>)" so native addons build against this runtime's headers, offline.
+node_runtime() {
+  local version=$1 tools=$2 arch bin npm_cli
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *)
+      echo "no node-linux package for $(uname -m)" >&2
+      return 1
+      ;;
+  esac
+  mkdir -p "$tools"
+  tools=$(cd "$tools" && pwd)
+  _fetch_package "node-linux-$arch" "$version" "$tools/node-$version" >&2
+  npm_cli=$(_npm_cli "$tools")
+  bin="$tools/bin-$version"
+  mkdir -p "$bin"
+  ln -sfn "$tools/node-$version/package/bin/node" "$bin/node"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$bin/node" "$npm_cli" >"$bin/npm"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$bin/node" "$(dirname "$npm_cli")/npx-cli.js" >"$bin/npx"
+  chmod +x "$bin/npm" "$bin/npx"
+  echo "$bin"
+}
+
+# node_headers <node version> <tools dir>: the runtime's own folder, which holds include/node.
+node_headers() {
+  echo "$(cd "$2" && pwd)/node-$1/package"
+}
