@@ -3,6 +3,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
 import { type IdentityOptions, registerIdentity } from '../identity/register-identity.js';
 import { registerErrorHandler } from './error-handler.js';
+import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
+import { recordRoutes } from './route-table.js';
 import { auditLogRoutes } from './routes/audit-log-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { directoryRoutes } from './routes/directory-routes.js';
@@ -42,12 +44,17 @@ export async function buildHttpApp(
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
+    // Refusals before any route runs answer in the API's error shape (SCIM's under /scim), never Fastify's.
+    frameworkErrors,
+    clientErrorHandler,
   });
 
+  recordRoutes(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Stint API', version: '1', description: 'Just-in-time privileged access' },
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
