@@ -83,19 +83,28 @@ type Done = (err: Error | null, body?: unknown) => void;
  */
 export function strictJsonParser(app: FastifyInstance) {
   const parse = app.getDefaultJsonParser('error', 'error');
-  return (request: FastifyRequest, body: Buffer, done: Done): void => {
-    if (body.length === 0) return done(null, undefined);
+  const check = (body: Buffer): { text: string } | { error: StintError } | null => {
+    if (body.length === 0) return null;
     let text: string;
     try {
       text = utf8.decode(body);
     } catch {
-      return done(new StintError('BAD_REQUEST', 'the body is not valid UTF-8'));
+      return { error: new StintError('BAD_REQUEST', 'the body is not valid UTF-8') };
     }
     const problem = jsonTextProblem(text);
-    if (problem) return done(new StintError('BAD_REQUEST', `the JSON body is refused: ${problem}`));
-    parse(request, text, (err, parsed) =>
-      err ? done(new StintError('BAD_REQUEST', err.message)) : done(null, parsed),
-    );
+    return problem
+      ? { error: new StintError('BAD_REQUEST', `the JSON body is refused: ${problem}`) }
+      : { text };
+  };
+  return (request: FastifyRequest, body: Buffer, done: Done): void => {
+    const checked = check(body);
+    if (checked === null) done(null, undefined);
+    else if ('error' in checked) done(checked.error);
+    else {
+      parse(request, checked.text, (err, parsed) =>
+        err ? done(new StintError('BAD_REQUEST', err.message)) : done(null, parsed),
+      );
+    }
   };
 }
 
