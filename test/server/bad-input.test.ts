@@ -38,9 +38,10 @@ async function state(store: StintDatabase) {
 type Answer = { statusCode: number; headers: Record<string, unknown>; body: string };
 
 /** A refusal as the API promises it: 4xx, and Stint's coded error body (SCIM's error schema under /scim). */
-function refusalProblem(url: string, res: Answer): string | null {
+function refusalProblem(url: string, res: Answer, authenticated = true): string | null {
   // RFC 7644 §3.7: bulk is unsupported (ServiceProviderConfig says so), whatever the request holds.
-  const bulk = url.startsWith('/scim/v2/Bulk');
+  // Only once the IdP's token is accepted: without it, SCIM's 401 comes first.
+  const bulk = authenticated && url.startsWith('/scim/v2/Bulk');
   const refused = bulk ? res.statusCode === 501 : res.statusCode >= 400 && res.statusCode < 500;
   if (!refused) return `answered ${res.statusCode}: ${res.body.slice(0, 200)}`;
   let body: {
@@ -219,5 +220,41 @@ describe.each(STORE_KINDS)('bad input on every route of the route table (%s stor
       );
       expect(await state(f.h.testStore.store)).toEqual(before);
     }
+  });
+
+  it('malformed credentials on every route that needs one are a coded 401, and change nothing', async () => {
+    const before = await state(f.h.testStore.store);
+    const problems: string[] = [];
+    const credentials: Record<string, string>[] = [
+      { authorization: `Bearer ${'x'.repeat(20_000)}` },
+      { authorization: 'Basic YWxpY2U6cGFzc3dvcmQ=' },
+      { authorization: 'Bearer' },
+      { authorization: `bearer ${f.h.tokens.root}` },
+      { authorization: `Bearer ${f.h.tokens.root} extra` },
+      { authorization: `Bearer ${f.h.tokens.root}\u0000` },
+      { cookie: 'stint_session=%ZZ%00' },
+      { cookie: `stint_session=${'y'.repeat(5000)}` },
+    ];
+    for (const route of routes.filter((r) => !r.public || r.url.startsWith('/scim/'))) {
+      if (route.method === 'HEAD' || route.method === 'OPTIONS') continue;
+      const url = fill(route).path(route.url);
+      const query = new URLSearchParams(fill(route).query).toString();
+      for (const headers of credentials) {
+        const res = await f.app.inject({
+          method: route.method as 'GET',
+          url: query ? `${url}?${query}` : url,
+          headers,
+        });
+        const answer = { statusCode: res.statusCode, headers: res.headers, body: res.body };
+        const problem = refusalProblem(url, answer, false);
+        if (problem)
+          problems.push(`${route.method} ${route.url} ${JSON.stringify(headers).slice(0, 60)}: ${problem}`);
+        else if (res.statusCode !== 401) {
+          problems.push(`${route.method} ${route.url}: ${res.statusCode}, not 401`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(await state(f.h.testStore.store)).toEqual(before);
   });
 });
