@@ -53,7 +53,12 @@ export async function buildHttpApp(
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Stint API', version: '1', description: 'Just-in-time privileged access' },
+      info: {
+        title: 'Stint API',
+        version: '1',
+        description: 'Just-in-time privileged access',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
       servers: [{ url: '/', description: 'The server that serves this document' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
