@@ -48,6 +48,8 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Commander's own refusals (a missing option, an unknown command…) read like every other CLI error.
+      outputError: (message, write) => write(`error [USAGE]: ${message.replace(/^error: /, '')}`),
     })
     .showHelpAfterError('(run with --help for usage)');
 
@@ -78,8 +80,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 function reportFailure(e: unknown, io: CliIo): number {
-  // Commander has already printed its message (or the help / version asked for).
-  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (e instanceof CommanderError) {
+    if (e.exitCode === 0) return 0;
+    // A command group run without its subcommand: Commander printed the group's help, not why it stopped.
+    if (e.code === 'commander.help')
+      io.stderr.write('error [USAGE]: a subcommand is required (listed above)\n');
+    // Anything else Commander has already printed, through outputError above.
+    return EXIT_USAGE;
+  }
   if (e instanceof ExitStatus) return e.exitCode;
   if (e instanceof CliError) {
     io.stderr.write(formatCliError(e));

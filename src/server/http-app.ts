@@ -5,6 +5,8 @@ import { createIdentityModule, type IdentityOptions } from '../identity/identity
 import { registerAuditGate } from './audit-gate.js';
 import { registerErrorHandler } from './error-handler.js';
 import { registerIdentity } from './register-identity.js';
+import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
+import { recordRoutes } from './route-table.js';
 import { auditLogRoutes } from './routes/audit-log-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { directoryRoutes } from './routes/directory-routes.js';
@@ -57,12 +59,22 @@ export async function buildHttpApp(
     // The client address (lock-out, rate limits, audit) is taken from X-Forwarded-For only when the hop that
     // sent it is a configured proxy: otherwise any caller could pick its own address.
     trustProxy: identity.config.trustedProxies.length > 0 ? identity.config.trustedProxies : false,
+    // Refusals before any route runs answer in the API's error shape (SCIM's under /scim), never Fastify's.
+    frameworkErrors,
+    clientErrorHandler,
   });
 
+  recordRoutes(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Stint API', version: '1', description: 'Just-in-time privileged access' },
+      info: {
+        title: 'Stint API',
+        version: '1',
+        description: 'Just-in-time privileged access',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -87,7 +99,20 @@ export async function buildHttpApp(
   await app.register(mfaRoutes(stint.mfa));
   if (options.scim) await app.register(scimRoutes(options.scim));
   await app.register(homeRoutes(stint, { signIn: Boolean(options.identity?.config?.oidc) }));
-  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  app.get(
+    '/openapi.json',
+    {
+      config: { public: true },
+      schema: {
+        operationId: 'getOpenApi',
+        summary: 'This document',
+        tags: ['health'],
+        security: [],
+        response: { 200: { type: 'object', additionalProperties: true }, 400: { $ref: 'Error#' } },
+      },
+    },
+    async () => app.swagger(),
+  );
   await app.ready();
   return app;
 }

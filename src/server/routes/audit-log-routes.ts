@@ -10,6 +10,13 @@ const noteSchema = {
   properties: { size: { type: 'integer' }, note: { type: 'string' }, createdAt: { type: 'string' } },
 } as const;
 const base64List = { type: 'array', items: { type: 'string' } } as const;
+/** Public routes fail only on bad input: a body, a malformed query. */
+const publicErrors = { 400: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
+/** A C2SP signed note, sent as text: documented, and left out of JSON serialisation (a string stays itself). */
+const signedNoteText = {
+  description: 'The signed note (text/plain)',
+  content: { 'text/plain': { schema: { type: 'string' } } },
+} as const;
 
 /**
  * The audit log's read side: signed checkpoints (C2SP tlog-checkpoint), the leaves themselves, inclusion and
@@ -22,7 +29,13 @@ export function auditLogRoutes(audit: AuditService) {
       '/audit/checkpoint',
       {
         config: { public: true },
-        schema: { summary: 'The latest signed checkpoint (text/plain C2SP signed note)', tags: ['audit'] },
+        schema: {
+          operationId: 'getLatestCheckpoint',
+          summary: 'The latest signed checkpoint (text/plain C2SP signed note)',
+          tags: ['audit'],
+          security: [],
+          response: { 200: signedNoteText, ...publicErrors },
+        },
       },
       async (_request, reply) => reply.type('text/plain; charset=utf-8').send(await audit.latestNote()),
     );
@@ -32,8 +45,10 @@ export function auditLogRoutes(audit: AuditService) {
       {
         config: { public: true },
         schema: {
+          operationId: 'getAuditKey',
           summary: 'The log origin and its verifier keys (C2SP vkeys)',
           tags: ['audit'],
+          security: [],
           response: {
             200: {
               type: 'object',
@@ -42,6 +57,7 @@ export function auditLogRoutes(audit: AuditService) {
                 keys: { type: 'array', items: { type: 'object', properties: { vkey: { type: 'string' } } } },
               },
             },
+            ...publicErrors,
           },
         },
       },
@@ -53,8 +69,10 @@ export function auditLogRoutes(audit: AuditService) {
       {
         config: { public: true },
         schema: {
+          operationId: 'listCheckpoints',
           summary: 'Signed checkpoints, newest first',
           tags: ['audit'],
+          security: [],
           querystring: {
             type: 'object',
             additionalProperties: false,
@@ -62,6 +80,7 @@ export function auditLogRoutes(audit: AuditService) {
           },
           response: {
             200: { type: 'object', properties: { checkpoints: { type: 'array', items: noteSchema } } },
+            ...publicErrors,
           },
         },
       },
@@ -72,6 +91,7 @@ export function auditLogRoutes(audit: AuditService) {
       '/v1/audit/checkpoints',
       {
         schema: {
+          operationId: 'createCheckpoint',
           summary: 'A signed checkpoint at a past size, made on demand (exports end where their range ends)',
           tags: ['audit'],
           body: { type: 'object', required: ['size'], additionalProperties: false, properties: { size } },
@@ -85,6 +105,7 @@ export function auditLogRoutes(audit: AuditService) {
       '/v1/audit/leaves',
       {
         schema: {
+          operationId: 'listAuditLeaves',
           summary: 'Leaves in order: the canonical event (null once purged) and its leaf hash',
           tags: ['audit'],
           querystring: {
@@ -122,6 +143,7 @@ export function auditLogRoutes(audit: AuditService) {
       '/v1/audit/range',
       {
         schema: {
+          operationId: 'getAuditRange',
           summary: 'The seq range [start, end) of events whose time is in [since, until)',
           tags: ['audit'],
           querystring: {
@@ -150,6 +172,7 @@ export function auditLogRoutes(audit: AuditService) {
       '/v1/audit/frontier',
       {
         schema: {
+          operationId: 'getAuditFrontier',
           summary:
             'Hashes of the complete subtrees making up the first `size` leaves (where an export resumes)',
           tags: ['audit'],
@@ -175,6 +198,7 @@ export function auditLogRoutes(audit: AuditService) {
       '/v1/audit/proof/inclusion',
       {
         schema: {
+          operationId: 'getInclusionProof',
           summary: 'Inclusion proof of one event in a signed checkpoint',
           tags: ['audit'],
           querystring: {
@@ -213,8 +237,10 @@ export function auditLogRoutes(audit: AuditService) {
       {
         config: { public: true },
         schema: {
+          operationId: 'getConsistencyProof',
           summary: 'Consistency proof between two tree sizes',
           tags: ['audit'],
+          security: [],
           querystring: {
             type: 'object',
             required: ['old', 'new'],
@@ -243,6 +269,7 @@ export function auditLogRoutes(audit: AuditService) {
       '/v1/audit/verify',
       {
         schema: {
+          operationId: 'verifyAuditTrail',
           summary: 'The server recomputes its whole trail against every stored and WORM-copied checkpoint',
           tags: ['audit'],
           response: {

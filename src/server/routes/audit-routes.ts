@@ -9,6 +9,7 @@ export function auditRoutes(service: RequestService) {
       '/v1/audit/events',
       {
         schema: {
+          operationId: 'listAuditEvents',
           summary: 'Audit events in order; everything for security, auditors and admins, otherwise your own',
           tags: ['audit'],
           querystring: {

@@ -32,6 +32,10 @@ export interface AuthRouteDeps {
   clock: Clock;
 }
 
+/** A browser redirect: no body, the Location header says where. */
+const redirect = { description: 'A redirect (Location header)', type: 'null' } as const;
+const signInErrors = { ...errorResponses, 429: { $ref: 'Error#' } } as const;
+
 const sessionView = {
   type: 'object',
   properties: {
@@ -120,6 +124,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       '/auth/session',
       {
         schema: {
+          operationId: 'getSession',
           summary: 'The signed-in session, with the CSRF token a cookie session must send on changes',
           tags: ['auth'],
           response: { 200: sessionView, ...errorResponses },
@@ -142,6 +147,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       {
         config: { rateLimit },
         schema: {
+          operationId: 'logout',
           summary: 'Ends the current session',
           tags: ['auth'],
           response: { 204: { type: 'null' }, ...errorResponses },
@@ -165,6 +171,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       {
         config: { public: true, rateLimit },
         schema: {
+          operationId: 'getAuthConfig',
           summary: 'Where `stint login` signs in: the provider and the client id the CLI uses there',
           tags: ['auth'],
           security: [],
@@ -177,6 +184,8 @@ export function authRoutes(deps: AuthRouteDeps) {
                 scopes: { type: 'string' },
               },
             },
+            400: { $ref: 'Error#' },
+            429: { $ref: 'Error#' },
           },
         },
       },
@@ -191,7 +200,13 @@ export function authRoutes(deps: AuthRouteDeps) {
       '/auth/login',
       {
         config: { public: true, rateLimit },
-        schema: { summary: 'Starts a portal sign-in', tags: ['auth'], hide: true },
+        schema: {
+          operationId: 'startLogin',
+          summary: 'Starts a portal sign-in: redirects the browser to the identity provider',
+          tags: ['auth'],
+          security: [],
+          response: { 302: redirect, ...signInErrors },
+        },
       },
       async (request, reply) =>
         guarded(request, reply, 'oidc', async () => {
@@ -209,7 +224,13 @@ export function authRoutes(deps: AuthRouteDeps) {
       '/auth/callback',
       {
         config: { public: true, rateLimit },
-        schema: { summary: 'The provider returns here', tags: ['auth'], hide: true },
+        schema: {
+          operationId: 'finishLogin',
+          summary: 'The provider returns here; the session cookie is set and the browser sent to /',
+          tags: ['auth'],
+          security: [],
+          response: { 303: redirect, ...signInErrors },
+        },
       },
       async (request, reply) => {
         const sealed = request.cookies[LOGIN_COOKIE];
@@ -236,6 +257,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       {
         config: { public: true, rateLimit },
         schema: {
+          operationId: 'exchangeIdToken',
           summary: 'Exchanges an ID token the CLI obtained for a short-lived Stint session token',
           tags: ['auth'],
           security: [],

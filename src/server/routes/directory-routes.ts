@@ -9,6 +9,7 @@ export function directoryRoutes(service: RequestService) {
       '/v1/whoami',
       {
         schema: {
+          operationId: 'whoami',
           summary: 'Who the token belongs to',
           tags: ['directory'],
           response: { 200: { $ref: 'WhoAmI#' }, ...errorResponses },
@@ -21,6 +22,7 @@ export function directoryRoutes(service: RequestService) {
       '/v1/resources',
       {
         schema: {
+          operationId: 'listResources',
           summary: 'Resources and the roles one may ask for',
           tags: ['directory'],
           response: {

@@ -64,6 +64,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa',
       {
         schema: {
+          operationId: 'getMfaStatus',
           summary: 'My second factors and whether a step-up is fresh',
           tags,
           response: { 200: statusView, ...errors },
@@ -76,6 +77,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa/totp/enroll',
       {
         schema: {
+          operationId: 'enrollTotp',
           summary: 'Start a TOTP enrollment: the secret is shown once, and counts after it is confirmed',
           tags,
           response: {
@@ -98,6 +100,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa/totp/confirm',
       {
         schema: {
+          operationId: 'confirmTotp',
           summary: 'Confirm a TOTP enrollment with a code from the app',
           tags,
           body: codeBody,
@@ -111,6 +114,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa/verify',
       {
         schema: {
+          operationId: 'verifyMfa',
           summary: 'Step up: verify a second factor, which counts for approvals for a while',
           tags,
           body: {
@@ -129,6 +133,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa/webauthn/register/options',
       {
         schema: {
+          operationId: 'webauthnRegisterOptions',
           summary: 'Options for navigator.credentials.create(): registering a security key or passkey',
           tags,
           response: { 200: optionsView, ...errors },
@@ -141,6 +146,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa/webauthn/register/verify',
       {
         schema: {
+          operationId: 'webauthnRegisterVerify',
           summary: 'Register the authenticator that answered the registration options',
           tags,
           body: credentialBody,
@@ -154,6 +160,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa/webauthn/authenticate/options',
       {
         schema: {
+          operationId: 'webauthnAuthenticateOptions',
           summary: 'Options for navigator.credentials.get(): a step-up with a registered authenticator',
           tags,
           response: { 200: optionsView, ...errors },
@@ -166,6 +173,7 @@ export function mfaRoutes(service: MfaService) {
       '/v1/mfa/webauthn/authenticate/verify',
       {
         schema: {
+          operationId: 'webauthnAuthenticateVerify',
           summary: 'Step up with a registered authenticator',
           tags,
           body: credentialBody,

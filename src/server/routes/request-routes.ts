@@ -20,6 +20,7 @@ export function requestRoutes(service: RequestService) {
       '/v1/requests',
       {
         schema: {
+          operationId: 'createRequest',
           summary: 'Ask for a role on a resource, for a reason, for a while',
           tags: ['requests'],
           body: {
@@ -50,6 +51,7 @@ export function requestRoutes(service: RequestService) {
       '/v1/requests',
       {
         schema: {
+          operationId: 'listRequests',
           summary: 'List requests: mine, waiting for my approval, or all (security, auditors, admins)',
           tags: ['requests'],
           querystring: {
@@ -83,7 +85,15 @@ export function requestRoutes(service: RequestService) {
 
     app.get<{ Params: IdParams }>(
       '/v1/requests/:id',
-      { schema: { summary: 'One request', tags: ['requests'], params: idParams, response: one } },
+      {
+        schema: {
+          operationId: 'getRequest',
+          summary: 'One request',
+          tags: ['requests'],
+          params: idParams,
+          response: one,
+        },
+      },
       async (request) => service.get(actorOf(request), request.params.id),
     );
 
@@ -92,6 +102,7 @@ export function requestRoutes(service: RequestService) {
         `/v1/requests/:id/${decision}`,
         {
           schema: {
+            operationId: decision === 'approve' ? 'approveRequest' : 'denyRequest',
             summary: decision === 'approve' ? 'Approve a request' : 'Deny a request',
             tags: ['approvals'],
             params: idParams,
@@ -109,6 +120,7 @@ export function requestRoutes(service: RequestService) {
       '/v1/requests/:id/withdraw',
       {
         schema: {
+          operationId: 'withdrawRequest',
           summary: 'Withdraw my request before it is active',
           tags: ['requests'],
           params: idParams,
@@ -123,6 +135,7 @@ export function requestRoutes(service: RequestService) {
       '/v1/requests/:id/revoke',
       {
         schema: {
+          operationId: 'revokeRequest',
           summary: 'End access now: the credential is removed and live sessions are terminated',
           tags: ['grants'],
           params: idParams,
@@ -137,6 +150,7 @@ export function requestRoutes(service: RequestService) {
       '/v1/requests/:id/credentials',
       {
         schema: {
+          operationId: 'takeCredential',
           summary: 'The credential of an active grant, shown once to its requester',
           tags: ['grants'],
           params: idParams,

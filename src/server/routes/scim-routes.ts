@@ -3,6 +3,8 @@ import type { ScimAuthenticator } from '../../directory/scim-auth.js';
 import { ScimError } from '../../directory/scim-errors.js';
 import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from '../../directory/scim-resources.js';
 import { type ListQuery, MAX_PAGE, type ScimService } from '../../directory/scim-service.js';
+import { isStintError, type StintError } from '../../domain/errors.js';
+import { strictJsonParser } from '../json-body.js';
 
 const SCIM_TYPE = 'application/scim+json; charset=utf-8';
 const SPC_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
@@ -142,6 +144,44 @@ function sendError(reply: FastifyReply, e: ScimError) {
   return reply.status(e.status).type(SCIM_TYPE).send(e.toBody());
 }
 
+/** RFC 7644 §3.12's error body, as the OpenAPI document describes it. */
+const scimErrorView = {
+  type: 'object',
+  properties: {
+    schemas: { type: 'array', items: { type: 'string' } },
+    status: { type: 'string' },
+    scimType: { type: 'string' },
+    detail: { type: 'string' },
+  },
+} as const;
+const scimErrors = {
+  400: scimErrorView,
+  401: scimErrorView,
+  404: scimErrorView,
+  409: scimErrorView,
+  413: scimErrorView,
+  500: scimErrorView,
+} as const;
+/** A SCIM resource or list: every attribute the service returns is passed through as it is. */
+const resourceView = { type: 'object', additionalProperties: true } as const;
+const resourceBody = {
+  type: 'object',
+  description: 'A SCIM resource (RFC 7643) or PatchOp (RFC 7644 §3.5.2)',
+};
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+
+/** The OpenAPI description of one SCIM operation; SCIM has its own token (STINT_SCIM_TOKEN), not Stint's. */
+function doc(operationId: string, summary: string, extra: Record<string, unknown> = {}) {
+  return {
+    operationId,
+    summary,
+    tags: ['scim'],
+    security: [{ bearer: [] }],
+    response: { 200: resourceView, ...scimErrors },
+    ...extra,
+  };
+}
+
 /**
  * SCIM 2.0 (RFC 7644) for identity providers pushing users and groups. Public as far as the user-token hook
  * is concerned (`config.public`): this plugin authenticates the IdP itself and answers every failure in the
@@ -149,19 +189,17 @@ function sendError(reply: FastifyReply, e: ScimError) {
  */
 export function scimRoutes(deps: ScimRoutesDeps) {
   async function scim(app: FastifyInstance): Promise<void> {
-    app.addContentTypeParser(
-      'application/scim+json',
-      { parseAs: 'string' },
-      app.getDefaultJsonParser('error', 'error'),
-    );
+    app.addContentTypeParser('application/scim+json', { parseAs: 'buffer' }, strictJsonParser(app));
 
-    app.setErrorHandler((err: FastifyError | ScimError, request, reply) => {
+    app.setErrorHandler((err: FastifyError | ScimError | StintError, request, reply) => {
       if (err instanceof ScimError) return sendError(reply, err);
-      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      // Refusals of the shared HTTP layer (a body where none belongs, a body that is not JSON): same status.
+      const status = isStintError(err) ? err.status : err.statusCode;
+      if (typeof status === 'number' && status >= 400 && status < 500) {
         // Malformed JSON, wrong content type, body too large: the client's fault, nothing was read.
         return sendError(
           reply,
-          new ScimError(err.statusCode, err.message, err.statusCode === 400 ? 'invalidSyntax' : undefined),
+          new ScimError(status, err.message, status === 400 ? 'invalidSyntax' : undefined),
         );
       }
       request.log.error({ err }, 'unhandled SCIM error');
@@ -184,56 +222,160 @@ export function scimRoutes(deps: ScimRoutesDeps) {
     });
 
     // A full-group PUT from an IdP lists every member: more than the API's 64 KiB default.
-    const opts = { config: { public: true }, schema: { hide: true }, bodyLimit: 1024 * 1024 } as const;
+    const opts = { config: { public: true }, bodyLimit: 1024 * 1024 } as const;
     type WithId = { Params: { id: string } };
     type WithQuery = { Querystring: ListQuery };
     const s = deps.service;
+    const get = (operationId: string, summary: string) => ({
+      ...opts,
+      schema: doc(operationId, summary),
+    });
+    const withId = (operationId: string, summary: string, extra: Record<string, unknown> = {}) => ({
+      ...opts,
+      schema: doc(operationId, summary, { params: idParams, ...extra }),
+    });
+    const created = { response: { 201: resourceView, ...scimErrors }, body: resourceBody };
+    const deleted = { response: { 204: { type: 'null' }, ...scimErrors } };
+    const list = {
+      querystring: {
+        type: 'object',
+        properties: {
+          filter: { type: 'string' },
+          startIndex: { type: 'string' },
+          count: { type: 'string' },
+          attributes: { type: 'string' },
+          excludedAttributes: { type: 'string' },
+        },
+      },
+    };
 
-    app.get('/ServiceProviderConfig', opts, async () => SERVICE_PROVIDER_CONFIG);
-    app.get('/Schemas', opts, async () => listOf(SCHEMAS));
-    app.get<WithId>('/Schemas/:id', opts, async (req) => {
+    app.get(
+      '/ServiceProviderConfig',
+      get('scimGetServiceProviderConfig', 'What this SCIM service supports'),
+      async () => SERVICE_PROVIDER_CONFIG,
+    );
+    app.get('/Schemas', get('scimListSchemas', 'The SCIM schemas Stint reads'), async () => listOf(SCHEMAS));
+    app.get<WithId>('/Schemas/:id', withId('scimGetSchema', 'One SCIM schema'), async (req) => {
       const found = SCHEMAS.find((x) => x.id === req.params.id);
       if (!found) throw new ScimError(404, `schema ${req.params.id} not found`);
       return found;
     });
-    app.get('/ResourceTypes', opts, async () => listOf(RESOURCE_TYPES));
-    app.get<WithId>('/ResourceTypes/:id', opts, async (req) => {
-      const found = RESOURCE_TYPES.find((x) => x.id === req.params.id);
-      if (!found) throw new ScimError(404, `resource type ${req.params.id} not found`);
-      return found;
-    });
+    app.get('/ResourceTypes', get('scimListResourceTypes', 'Users and Groups'), async () =>
+      listOf(RESOURCE_TYPES),
+    );
+    app.get<WithId>(
+      '/ResourceTypes/:id',
+      withId('scimGetResourceType', 'One SCIM resource type'),
+      async (req) => {
+        const found = RESOURCE_TYPES.find((x) => x.id === req.params.id);
+        if (!found) throw new ScimError(404, `resource type ${req.params.id} not found`);
+        return found;
+      },
+    );
 
-    app.post('/Users', opts, async (req, reply) => {
-      const user = await s.createUser(req.body);
-      return reply
-        .status(201)
-        .header('location', String((user.meta as { location: string }).location))
-        .send(user);
-    });
-    app.get<WithQuery>('/Users', opts, async (req) => s.listUsers(req.query));
-    app.get<WithId>('/Users/:id', opts, async (req) => s.getUser(req.params.id));
-    app.put<WithId>('/Users/:id', opts, async (req) => s.replaceUser(req.params.id, req.body));
-    app.patch<WithId>('/Users/:id', opts, async (req) => s.patchUser(req.params.id, req.body));
-    app.delete<WithId>('/Users/:id', opts, async (req, reply) => {
-      await s.deleteUser(req.params.id);
-      return reply.status(204).send();
-    });
+    app.post(
+      '/Users',
+      { ...opts, schema: doc('scimCreateUser', 'Provision a user', created) },
+      async (req, reply) => {
+        const user = await s.createUser(req.body);
+        return reply
+          .status(201)
+          .header('location', String((user.meta as { location: string }).location))
+          .send(user);
+      },
+    );
+    app.get<WithQuery>(
+      '/Users',
+      { ...opts, schema: doc('scimListUsers', 'Users, filtered and paged', list) },
+      async (req) => s.listUsers(req.query),
+    );
+    app.get<WithId>('/Users/:id', withId('scimGetUser', 'One user'), async (req) => s.getUser(req.params.id));
+    app.put<WithId>(
+      '/Users/:id',
+      withId('scimReplaceUser', 'Replace a user', { body: resourceBody }),
+      async (req) => s.replaceUser(req.params.id, req.body),
+    );
+    app.patch<WithId>(
+      '/Users/:id',
+      withId('scimPatchUser', 'Change a user (PatchOp)', { body: resourceBody }),
+      async (req) => s.patchUser(req.params.id, req.body),
+    );
+    app.delete<WithId>(
+      '/Users/:id',
+      withId('scimDeleteUser', 'Deprovision a user: their access ends', deleted),
+      async (req, reply) => {
+        await s.deleteUser(req.params.id);
+        return reply.status(204).send();
+      },
+    );
 
-    app.post('/Groups', opts, async (req, reply) => {
-      const group = await s.createGroup(req.body);
-      return reply
-        .status(201)
-        .header('location', String((group.meta as { location: string }).location))
-        .send(group);
-    });
-    app.get<WithQuery>('/Groups', opts, async (req) => s.listGroups(req.query));
-    app.get<WithId>('/Groups/:id', opts, async (req) => s.getGroup(req.params.id));
-    app.put<WithId>('/Groups/:id', opts, async (req) => s.replaceGroup(req.params.id, req.body));
-    app.patch<WithId>('/Groups/:id', opts, async (req) => s.patchGroup(req.params.id, req.body));
-    app.delete<WithId>('/Groups/:id', opts, async (req, reply) => {
-      await s.deleteGroup(req.params.id);
-      return reply.status(204).send();
-    });
+    app.post(
+      '/Groups',
+      { ...opts, schema: doc('scimCreateGroup', 'Provision a group', created) },
+      async (req, reply) => {
+        const group = await s.createGroup(req.body);
+        return reply
+          .status(201)
+          .header('location', String((group.meta as { location: string }).location))
+          .send(group);
+      },
+    );
+    app.get<WithQuery>(
+      '/Groups',
+      { ...opts, schema: doc('scimListGroups', 'Groups, filtered and paged', list) },
+      async (req) => s.listGroups(req.query),
+    );
+    app.get<WithId>('/Groups/:id', withId('scimGetGroup', 'One group'), async (req) =>
+      s.getGroup(req.params.id),
+    );
+    app.put<WithId>(
+      '/Groups/:id',
+      withId('scimReplaceGroup', 'Replace a group', { body: resourceBody }),
+      async (req) => s.replaceGroup(req.params.id, req.body),
+    );
+    app.patch<WithId>(
+      '/Groups/:id',
+      withId('scimPatchGroup', 'Change a group (PatchOp)', { body: resourceBody }),
+      async (req) => s.patchGroup(req.params.id, req.body),
+    );
+    app.delete<WithId>(
+      '/Groups/:id',
+      withId('scimDeleteGroup', 'Remove a group', deleted),
+      async (req, reply) => {
+        await s.deleteGroup(req.params.id);
+        return reply.status(204).send();
+      },
+    );
+
+    // RFC 7644 §3.7: a service provider without bulk support answers 501, as ServiceProviderConfig says.
+    const bulkUnsupported = async () => {
+      throw new ScimError(
+        501,
+        'bulk operations are not supported (ServiceProviderConfig: bulk.supported false)',
+      );
+    };
+    app.post(
+      '/Bulk',
+      {
+        ...opts,
+        // Refused before the body is read: nothing of it is ever looked at.
+        onRequest: bulkUnsupported,
+        schema: doc('scimBulk', 'Bulk operations: not supported (501)', {
+          response: { 501: scimErrorView, ...scimErrors },
+        }),
+      },
+      bulkUnsupported,
+    );
+
+    // Anything else under /scim/v2 is a SCIM 404 once the IdP's token is checked. A route of this plugin rather
+    // than the not-found handler, so Stint's user-token check (and its lock-out count) never sees SCIM traffic.
+    const unknown = async (request: FastifyRequest) => {
+      throw new ScimError(
+        404,
+        `no SCIM endpoint ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
+      );
+    };
+    app.all('/*', { ...opts, onRequest: unknown, schema: { hide: true } }, unknown);
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {

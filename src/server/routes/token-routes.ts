@@ -32,6 +32,7 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
       '/v1/tokens',
       {
         schema: {
+          operationId: 'listTokens',
           summary: 'API tokens (never their secrets): your own, or with all=true everyone’s (admin)',
           tags: ['tokens'],
           querystring: {
@@ -57,6 +58,7 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
       '/v1/tokens',
       {
         schema: {
+          operationId: 'createToken',
           summary: 'Creates a scoped, expiring API token for yourself; the token is shown once',
           tags: ['tokens'],
           body: {
@@ -99,6 +101,7 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
       '/v1/tokens/:id',
       {
         schema: {
+          operationId: 'revokeToken',
           summary: 'Revokes an API token (yours, or anyone’s as an admin)',
           tags: ['tokens'],
           params: {
