@@ -29,6 +29,7 @@ export async function createFullApp(kind: StoreKind): Promise<FullApp> {
         STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
         STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
         STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
+        STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
         // Bad input is what these tests send, from one address: lock-out and rate limits must not hide it.
         STINT_AUTH_RATE_LIMIT: '100000',
         STINT_AUTH_LOCKOUT_THRESHOLD: '100000',

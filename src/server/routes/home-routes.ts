@@ -107,7 +107,16 @@ export function homeRoutes(stint: Pick<Stint, 'tokens' | 'deps'>, opts: { signIn
       '/',
       {
         config: { public: true, rateLimit: { max: 60, timeWindow: 60_000 } },
-        schema: { summary: 'A start page: who you are, and where the CLI and API are', hide: true },
+        schema: {
+          operationId: 'getStartPage',
+          summary: 'A start page: who you are, and where the CLI and API are',
+          tags: ['health'],
+          security: [],
+          response: {
+            200: { description: 'An HTML page', content: { 'text/html': { schema: { type: 'string' } } } },
+            429: { $ref: 'Error#' },
+          },
+        },
       },
       async (request, reply) => {
         const caller = await callerOf(request);
