@@ -69,6 +69,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /v1/mfa/webauthn/register/verify': null,
   'POST /v1/mfa/webauthn/authenticate/options': null,
   'POST /v1/mfa/webauthn/authenticate/verify': null,
+  // Someone else's factors: an admin asks, a second person from security confirms (mfa/factor-reset.ts).
+  'POST /v1/mfa/resets': null,
+  'POST /v1/mfa/resets/:id/confirm': null,
 
   ...scim([
     'GET /scim/v2/ServiceProviderConfig',

@@ -117,6 +117,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     let userId: string;
     let credential: NonNullable<Actor['credential']>;
     let mfaAt: Date | null = null;
+    let authAt: Date | null = null;
     if (cred.kind === 'api-token') {
       const r = await deps.tokens.check(cred.token, now);
       if (!r.ok) return fail(r.reason, r.userId, r.id);
@@ -128,6 +129,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       if (!r.ok) return fail(r.reason, r.userId, r.id);
       userId = r.userId;
       mfaAt = r.mfaAt;
+      authAt = r.authAt;
       credential = { kind: cred.kind, id: r.id, scopes: null };
     }
 
@@ -173,6 +175,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       source,
       credential,
       mfaAt,
+      authAt,
     };
   });
 }

@@ -25,7 +25,7 @@ const SCIM_TOKEN = 'authz-test-scim-token-0123456789abcdef0123';
  * IdP's STINT_SCIM_TOKEN. The routes walked are Fastify's own route table, SCIM and sign-in included.
  */
 type Actor = 'alice' | 'carol' | 'bob' | 'sam' | 'erin' | 'root' | 'mallory' | 'anon' | 'scim';
-type Fixture = 'none' | 'pending' | 'active' | 'token';
+type Fixture = 'none' | 'pending' | 'active' | 'token' | 'reset';
 
 interface Row {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -397,8 +397,8 @@ MATRIX.push(
   },
 );
 
-// Second factors: every signed-in person manages their own, nobody else's. The harness has already enrolled and
-// stepped everyone up, so enrolling again is a conflict and a wrong code is refused: never 401/403 for a user.
+// Second factors: every signed-in person manages their own, nobody else's. The matrix calls with API tokens, and
+// factors are enrolled in a sign-in session only (SESSION_REQUIRED); a wrong step-up code is refused.
 const mfaRows: Row[] = [
   { method: 'GET', route: '/v1/mfa', fixture: 'none', path: () => '/v1/mfa', expect: everyone(200) },
   {
@@ -407,7 +407,7 @@ const mfaRows: Row[] = [
     fixture: 'none',
     path: () => '/v1/mfa/totp/enroll',
     body: {},
-    expect: everyone(409),
+    expect: everyone(403),
   },
   {
     method: 'POST',
@@ -415,7 +415,7 @@ const mfaRows: Row[] = [
     fixture: 'none',
     path: () => '/v1/mfa/totp/confirm',
     body: { code: '000000' },
-    expect: everyone(409),
+    expect: everyone(403),
   },
   {
     method: 'POST',
@@ -437,6 +437,25 @@ const mfaRows: Row[] = [
     }),
   ),
 ];
+// Someone else's factors (a lost authenticator): an admin asks, a second person from security confirms.
+mfaRows.push(
+  {
+    method: 'POST',
+    route: '/v1/mfa/resets',
+    fixture: 'none',
+    path: () => '/v1/mfa/resets',
+    body: { user: 'dave', reason: 'lost phone' },
+    expect: { ...everyone(403), root: 201 },
+  },
+  {
+    method: 'POST',
+    route: '/v1/mfa/resets/:id/confirm',
+    fixture: 'reset',
+    path: (id) => `/v1/mfa/resets/${id}/confirm`,
+    // root asked for it (SELF_APPROVAL); only security confirms.
+    expect: { ...everyone(403), sam: 200 },
+  },
+);
 MATRIX.push(...mfaRows);
 
 // Sign-in (a real OIDC provider): public, each answering for itself; a bad sign-in is a 401 with a code.
@@ -619,9 +638,14 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
     await idp?.close();
   });
 
-  async function fixture(kind: Fixture): Promise<string> {
-    if (kind === 'none') return '';
-    if (kind === 'token') {
+  async function fixture(needed: Fixture): Promise<string> {
+    if (needed === 'none') return '';
+    if (needed === 'reset') {
+      const made = await h.as('root').post('/v1/mfa/resets', { user: 'dave', reason: 'lost phone' });
+      expect(made.status).toBe(201);
+      return made.body.id;
+    }
+    if (needed === 'token') {
       const made = await h
         .as('alice')
         .post('/v1/tokens', { name: 'ci', scopes: ['requests:read'], expiresInDays: 30 });
@@ -630,7 +654,7 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
     const created = await h
       .as('alice')
       .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-42' });
-    if (kind === 'active') {
+    if (needed === 'active') {
       const approved = await h.as('carol').post(`/v1/requests/${created.body.id}/approve`, {});
       expect(approved.body.state).toBe('active');
     }

@@ -4,7 +4,7 @@ import { StintError } from '../../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../../identity/auth-audit.js';
 import type { IdentityConfig, OidcConfig } from '../../identity/identity-config.js';
 import type { Lockout } from '../../identity/lockout.js';
-import { mfaAtFromClaims } from '../../identity/mfa-claims.js';
+import { authAtFromClaims, mfaAtFromClaims } from '../../identity/mfa-claims.js';
 import type { IdTokenClaims, LoginState, OidcClient } from '../../identity/oidc-client.js';
 import type { ResolveUser } from '../../identity/resolve-user.js';
 import { csrfTokenFor, type SessionStore } from '../../identity/session-store.js';
@@ -88,6 +88,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       now,
       ttlMs: method === 'oidc' ? config.sessionTtlMs : config.cliSessionTtlMs,
       mfaAt,
+      authAt: authAtFromClaims(claims),
     });
     lockout.success([`ip:${request.ip}`, `user:${found.userId}`]);
     await audit.succeeded({
