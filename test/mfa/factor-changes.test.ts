@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIdentityConfig } from '../../src/identity/identity-config.js';
+import { createSignInSession } from '../../src/identity/session-admin.js';
 import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
 import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { stepUp } from '../support/step-up.js';
 import { STORE_KINDS } from '../support/stores.js';
+import { TEST_POLICY } from '../support/test-policy.js';
 
 /**
  * Issue 14's attack, against the real server signing in at a real OpenID provider: a scoped (or any) API token
@@ -208,6 +213,17 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
     const session = await signIn('carol');
     expect((await call(session, 'GET', '/v1/mfa')).body).toMatchObject({ totp: 'none', verifiedAt: null });
     await enrolTotp(session);
+  });
+
+  it('without a provider, an operator signs the person in on the host (`stint admin session create`)', async () => {
+    const { token } = await createSignInSession({ userId: 'mallory', databaseUrl: h.testStore.url });
+    expect(token).toMatch(/^stints_/);
+    await enrolTotp(token);
+    const policyPath = join(mkdtempSync(join(tmpdir(), 'stint-policy-')), 'stint.yaml');
+    writeFileSync(policyPath, TEST_POLICY);
+    await expect(
+      createSignInSession({ userId: 'nobody', databaseUrl: h.testStore.url, policyPath }),
+    ).rejects.toMatchObject({ code: 'UNKNOWN_USER' });
   });
 
   it('the person whose factors are reset cannot be the one who confirms it', async () => {
