@@ -99,6 +99,8 @@ export function createStint(opts: StintOptions) {
     clock,
     stepUp,
     config: mfaConfig,
+    logger: opts.logger,
+    userExists: (id) => opts.policy.current().users.has(id),
   });
   const service = createRequestService({
     ...deps,

@@ -288,6 +288,13 @@ export function createAuditLog(opts: AuditLogOptions) {
     },
 
     /** Signs a checkpoint at a past size (all of it built): exports end where their range ends. */
+    /** A checkpoint signed now and kept nowhere: for callers who may read the log but not add to it. */
+    async signUnstored(size: number): Promise<StoredCheckpoint> {
+      const rootHash = await rootAt(db, size);
+      const note = signCheckpoint({ origin: opts.origin, size, rootHash }, opts.signers);
+      return { size, note, createdAt: opts.clock() };
+    },
+
     async signAt(size: number): Promise<StoredCheckpoint> {
       health.assertWritable();
       const rootHash = await rootAt(db, size);

@@ -1,4 +1,4 @@
-import { authorize } from '../auth/authorize.js';
+import { authorize, can } from '../auth/authorize.js';
 import { StintError } from '../domain/errors.js';
 import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
@@ -36,6 +36,7 @@ function withNewestKnown(
 /** The audit log's read side: checkpoints, leaves, proofs and verification, for auditors and witnesses. */
 export function createAuditService(deps: AuditServiceDeps) {
   const db = deps.store.db;
+  let verifying = false;
 
   async function built(): Promise<number> {
     const row = await db
@@ -78,12 +79,20 @@ export function createAuditService(deps: AuditServiceDeps) {
       return list.map((c) => ({ ...c, createdAt: c.createdAt.toISOString() }));
     },
 
-    /** A checkpoint at a past size, signed now if none is stored: exports end where their range ends. */
+    /**
+     * A checkpoint at a past size, signed now if none is stored: exports end where their range ends. Only
+     * security and admins add it to the log (a row and a WORM file); an auditor changes nothing, so theirs is
+     * signed for them and kept nowhere.
+     */
     async checkpointAt(actor: Actor, size: number) {
       authorize(actor, 'audit.read-all');
       await requireSize(size, 'size');
       const existing = await deps.log.checkpointAt(size);
-      const made = existing ?? (await deps.log.signAt(size));
+      const made =
+        existing ??
+        (can(actor, 'audit.sign-checkpoint')
+          ? await deps.log.signAt(size)
+          : await deps.log.signUnstored(size));
       return { size: made.size, note: made.note, createdAt: made.createdAt.toISOString() };
     },
 
@@ -171,14 +180,29 @@ export function createAuditService(deps: AuditServiceDeps) {
       };
     },
 
+    /**
+     * Recomputes the whole trail: one at a time for the whole server, a second caller meanwhile is refused
+     * (RATE_LIMITED) rather than queued, so read-only roles cannot pile up CPU-heavy work.
+     */
     async verify(actor: Actor): Promise<VerifyReport> {
-      authorize(actor, 'audit.read-all');
-      return verifyStore({
-        store: deps.store,
-        origin: deps.origin,
-        keys: deps.signers.map((s) => s.verifier),
-        checkpointDir: deps.checkpointDir,
-      });
+      authorize(actor, 'audit.verify');
+      if (verifying) {
+        throw new StintError(
+          'RATE_LIMITED',
+          'a verification of the whole trail is running: try again when it ends',
+        );
+      }
+      verifying = true;
+      try {
+        return await verifyStore({
+          store: deps.store,
+          origin: deps.origin,
+          keys: deps.signers.map((s) => s.verifier),
+          checkpointDir: deps.checkpointDir,
+        });
+      } finally {
+        verifying = false;
+      }
     },
   };
 }

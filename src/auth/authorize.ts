@@ -1,11 +1,11 @@
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import type { Actor } from '../requests/request-types.js';
-import type { Scope } from './scopes.js';
 
 /**
  * The one policy point for who may do what. Deny by default: an action not listed here is refused. Anything in
- * another user's scope answers "not found", so ids cannot be probed.
+ * another user's scope answers "not found", so ids cannot be probed. What a scoped token may call is decided
+ * per route, before this, in route-access.ts.
  */
 export type Action =
   | 'request.create'
@@ -16,6 +16,8 @@ export type Action =
   | 'request.list-all'
   | 'credential.take'
   | 'audit.read-all'
+  | 'audit.sign-checkpoint'
+  | 'audit.verify'
   | 'resource.list'
   | 'whoami'
   | 'token.manage'
@@ -35,6 +37,10 @@ const RULES: Record<Action, Rule> = {
   whoami: () => true,
   'request.list-all': (a) => a.security || a.auditor || a.admin,
   'audit.read-all': (a) => a.security || a.auditor || a.admin,
+  // Auditors change nothing: signing and storing a new checkpoint is for security and admins.
+  'audit.sign-checkpoint': (a) => a.security || a.admin,
+  // Read-only, but a whole-trail recompute: the route bounds how often (audit-log-routes.ts).
+  'audit.verify': (a) => a.security || a.auditor || a.admin,
   'request.read': (a, r) => r !== undefined && canRead(a, r),
   // Reviewing needs eligibility; the state machine says precisely why someone is not (self, not an approver).
   'request.review': (a, r) => r !== undefined && canRead(a, r),
@@ -48,37 +54,9 @@ const RULES: Record<Action, Rule> = {
   'token.manage-all': (a) => a.admin,
 };
 
-/**
- * The scope a scoped credential needs for each action. 'any': every valid credential; null: no scoped credential
- * may do it (minting or revoking tokens takes a person or a full-power token, so a leaked automation token cannot
- * extend itself).
- */
-const SCOPE: Record<Action, Scope | 'any' | null> = {
-  'request.create': 'requests:write',
-  'request.withdraw': 'requests:write',
-  'request.revoke': 'requests:write',
-  'request.read': 'requests:read',
-  'request.list-all': 'requests:read',
-  'resource.list': 'requests:read',
-  'request.review': 'approvals:write',
-  'credential.take': 'credentials:read',
-  'audit.read-all': 'audit:read',
-  whoami: 'any',
-  'token.manage': null,
-  'token.manage-all': null,
-};
-
-/** Credentials without scopes carry their user's full power; a scope never adds to what the user may do. */
-const scopeAllows = (actor: Actor, action: Action) => {
-  const scopes = actor.credential?.scopes;
-  const needed = SCOPE[action];
-  if (!scopes || needed === 'any') return true;
-  return needed !== null && scopes.includes(needed);
-};
-
 export function can(actor: Actor, action: Action, request?: AccessRequest): boolean {
   const rule = RULES[action];
-  return scopeAllows(actor, action) && rule?.(actor, request) === true;
+  return rule?.(actor, request) === true;
 }
 
 export function authorize(actor: Actor, action: Action, request?: AccessRequest): void {
@@ -99,6 +77,8 @@ const WORDS: Record<Action, (id: string) => string> = {
   'request.list-all': () => 'list everyone’s requests',
   'credential.take': (id) => `take the credential of ${id}`,
   'audit.read-all': () => 'read everyone’s audit events',
+  'audit.sign-checkpoint': () => 'sign and store audit checkpoints',
+  'audit.verify': () => 'verify the whole audit trail',
   'resource.list': () => 'list resources',
   whoami: () => 'ask who they are',
   'token.manage': () => 'manage API tokens',

@@ -1,6 +1,7 @@
 /**
  * What a scoped API token may do. The list is closed: a token names scopes from here or is refused at creation,
- * and every Action maps to one scope (or to none, when no scoped token may ever do it) in authorize.ts.
+ * and every route names the one scope it needs (or none, when no scoped token may ever call it) in
+ * route-access.ts. There is no `scim` scope: SCIM provisioning authenticates with STINT_SCIM_TOKEN only.
  */
 export const SCOPES = [
   'requests:read',
@@ -8,7 +9,6 @@ export const SCOPES = [
   'approvals:write',
   'credentials:read',
   'audit:read',
-  'scim',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

@@ -37,8 +37,16 @@ export interface RevokeTokenOptions {
   dataDir?: string;
 }
 
+export interface CreateSessionOptions {
+  userId: string;
+  databaseUrl?: string;
+  policyPath?: string;
+  dataDir?: string;
+}
+
 export interface LocalModules {
   runServer(opts: ServerOptions): Promise<RunningServer>;
+  createSignInSession(opts: CreateSessionOptions): Promise<{ id: string; token: string; expiresAt: string }>;
   createApiToken(opts: CreateTokenOptions): Promise<{ id: string; token: string }>;
   revokeApiToken(opts: RevokeTokenOptions): Promise<{ id: string; userId: string; revokedAt: string | null }>;
 }
@@ -47,6 +55,10 @@ export const defaultLocalModules: LocalModules = {
   async runServer(opts) {
     const { runServer } = await import('../server/start.js');
     return runServer(opts);
+  },
+  async createSignInSession(opts) {
+    const { createSignInSession } = await import('../identity/session-admin.js');
+    return createSignInSession(opts);
   },
   async createApiToken(opts) {
     const { createApiToken } = await import('../auth/token-admin.js');

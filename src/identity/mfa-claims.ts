@@ -13,3 +13,11 @@ export function mfaAtFromClaims(claims: Record<string, unknown>, trustedAcr: rea
   const at = typeof claims.auth_time === 'number' ? claims.auth_time : claims.iat;
   return typeof at === 'number' ? new Date(at * 1000) : null;
 }
+
+/**
+ * When the provider last authenticated the person: `auth_time` only. `iat` is when a token was issued, which a
+ * provider does silently from its own session, so it says nothing about a fresh sign-in.
+ */
+export function authAtFromClaims(claims: Record<string, unknown>): Date | null {
+  return typeof claims.auth_time === 'number' ? new Date(claims.auth_time * 1000) : null;
+}

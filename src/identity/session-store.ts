@@ -23,7 +23,7 @@ export const csrfTokenFor = (sessionToken: string) =>
 export type SessionSource = 'oidc' | 'cli';
 
 export type SessionCheck =
-  | { ok: true; id: string; userId: string; mfaAt: Date | null; expiresAt: Date }
+  | { ok: true; id: string; userId: string; mfaAt: Date | null; authAt: Date | null; expiresAt: Date }
   | {
       ok: false;
       reason: 'malformed' | 'unknown' | 'revoked' | 'expired';
@@ -39,6 +39,8 @@ export function createSessionStore(db: Kysely<Database>) {
       now: Date;
       ttlMs: number;
       mfaAt: Date | null;
+      /** The provider's `auth_time`: when it last authenticated the person (not when it issued a token). */
+      authAt?: Date | null;
     }): Promise<{ id: string; token: string; expiresAt: Date }> {
       const id = randomBytes(12).toString('base64url');
       const secret = randomBytes(32).toString('base64url');
@@ -54,6 +56,7 @@ export function createSessionStore(db: Kysely<Database>) {
           expires_at: expiresAt.getTime(),
           revoked_at: null,
           mfa_at: s.mfaAt?.getTime() ?? null,
+          auth_at: s.authAt?.getTime() ?? null,
         })
         .execute();
       return { id, token: `stints_${id}.${secret}`, expiresAt };
@@ -76,6 +79,7 @@ export function createSessionStore(db: Kysely<Database>) {
         id,
         userId: row.user_id,
         mfaAt: row.mfa_at === null ? null : new Date(Number(row.mfa_at)),
+        authAt: row.auth_at === null ? null : new Date(Number(row.auth_at)),
         expiresAt: new Date(Number(row.expires_at)),
       };
     },

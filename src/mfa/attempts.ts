@@ -16,7 +16,14 @@ export interface RateLimit {
 export const DEFAULT_RATE_LIMIT: RateLimit = { maxFailures: 5, windowSeconds: 300 };
 
 /** What the audit trail says about one MFA event: the method and what happened, never a code or a secret. */
-export type MfaAuditDetails = { method: MfaMethod; stage: string; reason?: string; authenticatorId?: string };
+export type MfaAuditDetails = {
+  method: MfaMethod;
+  stage: string;
+  reason?: string;
+  authenticatorId?: string;
+  /** Who must be told of this event: the outbox a notify module reads is the audit trail. */
+  notify?: string[];
+};
 
 export function mfaEvent(actor: Actor, at: Date, action: string, details: MfaAuditDetails) {
   return {

@@ -1,17 +1,68 @@
 import { appendAudit } from '../audit/audit-store.js';
+import { formatDuration } from '../domain/duration.js';
+import { StintError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
 import type { Actor } from '../requests/request-types.js';
 import { mfaEvent } from './attempts.js';
 import { type MfaMethod, mfaStore } from './mfa-store.js';
 import type { StepUpView } from './mfa-types.js';
-import type { StepUp } from './step-up.js';
+import { isFresh, type StepUp } from './step-up.js';
+
+/** How recent a sign-in at the identity provider must be to enrol a first factor, by default. */
+export const DEFAULT_REAUTH_MAX_AGE_SECONDS = 5 * 60;
 
 /**
- * Once a user has a second factor, adding or replacing one needs a fresh step-up: otherwise a stolen API token
- * alone could enroll the thief's own authenticator and pass every later step-up.
+ * Only the person, in a session they signed in to, changes their second factors: never an API token (a scoped
+ * automation token or a stolen one would otherwise plant the thief's authenticator and pass every later
+ * step-up). First checks: run before anything about the account is said.
  */
-export async function requireStepUpToChangeFactors(stepUp: StepUp, actor: Actor): Promise<void> {
-  if ((await stepUp.methods(actor.userId)).length === 0) return;
-  await stepUp.require(actor, 'changing the second factors of an account that has one');
+export function requirePersonSession(actor: Actor): void {
+  const kind = actor.credential?.kind;
+  if (kind !== 'session' && kind !== 'cookie') {
+    throw new StintError(
+      'SESSION_REQUIRED',
+      'second factors are changed in a signed-in session (`stint login` or the portal), not with an API token',
+    );
+  }
+}
+
+/**
+ * Adding or replacing a factor: a signed-in session, and proof it is the person now. With a factor already
+ * enrolled that is a fresh step-up with it (or a second factor at the provider); a lost one is reset by an
+ * admin and a second person from security. Without one, a sign-in at the provider in the last few minutes
+ * (its `auth_time`), so a session left open on someone's desk cannot enrol a stranger's authenticator.
+ */
+export async function requireFactorChange(
+  deps: { stepUp: StepUp; clock: () => Date; reauthMaxAgeSeconds?: number },
+  actor: Actor,
+): Promise<void> {
+  requirePersonSession(actor);
+  if ((await deps.stepUp.methods(actor.userId)).length > 0) {
+    await deps.stepUp.require(actor, 'changing the second factors of an account that has one');
+    return;
+  }
+  const maxAge = deps.reauthMaxAgeSeconds ?? DEFAULT_REAUTH_MAX_AGE_SECONDS;
+  const now = deps.clock();
+  // A sign-in "in the future" is a provider's clock or a forgery: not fresh.
+  const plausible = actor.authAt && actor.authAt.getTime() <= now.getTime() + 60_000;
+  if (!plausible || !isFresh(actor.authAt, now, maxAge)) {
+    throw new StintError(
+      'REAUTH_REQUIRED',
+      `enrolling a first second factor needs a sign-in at the identity provider in the last ${formatDuration(maxAge)}: sign in again (\`stint login\`, or the portal) and enrol straight away`,
+      { maxAgeSeconds: maxAge },
+    );
+  }
+}
+
+/**
+ * A factor was added, replaced or removed: the audit event (written by the caller in its transaction) names the
+ * user under `notify`, for a notify module to deliver; until one exists this log line is the notice, after commit.
+ */
+export function logFactorChange(
+  logger: Pick<Logger, 'warn'> | undefined,
+  change: { userId: string; action: string; method?: string; by: string },
+): void {
+  logger?.warn(change, 'second factors changed: tell the user (not them? their account needs attention)');
 }
 
 /** Records a step-up and its audit event in one transaction. */

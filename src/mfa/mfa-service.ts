@@ -2,7 +2,8 @@ import { appendAudit } from '../audit/audit-store.js';
 import { StintError } from '../domain/errors.js';
 import type { Actor } from '../requests/request-types.js';
 import { type Attempts, createAttempts, DEFAULT_RATE_LIMIT, mfaEvent } from './attempts.js';
-import { recordStepUp, requireStepUpToChangeFactors } from './factors.js';
+import { createFactorReset } from './factor-reset.js';
+import { logFactorChange, recordStepUp, requireFactorChange, requirePersonSession } from './factors.js';
 import { mfaStore } from './mfa-store.js';
 import type { MfaService, MfaServiceDeps, MfaStatusView } from './mfa-types.js';
 import { isFresh } from './step-up.js';
@@ -20,6 +21,13 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     limit: deps.rateLimit ?? DEFAULT_RATE_LIMIT,
   });
   const webauthn = createWebAuthn({ ...deps, attempts });
+  const resets = createFactorReset({
+    store: deps.store,
+    clock: deps.clock,
+    stepUp: deps.stepUp,
+    userExists: deps.userExists ?? (() => false),
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
 
   /** Checks a code against the user's secret and takes its time-step; failures are counted and audited. */
   async function acceptCode(actor: Actor, code: string, stage: 'confirm' | 'verify') {
@@ -86,6 +94,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     status,
 
     async enrollTotp(actor) {
+      requirePersonSession(actor);
       const existing = await mfaStore.getTotp(db, actor.userId);
       if (existing?.confirmedAt) {
         throw new StintError(
@@ -93,7 +102,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
           'a TOTP is already enrolled; one per account (ask an administrator to reset it)',
         );
       }
-      await requireStepUpToChangeFactors(deps.stepUp, actor);
+      await requireFactorChange(deps, actor);
       const secret = newTotpSecret();
       const now = deps.clock();
       const stored = await mfaStore.putPendingTotp(
@@ -107,12 +116,24 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     },
 
     async confirmTotp(actor, code) {
+      await requireFactorChange(deps, actor);
       const { now, step } = await acceptCode(actor, code, 'confirm');
       const confirmed = await db.transaction().execute(async (trx) => {
         if (!(await mfaStore.claimStep(trx, actor.userId, step, now))) return false;
-        await appendAudit(trx, mfaEvent(actor, now, 'mfa.enrolled', { method: 'totp', stage: 'confirm' }));
+        await appendAudit(
+          trx,
+          mfaEvent(actor, now, 'mfa.enrolled', { method: 'totp', stage: 'confirm', notify: [actor.userId] }),
+        );
         return true;
       });
+      if (confirmed) {
+        logFactorChange(deps.logger, {
+          userId: actor.userId,
+          action: 'mfa.enrolled',
+          method: 'totp',
+          by: actor.userId,
+        });
+      }
       if (!confirmed) {
         await attempts.fail(
           actor,
@@ -143,5 +164,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     },
 
     ...webauthn,
+    requestReset: resets.request,
+    confirmReset: resets.confirm,
   };
 }

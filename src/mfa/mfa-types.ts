@@ -3,10 +3,12 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import type { SecretBox } from '../crypto/secret-box.js';
+import type { Logger } from '../logger.js';
 import type { Clock } from '../requests/context.js';
 import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import type { RateLimit } from './attempts.js';
+import type { FactorResetView } from './factor-reset.js';
 import type { MfaConfig } from './mfa-config.js';
 import type { MfaMethod } from './mfa-store.js';
 import type { StepUp } from './step-up.js';
@@ -47,6 +49,10 @@ export interface MfaService {
   webauthnRegisterVerify(actor: Actor, response: WebAuthnResponseJSON): Promise<{ credentialId: string }>;
   webauthnAuthenticateOptions(actor: Actor): Promise<PublicKeyCredentialRequestOptionsJSON>;
   webauthnAuthenticateVerify(actor: Actor, response: WebAuthnResponseJSON): Promise<StepUpView>;
+  /** An admin asks for the reset of someone's factors (factor-reset.ts). */
+  requestReset(actor: Actor, input: { user: string; reason: string }): Promise<FactorResetView>;
+  /** Someone from security, a second person, confirms it: the factors are removed then. */
+  confirmReset(actor: Actor, id: string): Promise<FactorResetView>;
 }
 
 export interface MfaServiceDeps {
@@ -57,4 +63,10 @@ export interface MfaServiceDeps {
   stepUp: StepUp;
   config: MfaConfig;
   rateLimit?: RateLimit;
+  /** How recent a sign-in must be to enrol a first factor (default five minutes). */
+  reauthMaxAgeSeconds?: number;
+  /** Whether the directory knows a user (for factor resets); without it every reset is refused. */
+  userExists?: (userId: string) => boolean;
+  /** Where a change of someone's factors is logged for them to be told (no notify module yet). */
+  logger?: Pick<Logger, 'warn'>;
 }

@@ -12,7 +12,7 @@ import { StintError } from '../domain/errors.js';
 import type { Actor } from '../requests/request-types.js';
 import type { Attempts } from './attempts.js';
 import { mfaEvent } from './attempts.js';
-import { recordStepUp, requireStepUpToChangeFactors } from './factors.js';
+import { logFactorChange, recordStepUp, requireFactorChange } from './factors.js';
 import type { WebAuthnConfig } from './mfa-config.js';
 import { type ChallengePurpose, mfaStore } from './mfa-store.js';
 import type { MfaService, MfaServiceDeps, WebAuthnResponseJSON } from './mfa-types.js';
@@ -88,7 +88,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
   const part: WebAuthnPart = {
     async webauthnRegisterOptions(actor) {
       const rp = config();
-      await requireStepUpToChangeFactors(deps.stepUp, actor);
+      await requireFactorChange(deps, actor);
       const existing = await mfaStore.listCredentials(db, actor.userId);
       const options = await generateRegistrationOptions({
         rpName: rp.rpName,
@@ -106,6 +106,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
 
     async webauthnRegisterVerify(actor, response) {
       const rp = config();
+      await requireFactorChange(deps, actor);
       await attempts.guard(actor, 'webauthn', 'register');
       const challenge = await spendChallenge(actor, 'register', response);
       let credential: { id: string; publicKey: Uint8Array; counter: number; transports?: string[] };
@@ -146,8 +147,15 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
             method: 'webauthn',
             stage: 'register',
             authenticatorId: credential.id,
+            notify: [actor.userId],
           }),
         );
+      });
+      logFactorChange(deps.logger, {
+        userId: actor.userId,
+        action: 'mfa.enrolled',
+        method: 'webauthn',
+        by: actor.userId,
       });
       return { credentialId: credential.id };
     },

@@ -13,6 +13,8 @@ export interface Actor {
   credential?: { kind: 'api-token' | 'session' | 'cookie'; id: string; scopes: readonly string[] | null };
   /** When the identity provider last verified a second factor for this session, if it said so. */
   mfaAt?: Date | null;
+  /** When the identity provider last authenticated the person of this session (`auth_time`), if it said so. */
+  authAt?: Date | null;
 }
 
 export type RevocationStatus = 'none' | 'pending' | 'done';

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type RouteAccess, routeAccess, scopeAllows } from '../auth/route-access.js';
 import type { TokenStore } from '../auth/token-store.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
@@ -11,8 +12,12 @@ declare module 'fastify' {
   interface FastifyRequest {
     actor: Actor | null;
   }
+  interface FastifyInstance {
+    /** Every route as Fastify registered it (`METHOD /url`, HEAD included), for the authorization test. */
+    routeList: readonly string[];
+  }
   interface FastifyContextConfig {
-    /** Only routes that say so are reachable without a credential: deny by default. */
+    /** Must agree with the route's row in src/auth/route-access.ts, which decides. */
     public?: boolean;
   }
 }
@@ -42,16 +47,46 @@ function presented(request: FastifyRequest): Presented | null {
   return cookie ? { kind: 'cookie', token: cookie } : null;
 }
 
+const withoutUser = (access: RouteAccess | undefined) => access === 'public' || access === 'scim-token';
+
 /**
- * Authentication for every route not marked public: an API token or CLI session as a bearer token, or the
- * portal's session cookie (whose state-changing requests also need the CSRF header). The actor's roles come
- * from the directory. Failures are counted per client address and per presented credential id (never per user)
- * for back-off, and audited without the secret.
+ * Every route must have a row in the route table before it exists: a route nobody declared stops the server at
+ * boot, so a new route cannot ship with no decision about who may call it. A `config.public` flag that
+ * disagrees with its row is the same mistake.
+ */
+function requireRouteRows(app: FastifyInstance): void {
+  const seen: string[] = [];
+  app.decorate('routeList', seen);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const access = routeAccess(method, route.url);
+      const where = `${method} ${route.url}`;
+      seen.push(where);
+      if (access === undefined) {
+        throw new Error(`route ${where} has no row in src/auth/route-access.ts: declare its scope there`);
+      }
+      const flagged = (route.config as { public?: boolean } | undefined)?.public === true;
+      if (flagged !== withoutUser(access)) {
+        throw new Error(`route ${where}: config.public disagrees with its row in src/auth/route-access.ts`);
+      }
+    }
+  });
+}
+
+/**
+ * Authentication for every route whose row is not public: an API token or CLI session as a bearer token, or
+ * the portal's session cookie (whose state-changing requests also need the CSRF header). The actor's roles
+ * come from the directory; a scoped token must carry the scope the route's row names. Failures are counted
+ * per client address and per presented credential id (never per user) for back-off, and audited without the
+ * secret.
  */
 export function registerAuthentication(app: FastifyInstance, deps: AuthenticationDeps): void {
   app.decorateRequest('actor', null);
+  requireRouteRows(app);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.routeOptions.config?.public === true) return;
+    // No row (an unknown URL): authenticate anyway, and no scoped token passes.
+    const access = routeAccess(request.method, request.routeOptions.url ?? '') ?? null;
+    if (withoutUser(access)) return;
     const cred = presented(request);
     if (!cred) throw new StintError('UNAUTHENTICATED', 'missing bearer token');
     const now = deps.clock();
@@ -94,6 +129,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     let userId: string;
     let credential: NonNullable<Actor['credential']>;
     let mfaAt: Date | null = null;
+    let authAt: Date | null = null;
     if (cred.kind === 'api-token') {
       const r = await deps.tokens.check(cred.token, now);
       if (!r.ok) return fail(r.reason, r.userId, r.id);
@@ -105,6 +141,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       if (!r.ok) return fail(r.reason, r.userId, r.id);
       userId = r.userId;
       mfaAt = r.mfaAt;
+      authAt = r.authAt;
       credential = { kind: cred.kind, id: r.id, scopes: null };
     }
 
@@ -121,6 +158,15 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
         );
       }
     }
+    if (!scopeAllows(access, credential.scopes)) {
+      throw new StintError(
+        'FORBIDDEN',
+        access === null
+          ? 'a scoped API token cannot do this: sign in, or use a token without scopes'
+          : `this token's scopes do not include ${access}`,
+        { needed: access },
+      );
+    }
     request.actor = {
       userId: user.id,
       security: user.security,
@@ -129,6 +175,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       source,
       credential,
       mfaAt,
+      authAt,
     };
   });
 }

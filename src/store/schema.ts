@@ -119,6 +119,20 @@ export interface SessionsTable {
   expires_at: number;
   revoked_at: number | null;
   mfa_at: number | null;
+  /** When the identity provider last authenticated the person (`auth_time`), if it said. */
+  auth_at: number | null;
+}
+
+/** A reset of a user's second factors: asked by an admin, done when a second person from security confirms. */
+export interface MfaResetsTable {
+  id: string;
+  user_id: string;
+  reason: string;
+  requested_by: string;
+  requested_at: number;
+  expires_at: number;
+  confirmed_by: string | null;
+  confirmed_at: number | null;
 }
 
 export interface IdTokenNoncesTable {
@@ -191,6 +205,7 @@ export interface Database {
   webauthn_challenges: WebauthnChallengesTable;
   mfa_failures: MfaFailuresTable;
   mfa_verifications: MfaVerificationsTable;
+  mfa_resets: MfaResetsTable;
   oidc_profiles: OidcProfilesTable;
   store_identity: StoreIdentityTable;
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { createTokenStore } from '../../src/auth/token-store.js';
 import { runCli } from '../../src/cli/program.js';
+import { createSessionStore } from '../../src/identity/session-store.js';
 import { migrate, openDatabase } from '../../src/store/database.js';
 import { targetEnv } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
@@ -59,6 +60,16 @@ describe('acceptance: the stint CLI against a running server', () => {
     for (const user of ['alice', 'carol', 'bob', 'erin']) {
       tokens[user] = (await tokenStore.create(user, 'test', new Date())).token;
     }
+    // What `stint login` leaves in carol's token file: a session from a sign-in at the provider just now.
+    const signedIn = await createSessionStore(store.db).create({
+      userId: 'carol',
+      source: 'cli',
+      now: new Date(),
+      ttlMs: 3_600_000,
+      mfaAt: null,
+      authAt: new Date(),
+    });
+    tokens['carol-session'] = signedIn.token;
     await store.close();
     server = await startServerProcess(
       ['--policy', policyPath, '--db', dbUrl, '--port', '0', '--data-dir', dir],
@@ -103,15 +114,21 @@ describe('acceptance: the stint CLI against a running server', () => {
     const withoutMfa = await stint('carol', 'approve', id);
     expect(withoutMfa.code).not.toBe(0);
     expect(withoutMfa.stderr).toContain('MFA_REQUIRED');
-    const enrolled = await stint('carol', '--json', 'mfa', 'enroll', 'totp');
+    // Second factors are enrolled in a signed-in session, never with an API token.
+    const withToken = await stint('carol', 'mfa', 'enroll', 'totp');
+    expect(withToken.code).not.toBe(0);
+    expect(withToken.stderr).toContain('SESSION_REQUIRED');
+    const enrolled = await stint('carol-session', '--json', 'mfa', 'enroll', 'totp');
     expect(enrolled.code, enrolled.stderr).toBe(0);
     const { secret } = JSON.parse(enrolled.stdout) as { secret: string };
     const now = Math.floor(Date.now() / 1000);
     const code = (epoch: number) => generate({ secret, epoch, period: 30 });
-    expect((await stint('carol', 'mfa', 'enroll', 'totp', '--code', await code(now - 30))).code).toBe(0);
-    expect((await stint('carol', 'mfa', 'verify', '--code', await code(now))).code).toBe(0);
+    expect((await stint('carol-session', 'mfa', 'enroll', 'totp', '--code', await code(now - 30))).code).toBe(
+      0,
+    );
+    expect((await stint('carol-session', 'mfa', 'verify', '--code', await code(now))).code).toBe(0);
 
-    const approved = await stint('carol', 'approve', id, '--comment', 'ok for INC-4821');
+    const approved = await stint('carol-session', 'approve', id, '--comment', 'ok for INC-4821');
     expect(approved.code, approved.stderr).toBe(0);
 
     const creds = await stint('alice', 'credentials', id);

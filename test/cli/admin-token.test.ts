@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTokenStore } from '../../src/auth/token-store.js';
 import { runCli } from '../../src/cli/program.js';
+import { createSessionStore } from '../../src/identity/session-store.js';
 import { migrate, openDatabase } from '../../src/store/database.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 
@@ -84,5 +85,43 @@ describe('stint admin token', () => {
     const unknown = await stint('admin', 'token', 'revoke', 'AAAAAAAAAAAAAAAA', '--db', db);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('NOT_FOUND');
+  });
+
+  it('admin session create signs a person in: a session the store accepts, fresh for a first factor', async () => {
+    const created = await stint(
+      '--json',
+      'admin',
+      'session',
+      'create',
+      '--user',
+      'carol',
+      '--db',
+      db,
+      '--policy',
+      policy,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const { token } = JSON.parse(created.stdout) as { token: string };
+    const store = openDatabase(db);
+    try {
+      const s = await createSessionStore(store.db).check(token, new Date());
+      expect(s).toMatchObject({ ok: true, userId: 'carol' });
+      expect(s.ok && s.authAt !== null && Date.now() - s.authAt.getTime() < 60_000).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const unknown = await stint(
+      'admin',
+      'session',
+      'create',
+      '--user',
+      'nobody',
+      '--db',
+      db,
+      '--policy',
+      policy,
+    );
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('UNKNOWN_USER');
   });
 });

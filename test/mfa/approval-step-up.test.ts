@@ -67,6 +67,9 @@ describe.each(STORE_KINDS)('approving a critical request needs a fresh second fa
           security: user.security,
           admin: user.admin,
           auditor: user.auditor,
+          // A person in a session they just signed in to: the only caller that may enrol factors.
+          credential: { kind: 'session', id: `session-${user.id}`, scopes: null },
+          authAt: clock(),
         };
       }
     });

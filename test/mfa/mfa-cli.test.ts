@@ -4,18 +4,19 @@ import { CliError, formatCliError } from '../../src/cli/cli-error.js';
 import { registerMfa } from '../../src/cli/commands/mfa.js';
 import { createContext } from '../../src/cli/context.js';
 import { type FakeStint, startFakeStint } from '../cli/support.js';
+import { createHarness, type Harness } from '../support/harness.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const URL_ = `otpauth://totp/Stint:bob?secret=${SECRET}&issuer=Stint`;
 
-/** `stint mfa …` as the program will register it, over real HTTP to a fake server. */
-async function stint(server: FakeStint, argv: string[]) {
+/** `stint mfa …` as the program will register it, over real HTTP to a fake server (or the real one). */
+async function stint(server: Pick<FakeStint, 'url'>, argv: string[], token = 'stint_tok.bob') {
   let stdout = '';
   let stderr = '';
   const io = {
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
-    env: { STINT_URL: server.url, STINT_TOKEN: 'stint_tok.bob' },
+    env: { STINT_URL: server.url, STINT_TOKEN: token },
     now: () => new Date('2026-03-04T10:00:00Z'),
   };
   const program = new Command('stint')
@@ -104,5 +105,37 @@ describe('stint mfa', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('not a 6-digit code');
     expect(server.received.length).toBe(before);
+  });
+});
+
+describe('stint mfa reset, against the real server', () => {
+  let h: Harness;
+  let url: string;
+  beforeAll(async () => {
+    h = await createHarness('sqlite', { start: false });
+    url = await h.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('an admin asks, security confirms with the id it printed, and the user has no factor left', async () => {
+    const asked = await stint(
+      { url },
+      ['--json', 'mfa', 'reset', 'carol', '--reason', 'lost phone'],
+      h.tokens.root,
+    );
+    expect(asked.code, asked.stderr).toBe(0);
+    const id = JSON.parse(asked.stdout).id as string;
+    expect(id).toMatch(/^mfr_/);
+
+    const self = await stint({ url }, ['mfa', 'reset-confirm', id], h.tokens.root);
+    expect([self.code, self.stderr]).toEqual([expect.any(Number), expect.stringContaining('FORBIDDEN')]);
+    expect(self.code).not.toBe(0);
+
+    const done = await stint({ url }, ['mfa', 'reset-confirm', id], h.tokens.sam);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain("carol's second factors are removed");
+    expect((await h.as('carol').get('/v1/mfa')).body.totp).toBe('none');
   });
 });

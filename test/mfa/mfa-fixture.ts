@@ -22,12 +22,18 @@ export function manualClock(start = new Date('2026-03-04T10:00:10Z')) {
   };
 }
 
+/** When the fixture's people signed in at the identity provider: just before the manual clock starts. */
+export const SIGNED_IN_AT = new Date('2026-03-04T10:00:00Z');
+
+/** A person in a session they signed in to at SIGNED_IN_AT, unless `extra` says otherwise. */
 export const actor = (userId: string, extra: Partial<Actor> = {}): Actor => ({
   userId,
   security: false,
   admin: false,
   auditor: false,
   source: { ip: '203.0.113.7', userAgent: 'vitest' },
+  credential: { kind: 'session', id: `session-${userId}`, scopes: null },
+  authAt: SIGNED_IN_AT,
   ...extra,
 });
 

@@ -22,7 +22,15 @@ describe('MFA routes over HTTP', () => {
     app.addHook('onRequest', async (request) => {
       const user = request.headers['x-test-user'];
       if (typeof user === 'string')
-        request.actor = { userId: user, security: false, admin: false, auditor: false };
+        // A person in a session they just signed in to: the only caller that may enrol factors.
+        request.actor = {
+          userId: user,
+          security: false,
+          admin: false,
+          auditor: false,
+          credential: { kind: 'session', id: `session-${user}`, scopes: null },
+          authAt: f.clock.now(),
+        };
     });
     await app.register(mfaRoutes(f.mfa));
     await app.ready();

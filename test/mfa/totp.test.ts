@@ -51,13 +51,13 @@ describe.each(STORE_KINDS)('TOTP step-up on %s', (kind) => {
     expect(await f.stepUp.freshAt('alice')).toEqual(now);
     const rows = await f.testStore.store.db.selectFrom('mfa_verifications').selectAll().execute();
     expect(rows.map((r) => ({ ...r, verified_at: Number(r.verified_at) }))).toEqual([
-      { user_id: 'alice', method: 'totp', verified_at: now.getTime(), credential_id: null },
+      { user_id: 'alice', method: 'totp', verified_at: now.getTime(), credential_id: 'session-alice' },
     ]);
 
     const actions = (await listAudit(f.testStore.store.db, { limit: 100 })).map((e) => [e.action, e.details]);
     expect(actions).toEqual([
       ['mfa.failed', { method: 'totp', stage: 'verify', reason: 'not-enrolled' }],
-      ['mfa.enrolled', { method: 'totp', stage: 'confirm' }],
+      ['mfa.enrolled', { method: 'totp', stage: 'confirm', notify: ['alice'] }],
       ['mfa.verified', { method: 'totp', stage: 'verify' }],
     ]);
   });

@@ -63,7 +63,10 @@ describe.each(STORE_KINDS)('WebAuthn step-up on %s, with a software authenticato
 
     const audit = (await listAudit(f.testStore.store.db, { limit: 100 })).map((e) => [e.action, e.details]);
     expect(audit).toEqual([
-      ['mfa.enrolled', { method: 'webauthn', stage: 'register', authenticatorId: key.credentialId }],
+      [
+        'mfa.enrolled',
+        { method: 'webauthn', stage: 'register', authenticatorId: key.credentialId, notify: ['alice'] },
+      ],
       ['mfa.verified', { method: 'webauthn', stage: 'verify', authenticatorId: key.credentialId }],
     ]);
   });

@@ -1,20 +1,34 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeAccess } from '../../src/auth/route-access.js';
+import { SCOPES } from '../../src/auth/scopes.js';
+import { staticScimToken } from '../../src/directory/scim-auth.js';
+import { createScimService } from '../../src/directory/scim-service.js';
+import { loadIdentityConfig } from '../../src/identity/identity-config.js';
+import { parsePolicy } from '../../src/policy/policy-loader.js';
+import { registerAuthentication } from '../../src/server/authenticate.js';
+import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { STORE_KINDS } from '../support/stores.js';
+import { TEST_POLICY } from '../support/test-policy.js';
+
+const SCIM_TOKEN = 'authz-test-scim-token-0123456789abcdef0123';
 
 /**
  * Walks every route of the API against every kind of actor. A route added without a row here fails the
  * completeness check, so authorization cannot be forgotten.
  *
  * alice: requester · carol: her manager (the approver) · bob: teammate, not an approver of a manager-tier request ·
- * sam: security · erin: auditor · root: admin · mallory: unrelated · anon: no token.
+ * sam: security · erin: auditor · root: admin · mallory: unrelated · anon: no token · scim: the provisioning
+ * IdP's STINT_SCIM_TOKEN. The routes walked are Fastify's own route table, SCIM and sign-in included.
  */
-type Actor = 'alice' | 'carol' | 'bob' | 'sam' | 'erin' | 'root' | 'mallory' | 'anon';
-type Fixture = 'none' | 'pending' | 'active' | 'token';
+type Actor = 'alice' | 'carol' | 'bob' | 'sam' | 'erin' | 'root' | 'mallory' | 'anon' | 'scim';
+type Fixture = 'none' | 'pending' | 'active' | 'token' | 'reset';
 
 interface Row {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'TRACE' | 'QUERY';
   route: string;
   fixture: Fixture;
   path: (id: string) => string;
@@ -31,6 +45,8 @@ const everyone = (status: number, anon = 401): Record<Actor, number> => ({
   root: status,
   mallory: status,
   anon,
+  // The provisioning token is no user credential: it is refused wherever a user is.
+  scim: anon,
 });
 
 const auditors = (status: number): Record<Actor, number> => ({
@@ -42,9 +58,11 @@ const auditors = (status: number): Record<Actor, number> => ({
   erin: status,
   root: status,
   anon: 401,
+  scim: 401,
 });
 
 const MATRIX: Row[] = [
+  { method: 'GET', route: '/', fixture: 'none', path: () => '/', expect: everyone(200, 200) },
   { method: 'GET', route: '/healthz', fixture: 'none', path: () => '/healthz', expect: everyone(200, 200) },
   { method: 'GET', route: '/readyz', fixture: 'none', path: () => '/readyz', expect: everyone(200, 200) },
   {
@@ -69,21 +87,66 @@ const MATRIX: Row[] = [
     path: () => '/v1/requests',
     body: { resource: 'prod-db', role: 'admin', reason: 'INC-1' },
     // Who may ask is the policy's rule: only the payments team.
-    expect: { alice: 201, bob: 201, carol: 403, sam: 403, erin: 403, root: 403, mallory: 403, anon: 401 },
+    expect: {
+      alice: 201,
+      bob: 201,
+      carol: 403,
+      sam: 403,
+      erin: 403,
+      root: 403,
+      mallory: 403,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'GET',
     route: '/v1/requests',
     fixture: 'none',
     path: () => '/v1/requests?scope=all',
-    expect: { alice: 403, carol: 403, bob: 403, sam: 200, erin: 200, root: 200, mallory: 403, anon: 401 },
+    expect: {
+      alice: 403,
+      carol: 403,
+      bob: 403,
+      sam: 200,
+      erin: 200,
+      root: 200,
+      mallory: 403,
+      anon: 401,
+      scim: 401,
+    },
+  },
+  // Everyone lists their own requests and those waiting for them; scoped tokens need requests:read for both.
+  {
+    method: 'GET',
+    route: '/v1/requests',
+    fixture: 'none',
+    path: () => '/v1/requests',
+    expect: everyone(200),
+  },
+  {
+    method: 'GET',
+    route: '/v1/requests',
+    fixture: 'none',
+    path: () => '/v1/requests?scope=to-approve',
+    expect: everyone(200),
   },
   {
     method: 'GET',
     route: '/v1/requests/:id',
     fixture: 'pending',
     path: (id) => `/v1/requests/${id}`,
-    expect: { alice: 200, carol: 200, bob: 404, sam: 200, erin: 200, root: 200, mallory: 404, anon: 401 },
+    expect: {
+      alice: 200,
+      carol: 200,
+      bob: 404,
+      sam: 200,
+      erin: 200,
+      root: 200,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'POST',
@@ -91,7 +154,17 @@ const MATRIX: Row[] = [
     fixture: 'pending',
     path: (id) => `/v1/requests/${id}/approve`,
     body: {},
-    expect: { alice: 403, carol: 200, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+    expect: {
+      alice: 403,
+      carol: 200,
+      bob: 404,
+      sam: 403,
+      erin: 403,
+      root: 403,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'POST',
@@ -99,7 +172,17 @@ const MATRIX: Row[] = [
     fixture: 'pending',
     path: (id) => `/v1/requests/${id}/deny`,
     body: {},
-    expect: { alice: 403, carol: 200, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+    expect: {
+      alice: 403,
+      carol: 200,
+      bob: 404,
+      sam: 403,
+      erin: 403,
+      root: 403,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'POST',
@@ -107,7 +190,17 @@ const MATRIX: Row[] = [
     fixture: 'pending',
     path: (id) => `/v1/requests/${id}/withdraw`,
     body: {},
-    expect: { alice: 200, carol: 403, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+    expect: {
+      alice: 200,
+      carol: 403,
+      bob: 404,
+      sam: 403,
+      erin: 403,
+      root: 403,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'POST',
@@ -115,7 +208,17 @@ const MATRIX: Row[] = [
     fixture: 'active',
     path: (id) => `/v1/requests/${id}/revoke`,
     body: {},
-    expect: { alice: 200, carol: 200, bob: 404, sam: 200, erin: 403, root: 200, mallory: 404, anon: 401 },
+    expect: {
+      alice: 200,
+      carol: 200,
+      bob: 404,
+      sam: 200,
+      erin: 403,
+      root: 200,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'POST',
@@ -123,14 +226,42 @@ const MATRIX: Row[] = [
     fixture: 'active',
     path: (id) => `/v1/requests/${id}/credentials`,
     // Credentials go to the requester alone: not the approver, security, the auditor or an admin.
-    expect: { alice: 200, carol: 403, bob: 404, sam: 403, erin: 403, root: 403, mallory: 404, anon: 401 },
+    expect: {
+      alice: 200,
+      carol: 403,
+      bob: 404,
+      sam: 403,
+      erin: 403,
+      root: 403,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'GET',
     route: '/v1/audit/events',
     fixture: 'pending',
     path: (id) => `/v1/audit/events?request=${id}`,
-    expect: { alice: 200, carol: 200, bob: 404, sam: 200, erin: 200, root: 200, mallory: 404, anon: 401 },
+    expect: {
+      alice: 200,
+      carol: 200,
+      bob: 404,
+      sam: 200,
+      erin: 200,
+      root: 200,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
+  },
+  // Without a request: one's own events (everyone's for security, auditors and admins).
+  {
+    method: 'GET',
+    route: '/v1/audit/events',
+    fixture: 'none',
+    path: () => '/v1/audit/events',
+    expect: everyone(200),
   },
   // The audit log: checkpoints, keys and consistency proofs are public (hashes only, for witnesses).
   {
@@ -228,7 +359,17 @@ MATRIX.push(
     route: '/v1/tokens',
     fixture: 'none',
     path: () => '/v1/tokens?all=true',
-    expect: { alice: 403, carol: 403, bob: 403, sam: 403, erin: 403, root: 200, mallory: 403, anon: 401 },
+    expect: {
+      alice: 403,
+      carol: 403,
+      bob: 403,
+      sam: 403,
+      erin: 403,
+      root: 200,
+      mallory: 403,
+      anon: 401,
+      scim: 401,
+    },
   },
   {
     method: 'POST',
@@ -243,12 +384,22 @@ MATRIX.push(
     route: '/v1/tokens/:id',
     fixture: 'token',
     path: (id) => `/v1/tokens/${id}`,
-    expect: { alice: 200, carol: 404, bob: 404, sam: 404, erin: 404, root: 200, mallory: 404, anon: 401 },
+    expect: {
+      alice: 200,
+      carol: 404,
+      bob: 404,
+      sam: 404,
+      erin: 404,
+      root: 200,
+      mallory: 404,
+      anon: 401,
+      scim: 401,
+    },
   },
 );
 
-// Second factors: every signed-in person manages their own, nobody else's. The harness has already enrolled and
-// stepped everyone up, so enrolling again is a conflict and a wrong code is refused: never 401/403 for a user.
+// Second factors: every signed-in person manages their own, nobody else's. The matrix calls with API tokens, and
+// factors are enrolled in a sign-in session only (SESSION_REQUIRED); a wrong step-up code is refused.
 const mfaRows: Row[] = [
   { method: 'GET', route: '/v1/mfa', fixture: 'none', path: () => '/v1/mfa', expect: everyone(200) },
   {
@@ -256,7 +407,7 @@ const mfaRows: Row[] = [
     route: '/v1/mfa/totp/enroll',
     fixture: 'none',
     path: () => '/v1/mfa/totp/enroll',
-    expect: everyone(409),
+    expect: everyone(403),
   },
   {
     method: 'POST',
@@ -264,7 +415,7 @@ const mfaRows: Row[] = [
     fixture: 'none',
     path: () => '/v1/mfa/totp/confirm',
     body: { code: '000000' },
-    expect: everyone(409),
+    expect: everyone(403),
   },
   {
     method: 'POST',
@@ -287,7 +438,105 @@ const mfaRows: Row[] = [
     }),
   ),
 ];
+// Someone else's factors (a lost authenticator): an admin asks, a second person from security confirms.
+mfaRows.push(
+  {
+    method: 'POST',
+    route: '/v1/mfa/resets',
+    fixture: 'none',
+    path: () => '/v1/mfa/resets',
+    body: { user: 'dave', reason: 'lost phone' },
+    expect: { ...everyone(403), root: 201 },
+  },
+  {
+    method: 'POST',
+    route: '/v1/mfa/resets/:id/confirm',
+    fixture: 'reset',
+    path: (id) => `/v1/mfa/resets/${id}/confirm`,
+    // root asked for it (SELF_APPROVAL); only security confirms.
+    expect: { ...everyone(403), sam: 200 },
+  },
+);
 MATRIX.push(...mfaRows);
+
+// Sign-in (a real OIDC provider): public, each answering for itself; a bad sign-in is a 401 with a code.
+MATRIX.push(
+  {
+    method: 'GET',
+    route: '/v1/auth/config',
+    fixture: 'none',
+    path: () => '/v1/auth/config',
+    expect: everyone(200, 200),
+  },
+  {
+    method: 'GET',
+    route: '/auth/login',
+    fixture: 'none',
+    path: () => '/auth/login',
+    expect: everyone(302, 302),
+  },
+  {
+    method: 'GET',
+    route: '/auth/callback',
+    fixture: 'none',
+    path: () => '/auth/callback?code=x&state=y',
+    expect: everyone(401, 401),
+  },
+  {
+    method: 'POST',
+    route: '/v1/auth/token',
+    fixture: 'none',
+    path: () => '/v1/auth/token',
+    body: { id_token: 'not-a-token' },
+    expect: everyone(401, 401),
+  },
+);
+
+// SCIM provisioning: the IdP's token only; no user credential, however powerful, is accepted there.
+const scimOnly = (status: number): Record<Actor, number> => ({ ...everyone(401), scim: status });
+const scimUser = {
+  schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+  userName: 'zed',
+  emails: [{ value: 'zed@example.com', primary: true }],
+};
+const scimGroup = { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' };
+const patchOf = (path: string, value: unknown) => ({
+  schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+  Operations: [{ op: 'replace', path, value }],
+});
+for (const [method, route, status, body] of [
+  ['GET', '/scim/v2/ServiceProviderConfig', 200],
+  ['GET', '/scim/v2/Schemas', 200],
+  ['GET', '/scim/v2/Schemas/:id', 404],
+  ['GET', '/scim/v2/ResourceTypes', 200],
+  ['GET', '/scim/v2/ResourceTypes/:id', 404],
+  ['POST', '/scim/v2/Users', 201, scimUser],
+  ['GET', '/scim/v2/Users', 200],
+  ['GET', '/scim/v2/Users/:id', 404],
+  ['PUT', '/scim/v2/Users/:id', 404, scimUser],
+  ['PATCH', '/scim/v2/Users/:id', 404, patchOf('active', false)],
+  ['DELETE', '/scim/v2/Users/:id', 404],
+  ['POST', '/scim/v2/Groups', 201, scimGroup],
+  ['GET', '/scim/v2/Groups', 200],
+  ['GET', '/scim/v2/Groups/:id', 404],
+  ['PUT', '/scim/v2/Groups/:id', 404, scimGroup],
+  ['PATCH', '/scim/v2/Groups/:id', 404, patchOf('displayName', 'h')],
+  ['DELETE', '/scim/v2/Groups/:id', 404],
+  ['POST', '/scim/v2/Bulk', 501, { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'] }],
+  // Every other path under /scim/v2, whatever the method, is the IdP's too: a SCIM 404 behind its token.
+  ...(['GET', 'TRACE', 'DELETE', 'OPTIONS', 'PATCH', 'PUT', 'POST', 'QUERY'] as const).map(
+    (method) => [method, '/scim/v2/*', 404] as const,
+  ),
+] as const) {
+  MATRIX.push({
+    method,
+    route,
+    fixture: 'none',
+    path: () => route.replace(':id', 'no-such-id').replace('*', 'NoSuchEndpoint'),
+    ...(body === undefined ? {} : { body }),
+    expect: scimOnly(status),
+  });
+}
 
 const COLUMNS: [Actor, string][] = [
   ['alice', 'requester'],
@@ -298,33 +547,107 @@ const COLUMNS: [Actor, string][] = [
   ['root', 'admin'],
   ['mallory', 'unrelated user'],
   ['anon', 'no credential'],
+  ['scim', 'SCIM provisioning token'],
 ];
 
-/** docs/authorization.md is generated from MATRIX, the table this file walks cell by cell. */
+/** The route-access row of `METHOD /url` (a wildcard row counts). */
+const accessOf = (route: string) => {
+  const [method = '', url = ''] = route.split(' ');
+  return routeAccess(method, url);
+};
+
+const accessLabel = (route: string) => {
+  const access = accessOf(route);
+  return access === null ? 'no scoped token' : access === undefined ? '(no row)' : access;
+};
+
+/** docs/authorization.md is generated from MATRIX and the route table, which this file walks cell by cell. */
 function renderAuthorizationDoc(): string {
   const head = [
     '# Authorization: route × role',
     '',
-    'Generated from `test/server/authorization.test.ts`, which calls every route as every kind of user against the',
-    'running server and asserts each status below (regenerate: `STINT_WRITE_DOCS=1 npx vitest run',
-    'test/server/authorization.test.ts`). 2xx allowed; 401 no or bad credential; 403 refused (the code says why:',
-    'FORBIDDEN, NOT_AN_APPROVER, SELF_APPROVAL, NOT_ELIGIBLE …); 404 outside your scope (answered as not found); 400',
-    'and 409 are allowed calls refused for their input or state. Scoped API tokens are further limited to their',
-    'scopes (docs/identity.md); approving sensitive or critical access also needs a fresh second factor.',
+    "Generated from `test/server/authorization.test.ts`, which calls every route of the server (Fastify's own route",
+    'table, sign-in and SCIM included) as every kind of caller, on SQLite and on PostgreSQL, and asserts each status',
+    'below (regenerate: `STINT_WRITE_DOCS=1 npx vitest run test/server/authorization.test.ts`). 2xx allowed; 302 a',
+    'redirect to the identity provider; 401 no or bad credential; 403 refused (the code says why: FORBIDDEN,',
+    'NOT_AN_APPROVER, SELF_APPROVAL, NOT_ELIGIBLE, SESSION_REQUIRED …); 404 outside your scope (answered as not found);',
+    '400 and 409 are allowed calls refused for their input or state. Approving sensitive or critical access also',
+    'needs a fresh second factor.',
     '',
-    `| route | ${COLUMNS.map(([, label]) => label).join(' | ')} |`,
-    `| --- | ${COLUMNS.map(() => '---').join(' | ')} |`,
+    "The **scope** column is the route's row in `src/auth/route-access.ts`, the one table every route must have a row",
+    'in (the server does not start otherwise): a scoped API token may call the route only if it carries that scope;',
+    '"any" takes any valid credential; "no scoped token" takes a person (a sign-in session) or a full-power token;',
+    '"public" and "scim-token" take no user credential. The test also calls every route with a token of each scope.',
+    '',
+    `| route | scope | ${COLUMNS.map(([, label]) => label).join(' | ')} |`,
+    `| --- | --- | ${COLUMNS.map(() => '---').join(' | ')} |`,
   ];
   const rows = MATRIX.map(
-    (r) => `| \`${r.method} ${r.route}\` | ${COLUMNS.map(([a]) => r.expect[a]).join(' | ')} |`,
+    (r) =>
+      `| \`${r.method} ${r.route}\` | ${accessLabel(`${r.method} ${r.route}`)} | ${COLUMNS.map(([a]) => r.expect[a]).join(' | ')} |`,
   );
   return `${[...head, ...rows].join('\n')}\n`;
 }
 
-describe('authorization of every route', () => {
+const inAMonth = () => new Date(Date.now() + 30 * 86_400_000);
+
+it('docs/authorization.md is the table this test walks', () => {
+  const doc = renderAuthorizationDoc();
+  const file = fileURLToPath(new URL('../../docs/authorization.md', import.meta.url));
+  if (process.env.STINT_WRITE_DOCS === '1') writeFileSync(file, doc);
+  expect(readFileSync(file, 'utf8')).toBe(doc);
+});
+
+describe('the route table is the only way in', () => {
+  const bare = () => {
+    const app = Fastify();
+    registerAuthentication(app, {
+      tokens: { check: async () => ({ ok: false, reason: 'unknown', id: null, userId: null }) },
+      policy: { current: () => parsePolicy(TEST_POLICY, 'test-policy.yaml') },
+      clock: () => new Date(),
+    });
+    return app;
+  };
+
+  it('a route without a row stops the server at boot', async () => {
+    const app = bare();
+    expect(() => app.get('/v1/forgotten', async () => 'open')).toThrow(/GET \/v1\/forgotten has no row/);
+    await app.close();
+  });
+
+  it('a public flag the table does not agree with stops the server at boot', async () => {
+    const app = bare();
+    expect(() => app.get('/v1/whoami', { config: { public: true } }, async () => 'open')).toThrow(
+      /config.public disagrees/,
+    );
+    await app.close();
+  });
+});
+
+describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
   let h: Harness;
+  let idp: TestIdp;
   beforeAll(async () => {
-    h = await createHarness('sqlite');
+    idp = await startIdp();
+    h = await createHarness(kind, {
+      identity: {
+        config: loadIdentityConfig({
+          STINT_OIDC_ISSUER: idp.issuer,
+          STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
+          STINT_OIDC_CLIENT_ID: idp.portalClient.id,
+          STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
+          STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
+          STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
+          // Every call comes from one address here: the refused sign-ins this walk makes must not lock it.
+          STINT_AUTH_LOCKOUT_THRESHOLD: '100000',
+          STINT_AUTH_RATE_LIMIT: '100000',
+        }),
+      },
+      scim: (store) => ({
+        service: createScimService({ store, clock: () => new Date(), onChange: async () => undefined }),
+        authenticate: staticScimToken(SCIM_TOKEN),
+      }),
+    });
     // A few events and a signed checkpoint, so the audit-log routes have something to serve.
     await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-1' });
     await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-2' });
@@ -332,11 +655,17 @@ describe('authorization of every route', () => {
   });
   afterAll(async () => {
     await h?.close();
+    await idp?.close();
   });
 
-  async function fixture(kind: Fixture): Promise<string> {
-    if (kind === 'none') return '';
-    if (kind === 'token') {
+  async function fixture(needed: Fixture): Promise<string> {
+    if (needed === 'none') return '';
+    if (needed === 'reset') {
+      const made = await h.as('root').post('/v1/mfa/resets', { user: 'dave', reason: 'lost phone' });
+      expect(made.status).toBe(201);
+      return made.body.id;
+    }
+    if (needed === 'token') {
       const made = await h
         .as('alice')
         .post('/v1/tokens', { name: 'ci', scopes: ['requests:read'], expiresInDays: 30 });
@@ -345,41 +674,72 @@ describe('authorization of every route', () => {
     const created = await h
       .as('alice')
       .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-42' });
-    if (kind === 'active') {
+    if (needed === 'active') {
       const approved = await h.as('carol').post(`/v1/requests/${created.body.id}/approve`, {});
       expect(approved.body.state).toBe('active');
     }
     return created.body.id;
   }
 
-  it('docs/authorization.md is the table this test walks', () => {
-    const doc = renderAuthorizationDoc();
-    const file = fileURLToPath(new URL('../../docs/authorization.md', import.meta.url));
-    if (process.env.STINT_WRITE_DOCS === '1') writeFileSync(file, doc);
-    expect(readFileSync(file, 'utf8')).toBe(doc);
-  });
+  const call = (row: Row, id: string, bearer: string | null) =>
+    h.app.inject({
+      method: row.method,
+      url: row.path(id),
+      headers: bearer === null ? {} : { authorization: `Bearer ${bearer}` },
+      ...(row.body === undefined ? {} : { payload: row.body as object }),
+    });
 
-  it('the matrix covers every route the server has', async () => {
-    const spec = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
-    const routes = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(
-      ([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
-    );
+  it("the matrix and the route table cover every route in Fastify's own route table", () => {
+    // HEAD is Fastify's automatic twin of a GET, answered by the same handler and row.
+    const routes = h.app.routeList.filter((r) => !r.startsWith('HEAD '));
+    expect(routes.length).toBeGreaterThan(50);
+    expect(routes).toContain('GET /scim/v2/Users/:id');
+    expect(routes).toContain('GET /auth/callback');
     const covered = new Set(MATRIX.map((r) => `${r.method} ${r.route}`));
-    for (const route of routes) expect(covered, `no authorization row for ${route}`).toContain(route);
+    for (const route of routes) {
+      expect(covered, `no authorization row for ${route}`).toContain(route);
+      expect(accessOf(route), `no route-access row for ${route}`).not.toBeUndefined();
+    }
+    for (const route of covered) expect(routes, `${route} is in the matrix but not served`).toContain(route);
   });
 
   for (const row of MATRIX) {
     for (const [actor, status] of Object.entries(row.expect) as [Actor, number][]) {
       it(`${row.method} ${row.route} as ${actor} → ${status}`, async () => {
         const id = await fixture(row.fixture);
-        const res = await h.app.inject({
-          method: row.method,
-          url: row.path(id),
-          headers: actor === 'anon' ? {} : { authorization: `Bearer ${h.tokens[actor]}` },
-          ...(row.body === undefined ? {} : { payload: row.body as object }),
-        });
+        const bearer = actor === 'anon' ? null : actor === 'scim' ? SCIM_TOKEN : (h.tokens[actor] as string);
+        const res = await call(row, id, bearer);
         expect(res.statusCode, res.body).toBe(status);
-        if (status >= 400) expect(res.json().error.code).toBeTypeOf('string');
+        if (status >= 400) {
+          const body = res.json();
+          // SCIM answers in its own error format (RFC 7644 §3.12), everything else with a Stint code.
+          if (row.route.startsWith('/scim/')) expect(body.status).toBe(String(status));
+          else expect(body.error.code).toBeTypeOf('string');
+        }
+        if (row.fixture === 'active') await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
+      });
+    }
+  }
+
+  // Scoped tokens: every route that takes a user, called with a token of each scope by the user the matrix
+  // allows (or alice): the scope gate lets exactly the route's own scope through ('any': every scope).
+  const gated = MATRIX.filter((r) => {
+    const access = accessOf(`${r.method} ${r.route}`);
+    return access !== 'public' && access !== 'scim-token';
+  });
+  for (const row of gated) {
+    const access = accessOf(`${row.method} ${row.route}`);
+    const actor =
+      (Object.entries(row.expect) as [Actor, number][]).find(([, s]) => s >= 200 && s < 300)?.[0] ?? 'alice';
+    for (const scope of SCOPES) {
+      const passes = access === 'any' || access === scope;
+      it(`${row.method} ${row.path(':id')} with ${actor}'s ${scope} token → ${passes ? 'past the scope gate' : '403'}`, async () => {
+        const id = await fixture(row.fixture);
+        const { token } = await h.stint.tokens.create(actor, 'scoped', new Date(), inAMonth(), [scope]);
+        const res = await call(row, id, token);
+        const refusedForScope = res.statusCode === 403 && res.json().error?.details?.needed !== undefined;
+        expect(refusedForScope, `${res.statusCode} ${res.body}`).toBe(!passes);
+        if (!passes) expect(res.json().error.code).toBe('FORBIDDEN');
         if (row.fixture === 'active') await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
       });
     }

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionStore } from '../../src/identity/session-store.js';
 import { createFullApp, FULL_SCIM_TOKEN, type FullApp } from '../support/full-app.js';
 import { snapshot } from '../support/snapshot.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -87,11 +88,21 @@ describe.each(STORE_KINDS)('the HTTP boundary (%s store)', (kind) => {
       }
     }
     expect(await totp()).toEqual(factorsBefore);
-    // Without a body (or with an empty one under a JSON content type) the route works as before.
+    // Without a body (or with an empty one under a JSON content type) the route works as before: in a session
+    // mallory has just signed in to, as enrolling a factor requires.
+    const now = new Date();
+    const session = await createSessionStore(f.h.testStore.store.db).create({
+      userId: 'mallory',
+      source: 'cli',
+      now,
+      ttlMs: 3_600_000,
+      mfaAt: null,
+      authAt: now,
+    });
     const enrolled = await f.app.inject({
       method: 'POST',
       url: '/v1/mfa/totp/enroll',
-      headers: as('mallory'),
+      headers: { authorization: `Bearer ${session.token}` },
     });
     expect(enrolled.statusCode, enrolled.body).toBe(201);
     const logout = await f.app.inject({

@@ -14,6 +14,7 @@ import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
+import type { ScimRoutesDeps } from '../../src/server/routes/scim-routes.js';
 import { readStoreId } from '../../src/store/store-identity.js';
 import { stepUp } from './step-up.js';
 import { createTestStore, type StoreKind, type TestStore } from './stores.js';
@@ -65,6 +66,8 @@ export async function createHarness(
     env?: Record<string, string>;
     /** Sign-in configuration (OIDC, sessions, lock-out) for the HTTP app. */
     identity?: IdentityOptions;
+    /** SCIM provisioning routes, given their service and authenticator. */
+    scim?: (store: TestStore['store']) => ScimRoutesDeps;
     /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
     stepUp?: boolean;
     /** The deployment name; by default one of its own (two harnesses given one name share it). */
@@ -95,7 +98,10 @@ export async function createHarness(
     audit: { signers: [auditSigner], checkpointDir, checkpointIntervalMs: 200 },
   });
   if (opts.start !== false) await stint.start();
-  const app = await buildHttpApp(stint, opts.identity ? { identity: opts.identity } : {});
+  const app = await buildHttpApp(stint, {
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.scim ? { scim: opts.scim(testStore.store) } : {}),
+  });
   const tokens: Record<string, string> = {};
   for (const user of policy.current().users.keys()) {
     tokens[user] = (await stint.tokens.create(user, 'test', new Date())).token;

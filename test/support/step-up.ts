@@ -5,7 +5,7 @@ import type { Actor } from '../../src/requests/request-types.js';
 
 /**
  * Gives `user` a fresh second factor the way a person would: enroll TOTP, confirm it with one code, step up with
- * the next. Step-ups are bound to the credential that made them, so this acts as the user's API token.
+ * the next. Step-ups are bound to the credential that made them, so the step-up is made with the user's API token.
  */
 export async function stepUp(stint: Pick<Stint, 'mfa' | 'deps'>, user: string, token: string): Promise<void> {
   const id = /^stint_([A-Za-z0-9_-]{16})\./.exec(token)?.[1];
@@ -19,11 +19,18 @@ export async function stepUp(stint: Pick<Stint, 'mfa' | 'deps'>, user: string, t
     credential: { kind: 'api-token', id, scopes: null },
     source: { ip: '127.0.0.1', userAgent: 'test' },
   };
-  const { secret } = await stint.mfa.enrollTotp(actor);
+  // Factors are enrolled by the person in a session they have just signed in to; the step-up that follows is
+  // made with the API token, which is what the tests then act with.
+  const signedIn: Actor = {
+    ...actor,
+    credential: { kind: 'session', id: `signin-${id}`, scopes: null },
+    authAt: new Date(),
+  };
+  const { secret } = await stint.mfa.enrollTotp(signedIn);
   const now = Math.floor(Date.now() / 1000);
   // Two different time-steps, both within the one-step tolerance: a code is never accepted twice.
   const previous = await generate({ secret, epoch: now - TOTP_PERIOD_SECONDS, period: TOTP_PERIOD_SECONDS });
   const current = await generate({ secret, epoch: now, period: TOTP_PERIOD_SECONDS });
-  await stint.mfa.confirmTotp(actor, previous);
+  await stint.mfa.confirmTotp(signedIn, previous);
   await stint.mfa.verify(actor, { method: 'totp', code: current });
 }

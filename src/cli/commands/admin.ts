@@ -82,4 +82,36 @@ export function registerAdmin(program: Command, ctx: CliContext): void {
       );
       out.result(revoked, () => out.line(`token ${revoked.id} of ${revoked.userId} revoked`));
     });
+
+  admin
+    .command('session')
+    .description('sign-in sessions')
+    .command('create')
+    .description('sign a person in on the server host (no identity provider): they can enrol a first factor')
+    .requiredOption('--user <id>', 'directory user id')
+    .option('--db <url>', 'database URL (env STINT_DATABASE_URL)')
+    .option('--policy <file>', 'policy YAML (env STINT_POLICY)')
+    .option('--data-dir <dir>', 'data directory (env STINT_DATA_DIR)')
+    .action(async (flags: { user: string; db?: string; policy?: string; dataDir?: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const created = await ctx.local.createSignInSession(
+        definedOnly({
+          userId: flags.user,
+          databaseUrl: flags.db,
+          policyPath: flags.policy,
+          dataDir: flags.dataDir,
+        }),
+      );
+      out.result(created, () => {
+        out.fields([
+          ['session id', created.id],
+          ['user', flags.user],
+          ['token', created.token],
+          ['expires', out.when(created.expiresAt)],
+        ]);
+      });
+      out.note(
+        'note: give it to the person only (STINT_TOKEN); a first second factor is enrolled with it within 5 minutes.',
+      );
+    });
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { FactorResetView } from '../../mfa/factor-reset.js';
 import type { MfaStatusView, StepUpView, TotpEnrollmentView } from '../../mfa/mfa-types.js';
 import { usageError } from '../cli-error.js';
 import type { CliContext, GlobalOptions } from '../context.js';
@@ -11,6 +12,10 @@ export function createMfaApi(http: HttpClient) {
     enrollTotp: () => http.post<TotpEnrollmentView>('/v1/mfa/totp/enroll'),
     confirmTotp: (code: string) => http.post<MfaStatusView>('/v1/mfa/totp/confirm', { code }),
     verify: (code: string) => http.post<StepUpView>('/v1/mfa/verify', { method: 'totp', code }),
+    requestReset: (user: string, reason: string) =>
+      http.post<FactorResetView>('/v1/mfa/resets', { user, reason }),
+    confirmReset: (id: string) =>
+      http.post<FactorResetView>(`/v1/mfa/resets/${encodeURIComponent(id)}/confirm`),
   };
 }
 
@@ -90,6 +95,38 @@ export function registerMfa(
         out.note(
           'note: add this to your authenticator app (the URL works as a QR code); it is shown once. ' +
             'Then confirm with `stint mfa enroll totp --code <code>`.',
+        );
+      });
+    });
+
+  mfa
+    .command('reset')
+    .description("admin: ask to reset a user's second factors (a lost authenticator); security confirms")
+    .argument('<user>', 'whose factors')
+    .requiredOption('--reason <text>', 'why (a ticket): kept in the audit trail')
+    .action(async (user: string, opts: { reason: string }, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const reset = await createMfaApi(http(cmd)).requestReset(user, opts.reason);
+      out.result(reset, () => {
+        out.fields([
+          ['reset', reset.id],
+          ['user', reset.user],
+          ['open until', out.when(reset.expiresAt)],
+        ]);
+        out.note(`note: someone from security (not you) confirms: \`stint mfa reset-confirm ${reset.id}\``);
+      });
+    });
+
+  mfa
+    .command('reset-confirm')
+    .description("security: confirm a factor reset another person asked for; the user's factors are removed")
+    .argument('<id>', 'the reset id')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const out = ctx.output(cmd);
+      const reset = await createMfaApi(http(cmd)).confirmReset(id);
+      out.result(reset, () => {
+        out.line(
+          `reset: ${reset.user}'s second factors are removed; they enrol a new one after signing in afresh`,
         );
       });
     });

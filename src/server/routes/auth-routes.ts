@@ -4,7 +4,7 @@ import { StintError } from '../../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../../identity/auth-audit.js';
 import type { IdentityConfig, OidcConfig } from '../../identity/identity-config.js';
 import { addressKey, type Lockout, retryAfterSeconds } from '../../identity/lockout.js';
-import { mfaAtFromClaims } from '../../identity/mfa-claims.js';
+import { authAtFromClaims, mfaAtFromClaims } from '../../identity/mfa-claims.js';
 import {
   type IdTokenClaims,
   type LoginState,
@@ -104,6 +104,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       now,
       ttlMs: method === 'oidc' ? config.sessionTtlMs : config.cliSessionTtlMs,
       mfaAt,
+      authAt: authAtFromClaims(claims),
     });
     await audit.succeeded({
       at: now,

@@ -55,7 +55,21 @@ const credentialBody = {
 /** WebAuthn options go to the browser as the library made them (navigator.credentials.create/get). */
 const optionsView = { type: 'object', additionalProperties: true } as const;
 
-/** Step-up MFA: every route acts on the caller's own factors only. */
+const resetView = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    user: { type: 'string' },
+    reason: { type: 'string' },
+    requestedBy: { type: 'string' },
+    requestedAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    confirmedBy: { type: ['string', 'null'] },
+    confirmedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+
+/** Step-up MFA: every route acts on the caller's own factors, except the two-person reset of someone's. */
 export function mfaRoutes(service: MfaService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const tags = ['mfa'];
@@ -167,6 +181,48 @@ export function mfaRoutes(service: MfaService) {
         },
       },
       async (request) => service.webauthnAuthenticateOptions(actorOf(request)),
+    );
+
+    app.post<{ Body: { user: string; reason: string } }>(
+      '/v1/mfa/resets',
+      {
+        schema: {
+          operationId: 'requestMfaReset',
+          summary:
+            "An admin asks to reset a user's second factors (lost authenticator); security confirms it",
+          tags,
+          body: {
+            type: 'object',
+            required: ['user', 'reason'],
+            additionalProperties: false,
+            properties: {
+              user: { type: 'string', minLength: 1, maxLength: 200 },
+              reason: { type: 'string', minLength: 1, maxLength: 500 },
+            },
+          },
+          response: { 201: resetView, ...errors },
+        },
+      },
+      async (request, reply) =>
+        reply.status(201).send(await service.requestReset(actorOf(request), request.body)),
+    );
+
+    app.post<{ Params: { id: string } }>(
+      '/v1/mfa/resets/:id/confirm',
+      {
+        schema: {
+          operationId: 'confirmMfaReset',
+          summary: "Security confirms a reset another person asked for: the user's factors are removed",
+          tags,
+          params: {
+            type: 'object',
+            required: ['id'],
+            properties: { id: { type: 'string', maxLength: 100 } },
+          },
+          response: { 200: resetView, ...errors },
+        },
+      },
+      async (request) => service.confirmReset(actorOf(request), request.params.id),
     );
 
     app.post<{ Body: { response: WebAuthnResponseJSON } }>(

@@ -6,6 +6,7 @@ import { directory } from './0004-directory.js';
 import { mfa } from './0005-mfa.js';
 import { oidcProfiles } from './0006-oidc-profiles.js';
 import { storeIdentity } from './0007-store-identity.js';
+import { factorChanges } from './0008-factor-changes.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export interface MigrationContext {
@@ -27,6 +28,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0005-mfa': mfa(ctx),
         '0006-oidc-profiles': oidcProfiles(ctx),
         '0007-store-identity': storeIdentity(ctx),
+        '0008-factor-changes': factorChanges(ctx),
       };
     },
   };
