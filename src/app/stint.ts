@@ -127,8 +127,13 @@ export function createStint(opts: StintOptions) {
   const intervals: NodeJS.Timeout[] = [];
   let sweeping: Promise<void> | null = null;
   let building: Promise<unknown> | null = null;
+  let stopWatchingStore = () => {};
+
+  // During a store outage the periodic jobs would only fail, once per tick: they wait for its return instead.
+  const storeUp = () => opts.store.health.available();
 
   const buildOnce = (): Promise<unknown> => {
+    if (!storeUp()) return Promise.resolve();
     building ??= auditLog
       .build()
       .catch((err: unknown) => opts.logger.error({ err }, 'audit tree build failed'))
@@ -139,6 +144,7 @@ export function createStint(opts: StintOptions) {
   };
 
   const sweepOnce = (): Promise<void> => {
+    if (!storeUp()) return Promise.resolve();
     sweeping ??= sweeper
       .sweep(sweepMs * 4)
       .catch((err: unknown) => opts.logger.error({ err }, 'sweep failed'))
@@ -168,6 +174,18 @@ export function createStint(opts: StintOptions) {
       if (opts.store.dialect === 'sqlite') await deps.requests.releaseClaims(opts.store.db);
       await reconcile();
       await sweepOnce();
+      stopWatchingStore = opts.store.health.onChange((up) => {
+        if (!up) {
+          opts.logger.error(
+            {},
+            'store unavailable: refusing work (STORE_UNAVAILABLE) until it answers again',
+          );
+          return;
+        }
+        // Grants whose window ended during the outage are overdue now: end them at once, not at the next tick.
+        opts.logger.warn({}, 'store answers again: catching up on overdue work');
+        void sweepOnce();
+      });
       intervals.push(setInterval(() => void sweepOnce(), sweepMs));
       intervals.push(setInterval(() => void reconcile().catch(() => {}), reconcileMs));
       intervals.push(
@@ -182,6 +200,7 @@ export function createStint(opts: StintOptions) {
       for (const i of intervals) i.unref();
     },
     async stop(): Promise<void> {
+      stopWatchingStore();
       for (const i of intervals.splice(0)) clearInterval(i);
       scheduler.stop();
       await sweeping;

@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   CREDENTIAL_NOT_AVAILABLE: 409,
   POLICY_INVALID: 422,
   PROVIDER_ERROR: 502,
+  /** Stint's own store cannot be reached or does not answer in time: nothing was changed; retry shortly. */
+  STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

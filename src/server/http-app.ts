@@ -29,6 +29,9 @@ export const httpLogOptions = {
   },
 };
 
+/** The store's share of /readyz, which must answer within a second whether the store does or not. */
+const READY_STORE_MS = 800;
+
 export async function buildHttpApp(
   stint: Pick<Stint, 'service' | 'audit' | 'mfa' | 'tokens' | 'deps'>,
   options: {
@@ -67,11 +70,7 @@ export async function buildHttpApp(
     options.identity,
   );
 
-  await app.register(
-    healthRoutes(async () => {
-      await stint.deps.store.db.selectFrom('requests').select('id').limit(1).execute();
-    }),
-  );
+  await app.register(healthRoutes(() => stint.deps.store.health.check(READY_STORE_MS)));
   await app.register(requestRoutes(stint.service));
   await app.register(directoryRoutes(stint.service));
   await app.register(auditRoutes(stint.service));
