@@ -168,10 +168,16 @@ export function createStint(opts: StintOptions) {
     scheduler,
     sweep: sweepOnce,
     reconcile,
-    /** Start-up order: clean targets first, then resume everything due, then keep sweeping. */
+    /**
+     * Start-up order: end access that is already overdue, clean targets, resume everything else due, then keep
+     * sweeping. Overdue grants come first because reconciling waits on every target, down ones included.
+     */
     async start(): Promise<void> {
       // The embedded store serves one process, so a claim found at start was left by a crash of this server.
       if (opts.store.dialect === 'sqlite') await deps.requests.releaseClaims(opts.store.db);
+      await sweeper
+        .expireDue(0)
+        .catch((err: unknown) => opts.logger.error({ err }, 'expiring overdue grants at start failed'));
       await reconcile();
       await sweepOnce();
       stopWatchingStore = opts.store.health.onChange((up) => {

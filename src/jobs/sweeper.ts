@@ -30,8 +30,8 @@ export function createSweeper(
 ) {
   const db = deps.store.db;
 
-  async function sweep(lookaheadMs: number): Promise<void> {
-    const now = deps.clock();
+  /** Ends every grant already past its window and arms timers for those due within `lookaheadMs`. */
+  async function expireDue(lookaheadMs: number, now = deps.clock()): Promise<void> {
     const soon = await deps.requests.dueExpiries(db, new Date(now.getTime() + lookaheadMs), BATCH * 10);
     const overdue = soon.filter((d) => d.expiresAt <= now.getTime());
     for (const { id, expiresAt } of soon) {
@@ -43,6 +43,11 @@ export function createSweeper(
       (d) => d.resource,
       (d) => parts.expireGrant(d.id),
     );
+  }
+
+  async function sweep(lookaheadMs: number): Promise<void> {
+    const now = deps.clock();
+    await expireDue(lookaheadMs, now);
 
     for (const id of await deps.requests.duePending(db, now, BATCH)) {
       try {
@@ -65,7 +70,7 @@ export function createSweeper(
     }
   }
 
-  return { sweep };
+  return { sweep, expireDue };
 }
 
 export type Sweeper = ReturnType<typeof createSweeper>;
