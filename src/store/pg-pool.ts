@@ -19,9 +19,10 @@ const SOCKET_CODES = new Set([
 
 /**
  * SQLSTATEs that say the store, not the statement, is the problem: class 08 (connection exception), the server
- * shutting down or starting up (57P01–57P03), and a statement cancelled by `statement_timeout` (57014).
+ * shutting down or starting up (57P01–57P03), a statement cancelled by `statement_timeout` (57014), no free
+ * connection slot (53300), and a write reaching a standby during a failover (25006).
  */
-const STORE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014']);
+const STORE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300', '25006']);
 
 /** pg's own messages for a broken or timed-out connection (they carry no code). */
 const DRIVER_MESSAGES =
@@ -35,6 +36,12 @@ export function isStoreOutage(err: unknown): boolean {
     if (SOCKET_CODES.has(code) || STORE_SQLSTATES.has(code) || code.startsWith('08')) return true;
   }
   return DRIVER_MESSAGES.test(err.message);
+}
+
+/** During a failover the address may still lead to a standby (or the demoted primary): not usable yet. */
+async function writable(db: pg.Pool | pg.Client): Promise<void> {
+  const { rows } = await db.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+  if (rows[0]?.standby !== false) throw new Error('the store is a standby (in recovery)');
 }
 
 export interface StoreTimeouts {
@@ -90,12 +97,12 @@ export function createStorePool(
       client.on('error', () => {});
       try {
         await client.connect();
-        await client.query('SELECT 1');
+        await writable(client);
       } finally {
         client.end().catch(() => {});
       }
     },
-    query: () => pool.query('SELECT 1'),
+    query: () => writable(pool),
   });
 
   // An idle connection the server dropped: the pool discards it; what matters is whether the store is still there.

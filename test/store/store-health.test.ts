@@ -78,6 +78,8 @@ describe('isStoreOutage', () => {
     ['connect timeout', new Error('Connection terminated due to connection timeout')],
     ['pool wait', new Error('timeout exceeded when trying to connect')],
     ['read timeout', new Error('Query read timeout')],
+    ['standby after failover', withCode('cannot execute INSERT in a read-only transaction', '25006')],
+    ['no free slot', withCode('sorry, too many clients already', '53300')],
   ])('%s is an outage', (_, err) => {
     expect(isStoreOutage(err)).toBe(true);
   });
