@@ -4,7 +4,12 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { StintError } from '../domain/errors.js';
 import { type Dialect, migrationProvider } from './migrations/index.js';
-import { createStorePool, DEFAULT_STORE_TIMEOUTS, type StoreTimeouts } from './pg-pool.js';
+import {
+  createMigrationPool,
+  createStorePool,
+  DEFAULT_STORE_TIMEOUTS,
+  type StoreTimeouts,
+} from './pg-pool.js';
 import type { Database } from './schema.js';
 import { alwaysAvailable, type StoreHealth } from './store-health.js';
 
@@ -13,6 +18,8 @@ export interface StintDatabase {
   dialect: Dialect;
   /** Whether the store answers: for readiness, for refusing work at once during an outage, for catching up after. */
   health: StoreHealth;
+  /** Where migrations run: the same store without statement timeouts (a new index may take long). */
+  forMigrations(): { db: Kysely<Database>; close(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -62,22 +69,33 @@ export function openDatabase(
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     const health = alwaysAvailable(() => db.selectFrom('requests').select('id').limit(1).execute());
-    return { db, dialect: 'sqlite', health, close: () => db.destroy() };
+    return {
+      db,
+      dialect: 'sqlite',
+      health,
+      forMigrations: () => ({ db, close: async () => {} }),
+      close: () => db.destroy(),
+    };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const { pool, health } = createStorePool(url, {
-      poolSize: options.poolSize ?? 10,
-      timeouts: options.timeouts ?? DEFAULT_STORE_TIMEOUTS,
-    });
+    const timeouts = options.timeouts ?? DEFAULT_STORE_TIMEOUTS;
+    const { pool, health } = createStorePool(url, { poolSize: options.poolSize ?? 10, timeouts });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', health, close: () => db.destroy() };
+    const forMigrations = () => {
+      const migrations = new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: createMigrationPool(url, timeouts) }),
+      });
+      return { db: migrations, close: () => migrations.destroy() };
+    };
+    return { db, dialect: 'postgres', health, forMigrations, close: () => db.destroy() };
   }
   throw new StintError('BAD_REQUEST', 'database URL must start with sqlite: or postgres://');
 }
 
 export async function migrate(store: StintDatabase): Promise<void> {
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider({ dialect: store.dialect }) });
-  const { error, results } = await migrator.migrateToLatest();
+  const target = store.forMigrations();
+  const migrator = new Migrator({ db: target.db, provider: migrationProvider({ dialect: store.dialect }) });
+  const { error, results } = await migrator.migrateToLatest().finally(() => target.close());
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(

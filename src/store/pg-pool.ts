@@ -74,6 +74,20 @@ function clientConfig(url: string, t: StoreTimeouts): pg.ClientConfig {
 }
 
 /**
+ * One connection for schema migrations: bounded to connect, but free of statement timeouts, since building an
+ * index on a large table may rightly take minutes. It runs only at start-up, before any request is served.
+ */
+export function createMigrationPool(url: string, timeouts: StoreTimeouts): pg.Pool {
+  const { statement_timeout, idle_in_transaction_session_timeout, query_timeout, ...config } = clientConfig(
+    url,
+    timeouts,
+  );
+  const pool = new pg.Pool({ ...config, max: 1 });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
  * A pg pool for Kysely that survives the store going away: a dropped connection (restart, failover,
  * pg_terminate_backend) is an event to handle, never an unhandled 'error' that ends the process; every call is
  * bounded; an outage becomes STORE_UNAVAILABLE, answered at once while it lasts; and a monitor probes with backoff
