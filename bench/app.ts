@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createPolicyHolder } from '../src/app/policy-holder.js';
-import { createStint, type Stint } from '../src/app/stint.js';
+import { createStint, type Stint, type StintOptions } from '../src/app/stint.js';
 import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
 import { createSecretBox } from '../src/crypto/secret-box.js';
 import { silentLogger } from '../src/logger.js';
@@ -23,6 +23,8 @@ export interface Reply {
 
 export interface BenchApp {
   stint: Stint;
+  /** What the stint was built from: a second server on the same store (a restart) is built from these. */
+  options: StintOptions;
   app: FastifyInstance;
   testStore: TestStore;
   post(user: string, path: string, body?: unknown): Promise<Reply>;
@@ -47,7 +49,7 @@ export async function buildBenchApp(
   );
   const deployment = policy.current().settings.deployment;
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-bench-checkpoints-'));
-  const stint = createStint({
+  const options: StintOptions = {
     store: testStore.store,
     storeId: await readStoreId(testStore.store.db),
     policy,
@@ -58,7 +60,8 @@ export async function buildBenchApp(
     sweepIntervalMs: opts.sweepIntervalMs ?? 500,
     // As start.ts configures it: one signing key, a checkpoint folder, the default checkpoint interval.
     audit: { signers: [parseSkey(generateNoteKey(`stint-bench/${deployment}`).skey)], checkpointDir },
-  });
+  };
+  const stint = createStint(options);
   await stint.start();
   const app = await buildHttpApp(stint);
   const tokens = new Map<string, string>();
@@ -76,6 +79,7 @@ export async function buildBenchApp(
   };
   return {
     stint,
+    options,
     app,
     testStore,
     post: (user, path, body) => call(user, 'POST', path, body),

@@ -39,7 +39,7 @@ function isRefusal(err: unknown): boolean {
 const SESSION_END_TIMEOUT_MS = 10_000;
 
 /** Resolves with Date.now() when the server ends the session, or null if it is still open after the timeout. */
-function sessionEnd(client: pg.Client): Promise<number | null> {
+export function sessionEnd(client: pg.Client): Promise<number | null> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), SESSION_END_TIMEOUT_MS);
     const done = () => {

@@ -4,12 +4,14 @@
  *   1. approve → usable PostgreSQL credential (real provider, scram-sha-256 cluster started here)
  *   2. revocation lag after expiry, with a live SET ROLE session and new logins polled from the instant
  *   3. request+approve cycles per second on SQLite and PostgreSQL stores (in-memory provider double)
+ *   2b. revocation lag after a restart with 100 grants overdue at once (`restart`)
  *   4. server peak RSS with 10,000 active grants (child process; in-memory provider double: the real provider's
  *      pg connection pool and its target round trips are not in the figure)
  *   5. the audit trail: appends/s, tree building, inclusion proofs, bytes per event, offline verification rate
  *      (bench/audit-trail.ts in a child process of its own)
  *
- * `npm run bench -- --only=credential,lag,throughput,memory,audit` runs a subset and leaves results.json alone.
+ * `npm run bench -- --only=credential,lag,restart,throughput,memory,audit` runs a subset and leaves results.json
+ * alone.
  * It is a benchmark, not a test: it exits 0 whether or not the figures meet their targets.
  */
 import { execFileSync } from 'node:child_process';
@@ -24,6 +26,7 @@ import type { AuditFigures } from './audit-trail.js';
 import { measureCredentialLatency, measureScramVerifier } from './credential-latency.js';
 import { TARGET_ENV } from './policy.js';
 import { check, type Results, renderResults } from './report.js';
+import { measureRestartLag } from './restart-lag.js';
 import { measureRevocationLag } from './revocation-lag.js';
 import { measureRss } from './rss.js';
 import { measureThroughput } from './throughput.js';
@@ -34,6 +37,8 @@ const PLAN = {
   lagLanes: 10,
   /** A control run without login polling, to show what the polling itself costs the session figure. */
   lagControlSamples: 50,
+  /** Grants overdue together when a server starts (after a crash or a store outage). */
+  restartOverdue: 100,
   cycles: { sqlite: 2000, postgres: 1000 },
   concurrency: 8,
   /** SQLite again with one cycle in flight: the same rate means the run is CPU-bound, not waiting on locks. */
@@ -47,7 +52,7 @@ const PLAN = {
   },
 };
 
-const FIGURES = ['credential', 'lag', 'throughput', 'memory', 'audit'] as const;
+const FIGURES = ['credential', 'lag', 'restart', 'throughput', 'memory', 'audit'] as const;
 type Figure = (typeof FIGURES)[number];
 
 function selected(): Set<Figure> {
@@ -123,6 +128,7 @@ async function main(): Promise<void> {
     credentialLatency: [],
     scramVerifierMs: null,
     revocationLag: [],
+    restartLag: [],
     throughput: [],
     memory: null,
     audit: null,
@@ -131,7 +137,7 @@ async function main(): Promise<void> {
 
   let cluster: PgCluster | undefined;
   try {
-    if (only.has('credential') || only.has('lag')) {
+    if (only.has('credential') || only.has('lag') || only.has('restart')) {
       progress('starting the scram-sha-256 target cluster');
       cluster = await startPgCluster();
       results.machine.targetPostgres = await serverVersion(cluster.superuserUrl);
@@ -154,6 +160,12 @@ async function main(): Promise<void> {
             pollLogins: false,
           }),
         );
+      }
+      if (only.has('restart')) {
+        for (const kind of STORE_KINDS) {
+          progress(`2b. revocation lag after a restart on ${kind} (${PLAN.restartOverdue} grants overdue)`);
+          results.restartLag.push(await measureRestartLag(kind, env, PLAN.restartOverdue));
+        }
       }
     }
   } finally {
@@ -182,6 +194,18 @@ async function main(): Promise<void> {
   }
   for (const l of results.revocationLag.filter((x) => x.pollLogins)) {
     results.checks.push(check(`revocation lag p99 (${l.store})`, l.lag.p99, 'ms', 'lower', 1000, 100));
+  }
+  for (const l of results.restartLag) {
+    results.checks.push(
+      check(
+        `revocation lag after a restart, ${l.overdue} overdue, p99 (${l.store})`,
+        l.lag.p99,
+        'ms',
+        'lower',
+        null,
+        1000,
+      ),
+    );
   }
   for (const t of results.throughput.filter((x) => x.concurrency === PLAN.concurrency)) {
     const sqlite = t.store === 'sqlite';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { StintError } from '../domain/errors.js';
+import { DEFAULT_STORE_TIMEOUTS } from '../store/pg-pool.js';
 
 /**
  * Server configuration: flags over environment over defaults, parsed once at start-up. No secret has a default;
@@ -27,6 +28,8 @@ const schema = z
       .int()
       .min(365, 'audit retention must be at least 365 days (PCI DSS 10.5.1)'),
     sweepIntervalMs: z.coerce.number().int().min(50).max(60_000),
+    storeConnectTimeoutMs: z.coerce.number().int().min(100).max(60_000),
+    storeStatementTimeoutMs: z.coerce.number().int().min(100).max(600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   })
   .strict();
@@ -98,6 +101,8 @@ export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proce
     auditCheckpointDir: resolve(env.STINT_AUDIT_CHECKPOINT_DIR ?? join(dataDir, 'checkpoints')),
     auditRetentionDays: env.STINT_AUDIT_RETENTION_DAYS ?? 730,
     sweepIntervalMs: env.STINT_SWEEP_INTERVAL_MS ?? 500,
+    storeConnectTimeoutMs: env.STINT_STORE_CONNECT_TIMEOUT_MS ?? DEFAULT_STORE_TIMEOUTS.connectMs,
+    storeStatementTimeoutMs: env.STINT_STORE_STATEMENT_TIMEOUT_MS ?? DEFAULT_STORE_TIMEOUTS.statementMs,
     logLevel: env.STINT_LOG_LEVEL ?? 'info',
   });
   if (!parsed.success) {

@@ -141,8 +141,13 @@ export function createStint(opts: StintOptions) {
   const intervals: NodeJS.Timeout[] = [];
   let sweeping: Promise<void> | null = null;
   let building: Promise<unknown> | null = null;
+  let stopWatchingStore = () => {};
+
+  // During a store outage the periodic jobs would only fail, once per tick: they wait for its return instead.
+  const storeUp = () => opts.store.health.available();
 
   const buildOnce = (): Promise<unknown> => {
+    if (!storeUp()) return Promise.resolve();
     building ??= auditLog
       .build()
       // A broken trail is alerted once by its health, not on every turn.
@@ -156,6 +161,7 @@ export function createStint(opts: StintOptions) {
   };
 
   const sweepOnce = (): Promise<void> => {
+    if (!storeUp()) return Promise.resolve();
     sweeping ??= sweeper
       .sweep(sweepMs * 4)
       .catch((err: unknown) => opts.logger.error({ err }, 'sweep failed'))
@@ -181,15 +187,33 @@ export function createStint(opts: StintOptions) {
     scheduler,
     sweep: sweepOnce,
     reconcile,
-    /** Start-up order: clean targets first, then resume everything due, then keep sweeping. */
+    /**
+     * Start-up order: end access that is already overdue, clean targets, resume everything else due, then keep
+     * sweeping. Overdue grants come first because reconciling waits on every target, down ones included.
+     */
     async start(): Promise<void> {
       await checkTrailAtStart(auditLog);
       // The embedded store serves one process, so a claim found at start was left by a crash of this server.
       if (opts.store.dialect === 'sqlite') await deps.requests.releaseClaims(opts.store.db);
+      await sweeper
+        .expireDue(0)
+        .catch((err: unknown) => opts.logger.error({ err }, 'expiring overdue grants at start failed'));
       // Before touching any target: a second store under the same deployment name stops the start.
       await reconcile.checkOwnership();
       await reconcile();
       await sweepOnce();
+      stopWatchingStore = opts.store.health.onChange((up) => {
+        if (!up) {
+          opts.logger.error(
+            {},
+            'store unavailable: refusing work (STORE_UNAVAILABLE) until it answers again',
+          );
+          return;
+        }
+        // Grants whose window ended during the outage are overdue now: end them at once, not at the next tick.
+        opts.logger.warn({}, 'store answers again: catching up on overdue work');
+        void sweepOnce();
+      });
       intervals.push(setInterval(() => void sweepOnce(), sweepMs));
       intervals.push(setInterval(() => void reconcile().catch(() => {}), reconcileMs));
       intervals.push(
@@ -204,6 +228,7 @@ export function createStint(opts: StintOptions) {
       for (const i of intervals) i.unref();
     },
     async stop(): Promise<void> {
+      stopWatchingStore();
       for (const i of intervals.splice(0)) clearInterval(i);
       scheduler.stop();
       await sweeping;

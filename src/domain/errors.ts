@@ -50,6 +50,8 @@ export const ERROR_STATUS = {
   /** The audit trail cannot be signed (rolled back, forked, rows missing): state changes wait until it is fixed. */
   AUDIT_UNAVAILABLE: 503,
   CONFIG_INVALID: 500,
+  /** Stint's own store cannot be reached or does not answer in time: nothing was changed; retry shortly. */
+  STORE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

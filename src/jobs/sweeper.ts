@@ -7,6 +7,7 @@ import type { TransitionRunner } from '../requests/transition-runner.js';
 import { grantStore } from '../store/grant-store.js';
 import type { Expirer } from './expirer.js';
 import type { ExpiryScheduler } from './expiry-scheduler.js';
+import { eachPerTarget } from './per-target.js';
 
 const BATCH = 200;
 
@@ -29,13 +30,24 @@ export function createSweeper(
 ) {
   const db = deps.store.db;
 
+  /** Ends every grant already past its window and arms timers for those due within `lookaheadMs`. */
+  async function expireDue(lookaheadMs: number, now = deps.clock()): Promise<void> {
+    const soon = await deps.requests.dueExpiries(db, new Date(now.getTime() + lookaheadMs), BATCH * 10);
+    const overdue = soon.filter((d) => d.expiresAt <= now.getTime());
+    for (const { id, expiresAt } of soon) {
+      if (expiresAt > now.getTime()) parts.scheduler.schedule(id, new Date(expiresAt));
+    }
+    // After a restart or a store outage many are overdue at once: one at a time, the last waited seconds.
+    await eachPerTarget(
+      overdue,
+      (d) => d.resource,
+      (d) => parts.expireGrant(d.id),
+    );
+  }
+
   async function sweep(lookaheadMs: number): Promise<void> {
     const now = deps.clock();
-    const soon = await deps.requests.dueExpiries(db, new Date(now.getTime() + lookaheadMs), BATCH * 10);
-    for (const { id, expiresAt } of soon) {
-      if (expiresAt <= now.getTime()) await parts.expireGrant(id);
-      else parts.scheduler.schedule(id, new Date(expiresAt));
-    }
+    await expireDue(lookaheadMs, now);
 
     for (const id of await deps.requests.duePending(db, now, BATCH)) {
       try {
@@ -45,9 +57,11 @@ export function createSweeper(
       }
     }
 
-    for (const grant of await grantStore.dueRevocations(db, now, BATCH)) {
-      await parts.revoker.revokeOnTarget(grant.request_id);
-    }
+    await eachPerTarget(
+      await grantStore.dueRevocations(db, now, BATCH),
+      (g) => g.resource,
+      (g) => parts.revoker.revokeOnTarget(g.request_id),
+    );
 
     for (const id of await deps.requests.issuable(db, now, BATCH)) {
       await parts.issue
@@ -56,7 +70,7 @@ export function createSweeper(
     }
   }
 
-  return { sweep };
+  return { sweep, expireDue };
 }
 
 export type Sweeper = ReturnType<typeof createSweeper>;

@@ -34,6 +34,9 @@ export const httpLogOptions = {
   },
 };
 
+/** The store's share of /readyz, which must answer within a second whether the store does or not. */
+const READY_STORE_MS = 800;
+
 export async function buildHttpApp(
   stint: Pick<Stint, 'service' | 'audit' | 'auditTrail' | 'mfa' | 'tokens' | 'deps'>,
   options: {
@@ -87,7 +90,7 @@ export async function buildHttpApp(
 
   await app.register(
     healthRoutes(async () => {
-      await stint.deps.store.db.selectFrom('requests').select('id').limit(1).execute();
+      await stint.deps.store.health.check(READY_STORE_MS);
       // Not ready while the audit trail cannot be signed (rolled back, forked, rows missing).
       stint.auditTrail.assertWritable();
     }),

@@ -52,7 +52,9 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const identity = loadIdentityConfig(env);
   const directoryConfig = directoryConfigFromEnv(env);
   const mfa = mfaConfigFromEnv(env);
-  const store = openDatabase(config.databaseUrl);
+  const store = openDatabase(config.databaseUrl, {
+    timeouts: { connectMs: config.storeConnectTimeoutMs, statementMs: config.storeStatementTimeoutMs },
+  });
   await migrate(store);
   const storeId = await readStoreId(store.db);
   const directory = createDirectoryModule({

@@ -2,18 +2,27 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import { StintError } from '../domain/errors.js';
 import { type Dialect, migrationProvider } from './migrations/index.js';
+import {
+  createMigrationPool,
+  createStorePool,
+  DEFAULT_STORE_TIMEOUTS,
+  type StoreTimeouts,
+} from './pg-pool.js';
 import type { Database } from './schema.js';
+import { alwaysAvailable, type StoreHealth } from './store-health.js';
 
 export interface StintDatabase {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** Whether the store answers: for readiness, for refusing work at once during an outage, for catching up after. */
+  health: StoreHealth;
+  /** Where migrations run: the same store without statement timeouts (a new index may take long). */
+  forMigrations(): { db: Kysely<Database>; close(): Promise<void> };
   close(): Promise<void>;
 }
 
-const INT8_OID = 20;
 const STATEMENT_CACHE = 500;
 
 /**
@@ -45,7 +54,10 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
  * Opens the store named by a URL: `sqlite:<file>` (the embedded default), `sqlite::memory:`, or
  * `postgres://…` for several Stint servers sharing one database.
  */
-export function openDatabase(url: string, options: { poolSize?: number } = {}): StintDatabase {
+export function openDatabase(
+  url: string,
+  options: { poolSize?: number; timeouts?: StoreTimeouts } = {},
+): StintDatabase {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
@@ -56,27 +68,34 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    const health = alwaysAvailable(() => db.selectFrom('requests').select('id').limit(1).execute());
+    return {
+      db,
+      dialect: 'sqlite',
+      health,
+      forMigrations: () => ({ db, close: async () => {} }),
+      close: () => db.destroy(),
+    };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: options.poolSize ?? 10,
-      // Instants are bigint epoch milliseconds: well inside Number's exact range.
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-      },
-    });
+    const timeouts = options.timeouts ?? DEFAULT_STORE_TIMEOUTS;
+    const { pool, health } = createStorePool(url, { poolSize: options.poolSize ?? 10, timeouts });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    const forMigrations = () => {
+      const migrations = new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: createMigrationPool(url, timeouts) }),
+      });
+      return { db: migrations, close: () => migrations.destroy() };
+    };
+    return { db, dialect: 'postgres', health, forMigrations, close: () => db.destroy() };
   }
   throw new StintError('BAD_REQUEST', 'database URL must start with sqlite: or postgres://');
 }
 
 export async function migrate(store: StintDatabase): Promise<void> {
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider({ dialect: store.dialect }) });
-  const { error, results } = await migrator.migrateToLatest();
+  const target = store.forMigrations();
+  const migrator = new Migrator({ db: target.db, provider: migrationProvider({ dialect: store.dialect }) });
+  const { error, results } = await migrator.migrateToLatest().finally(() => target.close());
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(

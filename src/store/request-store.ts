@@ -207,16 +207,20 @@ export function createRequestStore(dialect: Dialect) {
         .execute();
     },
 
-    async dueExpiries(db: Db, until: Date, limit: number): Promise<{ id: string; expiresAt: number }[]> {
+    async dueExpiries(
+      db: Db,
+      until: Date,
+      limit: number,
+    ): Promise<{ id: string; resource: string; expiresAt: number }[]> {
       const rows = await db
         .selectFrom('requests')
-        .select(['id', 'expires_at'])
+        .select(['id', 'resource', 'expires_at'])
         .where('state', '=', 'active')
         .where('expires_at', '<=', until.getTime())
         .orderBy('expires_at')
         .limit(limit)
         .execute();
-      return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at as number }));
+      return rows.map((r) => ({ id: r.id, resource: r.resource, expiresAt: r.expires_at as number }));
     },
 
     async duePending(db: Db, now: Date, limit: number): Promise<string[]> {

@@ -31,6 +31,12 @@ export interface PgClusterInfo {
 
 export interface PgCluster extends PgClusterInfo {
   url(user: string, password: string, db?: string): string;
+  /** Stops the server but keeps its data, as an operator's restart or a failover would (`pg_ctl stop -m …`). */
+  halt(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Starts the halted server again on the same port and data; resolves once it accepts connections. */
+  resume(): Promise<void>;
+  /** The postmaster and every backend and helper process it runs (to SIGSTOP a hung server). */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -183,12 +189,15 @@ export async function startPgCluster(): Promise<PgCluster> {
       '-c full_page_writes=off',
     ].join(' ');
     // -l sends the server's output to a file: otherwise the daemon holds our pipes open and pg_ctl never "exits".
-    await run(
-      join(bin, 'pg_ctl'),
-      ['-D', dataDir, '-l', join(base, 'server.log'), '-w', '-t', '60', '-o', options, 'start'],
-      asServer,
-    );
-    started = true;
+    const startServer = async () => {
+      await run(
+        join(bin, 'pg_ctl'),
+        ['-D', dataDir, '-l', join(base, 'server.log'), '-w', '-t', '60', '-o', options, 'start'],
+        asServer,
+      );
+      started = true;
+    };
+    await startServer();
 
     const host = '127.0.0.1';
     const info = { host, port };
@@ -201,6 +210,12 @@ export async function startPgCluster(): Promise<PgCluster> {
       superuserUrl,
       stintAdminUrl: pgUrl(info, 'stint_admin', adminPassword, 'app'),
       url: (u, p, db = 'app') => pgUrl(info, u, p, db),
+      async halt(mode = 'fast') {
+        await run(join(bin, 'pg_ctl'), ['-D', dataDir, '-m', mode, '-w', 'stop'], asServer);
+        started = false;
+      },
+      resume: startServer,
+      pids: () => clusterPids(dataDir),
       async stop() {
         process.removeListener('exit', onExit);
         await stop();
@@ -211,6 +226,24 @@ export async function startPgCluster(): Promise<PgCluster> {
     await stop();
     throw err;
   }
+}
+
+/** The postmaster (first line of postmaster.pid) and its children, found through /proc. */
+function clusterPids(dataDir: string): number[] {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const children = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        // The command name is in parentheses and may hold spaces; the parent pid is the 2nd field after it.
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [postmaster, ...children];
 }
 
 /** The target as a team would have it (database `app`, team roles, a table) plus Stint's admin role. */
