@@ -1,6 +1,8 @@
 import { createAuditLog } from '../audit/audit-log.js';
 import { createAuditPurge } from '../audit/audit-purge.js';
 import { createAuditService } from '../audit/audit-service.js';
+import { registerLeafMacKeys } from '../audit/audit-store.js';
+import { leafMacKeys } from '../audit/log/leaf-mac.js';
 import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
 import { createTokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -100,6 +102,7 @@ export function createStint(opts: StintOptions) {
   const reconcile = createReconciler(deps, revoker);
   const tokens = createTokenStore(opts.store.db);
   const origin = auditOrigin(opts.audit.signers);
+  registerLeafMacKeys(opts.store.db, leafMacKeys(opts.audit.signers));
   const auditLog = createAuditLog({
     store: opts.store,
     clock,

@@ -5,8 +5,10 @@ import type { Logger } from '../logger.js';
 import type { Clock } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
+import { macStart, requireLeafMacs } from './leaf-mac-gate.js';
 import { signCheckpoint } from './log/checkpoint.js';
 import { Frontier } from './log/frontier.js';
+import { leafMacKeys } from './log/leaf-mac.js';
 import {
   type AsyncNodeSource,
   consistencyProofAsync,
@@ -84,6 +86,7 @@ export function createAuditLog(opts: AuditLogOptions) {
   const db = opts.store.db;
   const source = nodeSource(db);
   const written: string[] = [];
+  const macKeys = leafMacKeys(opts.signers);
 
   async function latestCheckpoint(): Promise<StoredCheckpoint | null> {
     const row = await db
@@ -144,7 +147,7 @@ export function createAuditLog(opts: AuditLogOptions) {
         );
         const leaves = await trx
           .selectFrom('audit_events')
-          .select(['seq', 'leaf_hash'])
+          .select(['seq', 'leaf_hash', 'leaf_mac'])
           .where('seq', '>=', built)
           .where('seq', '<', end)
           .orderBy('seq')
@@ -152,6 +155,7 @@ export function createAuditLog(opts: AuditLogOptions) {
         if (leaves.length !== end - built || leaves.some((l, i) => Number(l.seq) !== built + i)) {
           throw new Error(`audit log leaves ${built}..${end - 1} are not contiguous: the trail was altered`);
         }
+        requireLeafMacs(macKeys, await macStart(trx), leaves);
         const nodes: { level: number; idx: number; hash: Uint8Array }[] = [];
         for (const leaf of leaves) {
           frontier.append(new Uint8Array(leaf.leaf_hash), (node, hash) => {

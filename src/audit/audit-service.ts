@@ -6,6 +6,7 @@ import type { AuditLog } from './audit-log.js';
 import { verifyStore } from './audit-verify.js';
 import { encodeBase64 } from './log/base64.js';
 import { Frontier } from './log/frontier.js';
+import { leafMacKeys } from './log/leaf-mac.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
 import type { VerifyReport } from './log/verifier.js';
 
@@ -161,6 +162,7 @@ export function createAuditService(deps: AuditServiceDeps) {
         origin: deps.origin,
         keys: deps.signers.map((s) => s.verifier),
         checkpointDir: deps.checkpointDir,
+        macKeys: leafMacKeys(deps.signers),
       });
     },
   };

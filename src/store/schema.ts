@@ -62,6 +62,14 @@ export interface AuditEventsTable {
   /** Canonical JSON (RFC 8785) of the event: the leaf input. NULL once retention purged it. */
   body: string | null;
   leaf_hash: Uint8Array;
+  /** Leaf MACs by the server's derived keys (audit/log/leaf-mac.ts); null on leaves from before migration 0007. */
+  leaf_mac: Uint8Array | null;
+}
+
+/** One row: the first leaf that must carry a MAC (the log's size when MACs were introduced). */
+export interface AuditMacStartTable {
+  id: number;
+  size: number;
 }
 
 export interface AuditHeadTable {
@@ -171,6 +179,7 @@ export interface Database {
   audit_tree: AuditTreeTable;
   audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
+  audit_mac_start: AuditMacStartTable;
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
   id_token_nonces: IdTokenNoncesTable;

@@ -5,6 +5,7 @@ import { identity } from './0003-identity.js';
 import { directory } from './0004-directory.js';
 import { mfa } from './0005-mfa.js';
 import { oidcProfiles } from './0006-oidc-profiles.js';
+import { auditIntegrity } from './0007-audit-integrity.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export interface MigrationContext {
@@ -25,6 +26,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0004-directory': directory(ctx),
         '0005-mfa': mfa(ctx),
         '0006-oidc-profiles': oidcProfiles(ctx),
+        '0007-audit-integrity': auditIntegrity(ctx),
       };
     },
   };
