@@ -4,6 +4,7 @@ import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import type { AuditLog } from './audit-log.js';
 import { verifyStore } from './audit-verify.js';
+import { macStart } from './leaf-mac-gate.js';
 import { encodeBase64 } from './log/base64.js';
 import { Frontier } from './log/frontier.js';
 import { leafMacKeys } from './log/leaf-mac.js';
@@ -75,13 +76,22 @@ export function createAuditService(deps: AuditServiceDeps) {
       authorize(actor, 'audit.read-all');
       const rows = await db
         .selectFrom('audit_events')
-        .select(['seq', 'body', 'leaf_hash'])
+        .select(['seq', 'body', 'leaf_hash', 'leaf_mac'])
         .where('seq', '>=', start)
         .orderBy('seq')
         .limit(limit)
         .execute();
-      return rows.map((r) => ({ seq: Number(r.seq), body: r.body, leafHash: b64(r.leaf_hash) }));
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        body: r.body,
+        leafHash: b64(r.leaf_hash),
+        // Useless without the signing key; served so an operator holding it can check every leaf.
+        mac: r.leaf_mac ? b64(r.leaf_mac) : null,
+      }));
     },
+
+    /** Where leaf MACs begin: leaves recorded before MACs were introduced have none. */
+    macFrom: () => macStart(db),
 
     async range(actor: Actor, since: Date, until: Date) {
       authorize(actor, 'audit.read-all');

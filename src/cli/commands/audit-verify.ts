@@ -5,6 +5,8 @@ import { isErrorResult, leafRecordOf } from '../../audit/export/export-format.js
 import { verifyExport } from '../../audit/export/export-verifier.js';
 import { openCheckpoint } from '../../audit/log/checkpoint.js';
 import { isAuditLogError } from '../../audit/log/errors.js';
+import { type LeafMacKey, leafMacKeys } from '../../audit/log/leaf-mac.js';
+import { parseSkey } from '../../audit/log/signed-note.js';
 import {
   createLogVerifier,
   type VerifiedCheckpoint,
@@ -31,6 +33,30 @@ interface VerifyFlags {
   offline?: string;
   maxCheckpoints?: number;
   workers?: number;
+  signingKeyFile?: string[];
+}
+
+/** The skeys in these files (one a line, as the server reads them), for checking leaf MACs. */
+function macKeysFrom(files: readonly string[] | undefined): LeafMacKey[] | undefined {
+  if (!files || files.length === 0) return undefined;
+  const signers = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new CliError('FILE_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`);
+    }
+    for (const line of text.split('\n').map((l) => l.trim())) {
+      if (line === '' || line.startsWith('#')) continue;
+      try {
+        signers.push(parseSkey(line));
+      } catch (e) {
+        throw usageError(`${file} holds a line that is not an skey: ${(e as Error).message}`);
+      }
+    }
+  }
+  return leafMacKeys(signers);
 }
 
 /**
@@ -74,14 +100,17 @@ async function latestNote(api: StintApi): Promise<string | null> {
  */
 async function verifyServerLeaves(
   api: StintApi,
-  verifier: ReturnType<typeof createLogVerifier>,
+  makeVerifier: (macFrom: number) => ReturnType<typeof createLogVerifier>,
 ): Promise<VerifyReport> {
   let start = 0;
   let expected = 0;
   let malformed: VerifyProblem | null = null;
   let next = api.auditLeaves(0, LEAF_PAGE);
+  let verifier: ReturnType<typeof createLogVerifier> | null = null;
   for (;;) {
     const page = await next;
+    // A server claiming MACs begin later than they do gains nothing: they are required from the first one seen.
+    verifier ??= makeVerifier(typeof page?.macFrom === 'number' ? page.macFrom : 0);
     if (!page || !Array.isArray(page.leaves)) {
       throw new CliError('BAD_RESPONSE', 'GET /v1/audit/leaves did not answer { leaves: [...] }');
     }
@@ -113,7 +142,7 @@ async function verifyServerLeaves(
     if (!going || !more) break;
     start += leaves.length;
   }
-  const report = verifier.finish();
+  const report = (verifier ?? makeVerifier(0)).finish();
   if (
     malformed &&
     (report.ok || report.problem.code === 'MISSING' || report.problem.code === 'NO_CHECKPOINT')
@@ -169,8 +198,16 @@ async function verifyAgainstServer(
   if (remembered) notes.add(remembered.note);
   for (const note of readCheckpointFiles(flags.checkpoint ?? [])) notes.add(note);
 
-  const verifier = createLogVerifier({ origin: trusted.origin, keys: trusted.keys, checkpoints: [...notes] });
-  const report = await verifyServerLeaves(api, verifier);
+  const macKeys = macKeysFrom(flags.signingKeyFile);
+  const report = await verifyServerLeaves(api, (macFrom) =>
+    createLogVerifier({
+      origin: trusted.origin,
+      keys: trusted.keys,
+      checkpoints: [...notes],
+      requirePurges: true,
+      ...(macKeys ? { macKeys, macFrom } : {}),
+    }),
+  );
   if (!report.ok) {
     printOutcome(out, report);
     return;
@@ -190,11 +227,19 @@ async function verifyAgainstServer(
       signedBy: signers(report.checkpoints),
       unanchored: report.unanchored,
     },
-    extra: { origin: trusted.origin, pinned: trusted.pinned, eventsRead: report.eventsRead },
+    extra: {
+      origin: trusted.origin,
+      pinned: trusted.pinned,
+      eventsRead: report.eventsRead,
+      ...(report.macs ? { macs: report.macs } : {}),
+    },
   });
 }
 
 async function verifyOffline(ctx: CliContext, out: Output, dir: string, flags: VerifyFlags): Promise<void> {
+  if (flags.signingKeyFile) {
+    throw usageError('--signing-key-file goes with verifying a server: exports carry no leaf MACs');
+  }
   if (flags.state || flags.checkpoint) {
     throw usageError('--state and --checkpoint go with verifying a server, not with --offline');
   }
@@ -257,6 +302,12 @@ export function registerAuditVerify(audit: Command, ctx: CliContext): void {
       '--max-checkpoints <n>',
       `how many of the server's newest checkpoints to check (default ${DEFAULT_CHECKPOINTS})`,
       integerArg(1, 10_000),
+    )
+    .option(
+      '--signing-key-file <file>',
+      "the log's signing key(s) (skeys, one a line, as the server's STINT_AUDIT_SIGNING_KEY_FILE): also check " +
+        'that every leaf carries a MAC only a Stint server can make; repeatable',
+      collect,
     )
     .option(
       '--workers <n>',

@@ -104,9 +104,11 @@ export function auditLogRoutes(audit: AuditService) {
                       seq: { type: 'integer' },
                       body: { type: ['string', 'null'] },
                       leafHash: { type: 'string' },
+                      mac: { type: ['string', 'null'] },
                     },
                   },
                 },
+                macFrom: { type: 'integer' },
               },
             },
             ...errorResponses,
@@ -115,6 +117,7 @@ export function auditLogRoutes(audit: AuditService) {
       },
       async (request) => ({
         leaves: await audit.leaves(actorOf(request), request.query.start ?? 0, request.query.limit ?? 1000),
+        macFrom: await audit.macFrom(),
       }),
     );
 
