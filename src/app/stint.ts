@@ -4,6 +4,8 @@ import { createAuditService } from '../audit/audit-service.js';
 import { registerLeafMacKeys } from '../audit/audit-store.js';
 import { leafMacKeys } from '../audit/log/leaf-mac.js';
 import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
+import type { WitnessConfig } from '../audit/witness/witness-config.js';
+import { createWitnessSubmitter } from '../audit/witness/witness-submitter.js';
 import { createTokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { createIssuer } from '../grants/issuer.js';
@@ -30,6 +32,8 @@ export interface AuditOptions {
   checkpointIntervalMs?: number;
   /** Events older than this lose their body (their leaf hash stays). */
   retentionDays?: number;
+  /** External C2SP tlog-witnesses each new checkpoint is submitted to (STINT_AUDIT_WITNESSES). */
+  witnesses?: readonly WitnessConfig[];
 }
 
 export interface StintOptions {
@@ -112,12 +116,19 @@ export function createStint(opts: StintOptions) {
     checkpointDir: opts.audit.checkpointDir,
     checkpointIntervalMs: opts.audit.checkpointIntervalMs ?? 1000,
   });
+  const witnesses = createWitnessSubmitter({
+    db: opts.store.db,
+    logger: opts.logger,
+    witnesses: opts.audit.witnesses ?? [],
+    consistencyProof: auditLog.consistencyProof,
+  });
   const audit = createAuditService({
     store: opts.store,
     log: auditLog,
     origin,
     signers: opts.audit.signers,
     checkpointDir: opts.audit.checkpointDir,
+    cosigned: witnesses.withCosignatures,
   });
   const purge = createAuditPurge({
     store: opts.store,
@@ -134,6 +145,7 @@ export function createStint(opts: StintOptions) {
   const buildOnce = (): Promise<unknown> => {
     building ??= auditLog
       .build()
+      .then((latest) => (latest && opts.audit.witnesses?.length ? witnesses.submit(latest) : null))
       .catch((err: unknown) => opts.logger.error({ err }, 'audit tree build failed'))
       .finally(() => {
         building = null;
@@ -159,6 +171,7 @@ export function createStint(opts: StintOptions) {
     revoker,
     audit,
     auditLog,
+    witnesses,
     purge,
     tokens,
     deps,

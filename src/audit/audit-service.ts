@@ -19,11 +19,14 @@ export interface AuditServiceDeps {
   origin: string;
   signers: readonly Ed25519NoteSigner[];
   checkpointDir: string | null;
+  /** Appends the witnesses' cosignatures kept for a checkpoint to its note. */
+  cosigned?: (size: number, note: string) => Promise<string>;
 }
 
 /** The audit log's read side: checkpoints, leaves, proofs and verification, for auditors and witnesses. */
 export function createAuditService(deps: AuditServiceDeps) {
   const db = deps.store.db;
+  const cosigned = deps.cosigned ?? (async (_size: number, note: string) => note);
 
   async function built(): Promise<number> {
     const row = await db
@@ -56,11 +59,18 @@ export function createAuditService(deps: AuditServiceDeps) {
     async latestNote(): Promise<string> {
       const latest = await deps.log.latestCheckpoint();
       if (!latest) throw new StintError('NOT_FOUND', 'no checkpoint has been signed yet');
-      return latest.note;
+      return cosigned(latest.size, latest.note);
     },
 
     async checkpoints(limit: number) {
-      return (await deps.log.checkpoints(limit)).map((c) => ({ ...c, createdAt: c.createdAt.toISOString() }));
+      const list = await deps.log.checkpoints(limit);
+      return Promise.all(
+        list.map(async (c) => ({
+          ...c,
+          note: await cosigned(c.size, c.note),
+          createdAt: c.createdAt.toISOString(),
+        })),
+      );
     },
 
     /** A checkpoint at a past size, signed now if none is stored: exports end where their range ends. */

@@ -66,6 +66,15 @@ export interface AuditEventsTable {
   leaf_mac: Uint8Array | null;
 }
 
+/** Witness cosignatures (C2SP tlog-cosignature lines) on the checkpoint of a size. */
+export interface AuditCosignaturesTable {
+  size: number;
+  witness: string;
+  /** The witness's signature lines, newline-separated. */
+  lines: string;
+  created_at: number;
+}
+
 /** One row: the first leaf that must carry a MAC (the log's size when MACs were introduced). */
 export interface AuditMacStartTable {
   id: number;
@@ -180,6 +189,7 @@ export interface Database {
   audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_mac_start: AuditMacStartTable;
+  audit_cosignatures: AuditCosignaturesTable;
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
   id_token_nonces: IdTokenNoncesTable;

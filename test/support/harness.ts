@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import { createPolicyHolder } from '../../src/app/policy-holder.js';
 import { createStint, type Stint } from '../../src/app/stint.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
+import type { WitnessConfig } from '../../src/audit/witness/witness-config.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import type { IdentityOptions } from '../../src/identity/register-identity.js';
 import { silentLogger } from '../../src/logger.js';
@@ -64,6 +65,8 @@ export async function createHarness(
     identity?: IdentityOptions;
     /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
     stepUp?: boolean;
+    /** External witnesses each checkpoint is submitted to. */
+    auditWitnesses?: readonly WitnessConfig[];
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -83,7 +86,12 @@ export async function createHarness(
     secrets: createSecretBox(randomBytes(32)),
     logger: silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
-    audit: { signers: [auditSigner], checkpointDir, checkpointIntervalMs: 200 },
+    audit: {
+      signers: [auditSigner],
+      checkpointDir,
+      checkpointIntervalMs: 200,
+      ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
+    },
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, opts.identity ? { identity: opts.identity } : {});

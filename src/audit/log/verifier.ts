@@ -58,7 +58,9 @@ export type VerifyProblemCode =
   /** An event's body is gone, but no recorded purge covers it: someone blanked what it said. */
   | 'ERASED'
   /** An event without a valid leaf MAC by a Stint server key: appended (or rewritten) by a store writer. */
-  | 'FORGED';
+  | 'FORGED'
+  /** Fewer than the required external witnesses cosigned any verified checkpoint. */
+  | 'UNWITNESSED';
 
 export interface VerifyProblem {
   readonly code: VerifyProblemCode;

@@ -13,6 +13,8 @@ import {
   type VerifyProblem,
   type VerifyReport,
 } from '../../audit/log/verifier.js';
+import { type CosignatureVerifier, parseWitnessVkey } from '../../audit/witness/cosignature.js';
+import { largestWitnessed, unwitnessed, type Witnessed } from '../../audit/witness/witness-quorum.js';
 import type { StintApi } from '../api.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
@@ -25,6 +27,8 @@ import { defaultStatePath, recall, remember } from './audit-state.js';
 /** The most the leaves route serves per page. */
 export const LEAF_PAGE = 10_000;
 const DEFAULT_CHECKPOINTS = 1000;
+/** How long a new checkpoint may go without the witnesses' cosignatures before verify calls it refused. */
+const WITNESS_GRACE_MS = 60_000;
 
 interface VerifyFlags {
   key?: string[];
@@ -34,6 +38,25 @@ interface VerifyFlags {
   maxCheckpoints?: number;
   workers?: number;
   signingKeyFile?: string[];
+  witness?: string[];
+  minWitnesses?: number;
+}
+
+/** Witness vkeys (cosignature/v1), given inline or as files of one a line. */
+function witnessKeys(list: readonly string[] | undefined): CosignatureVerifier[] {
+  const out: CosignatureVerifier[] = [];
+  for (const item of list ?? []) {
+    const lines = existsSync(item) ? readFileSync(item, 'utf8').split('\n') : [item];
+    for (const line of lines.map((l) => l.trim())) {
+      if (line === '' || line.startsWith('#')) continue;
+      try {
+        out.push(parseWitnessVkey(line));
+      } catch (e) {
+        throw usageError(`--witness: ${(e as Error).message}`);
+      }
+    }
+  }
+  return out;
 }
 
 /** The skeys in these files (one a line, as the server reads them), for checking leaf MACs. */
@@ -199,6 +222,13 @@ async function verifyAgainstServer(
   for (const note of readCheckpointFiles(flags.checkpoint ?? [])) notes.add(note);
 
   const macKeys = macKeysFrom(flags.signingKeyFile);
+  const witnesses = witnessKeys(flags.witness);
+  const minWitnesses = flags.minWitnesses ?? witnesses.length;
+  if (minWitnesses > witnesses.length) {
+    throw usageError(
+      `--min-witnesses ${minWitnesses} is more than the ${witnesses.length} --witness keys given`,
+    );
+  }
   const report = await verifyServerLeaves(api, (macFrom) =>
     createLogVerifier({
       origin: trusted.origin,
@@ -211,6 +241,31 @@ async function verifyAgainstServer(
   if (!report.ok) {
     printOutcome(out, report);
     return;
+  }
+  let witnessed: Witnessed | null = null;
+  if (witnesses.length > 0) {
+    witnessed = largestWitnessed([...notes], witnesses, minWitnesses, report.size);
+    const floor = witnessed?.size ?? -1;
+    // Cosigning follows signing by a moment; a checkpoint the witnesses still lack a minute on was refused.
+    const refused = listed.checkpoints.find(
+      (c) =>
+        c.size > floor &&
+        c.size <= report.size &&
+        ctx.now().getTime() - Date.parse(c.createdAt) > WITNESS_GRACE_MS,
+    );
+    if (!witnessed || refused) {
+      printOutcome(out, {
+        ok: false,
+        eventsRead: report.eventsRead,
+        problem: unwitnessed(minWitnesses, refused?.size ?? report.size),
+      });
+      return;
+    }
+    if (witnessed.size < report.size) {
+      out.note(
+        `events ${witnessed.size}..${report.size - 1} are signed by the log but not yet cosigned by the witnesses`,
+      );
+    }
   }
   const newest = report.checkpoints[0] as VerifiedCheckpoint;
   remember(statePath, trusted.origin, {
@@ -232,6 +287,7 @@ async function verifyAgainstServer(
       pinned: trusted.pinned,
       eventsRead: report.eventsRead,
       ...(report.macs ? { macs: report.macs } : {}),
+      ...(witnessed ? { witnessed } : {}),
     },
   });
 }
@@ -239,6 +295,9 @@ async function verifyAgainstServer(
 async function verifyOffline(ctx: CliContext, out: Output, dir: string, flags: VerifyFlags): Promise<void> {
   if (flags.signingKeyFile) {
     throw usageError('--signing-key-file goes with verifying a server: exports carry no leaf MACs');
+  }
+  if (flags.witness || flags.minWitnesses) {
+    throw usageError('--witness and --min-witnesses go with verifying a server, not with --offline');
   }
   if (flags.state || flags.checkpoint) {
     throw usageError('--state and --checkpoint go with verifying a server, not with --offline');
@@ -308,6 +367,16 @@ export function registerAuditVerify(audit: Command, ctx: CliContext): void {
       "the log's signing key(s) (skeys, one a line, as the server's STINT_AUDIT_SIGNING_KEY_FILE): also check " +
         'that every leaf carries a MAC only a Stint server can make; repeatable',
       collect,
+    )
+    .option(
+      '--witness <vkey-or-file>',
+      'a witness cosignature key (C2SP tlog-cosignature vkey, type 0x04), or a file of them; repeatable',
+      collect,
+    )
+    .option(
+      '--min-witnesses <k>',
+      'require a verified checkpoint cosigned by at least k of the --witness keys (default: all of them)',
+      integerArg(1, 100),
     )
     .option(
       '--workers <n>',

@@ -10,6 +10,7 @@ import type { MigrationContext } from './index.js';
  * - A body may be purged only by a recorded purge: the update guard now also requires a later `audit.purged`
  *   event whose range covers the row and whose retention (≥ 365 days) the row is older than. The purge records
  *   its event first, then blanks the bodies, in one transaction.
+ * - `audit_cosignatures`: external witnesses' cosignatures (C2SP tlog-witness) on our checkpoints.
  */
 export function auditIntegrity(ctx: MigrationContext) {
   const pg = ctx.dialect === 'postgres';
@@ -27,6 +28,15 @@ export function auditIntegrity(ctx: MigrationContext) {
       await sql`INSERT INTO audit_mac_start (id, size) SELECT 1, size FROM audit_head WHERE id = 1`.execute(
         db,
       );
+      // Cosignatures need no guard: readers verify them, and losing one only makes a k-of-n check fail.
+      await db.schema
+        .createTable('audit_cosignatures')
+        .addColumn('size', bigint, (c) => c.notNull())
+        .addColumn('witness', 'text', (c) => c.notNull())
+        .addColumn('lines', 'text', (c) => c.notNull())
+        .addColumn('created_at', bigint, (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_cosignatures_pk', ['size', 'witness'])
+        .execute();
       // The guard looks the covering purge up per blanked row: purges are few, so index only them.
       await sql`CREATE INDEX audit_purges_idx ON audit_events (seq) WHERE action = 'audit.purged'`.execute(
         db,
