@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, type Hash, hkdfSync, timingSafeEqual } from 'node:crypto';
 
 /**
  * Leaf MACs: proof that a leaf was appended by a Stint server, not by someone who can only write to the store.
@@ -17,7 +17,18 @@ const ENTRY = 36;
 export interface LeafMacKey {
   /** The C2SP key ID of the signing key it was derived from. */
   readonly keyId: number;
-  readonly key: Buffer;
+  /** HMAC's keyed inner and outer hash states (RFC 2104), copied per leaf: appends pay no key schedule. */
+  readonly inner: Hash;
+  readonly outer: Hash;
+}
+
+function macKey(keyId: number, key: Uint8Array): LeafMacKey {
+  const pad = (byte: number) => Buffer.from(Buffer.alloc(64).map((_, i) => (key[i] ?? 0) ^ byte));
+  return {
+    keyId,
+    inner: createHash('sha256').update(pad(0x36)),
+    outer: createHash('sha256').update(pad(0x5c)),
+  };
 }
 
 /** A source of derived keys: the checkpoint signers (their seeds never leave them). */
@@ -27,7 +38,7 @@ export interface MacKeySource {
 }
 
 export function leafMacKeys(sources: readonly MacKeySource[]): LeafMacKey[] {
-  return sources.map((s) => ({ keyId: s.keyId, key: Buffer.from(s.deriveKey(LEAF_MAC_INFO)) }));
+  return sources.map((s) => macKey(s.keyId, s.deriveKey(LEAF_MAC_INFO)));
 }
 
 /** HKDF-SHA256 over an Ed25519 seed: the derivation every verifier holding the skey repeats. */
@@ -35,10 +46,12 @@ export function deriveFromSeed(seed: Uint8Array, info: string): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', seed, new Uint8Array(0), info, 32));
 }
 
-function tag(key: Buffer, seq: number, leafHash: Uint8Array): Buffer {
+/** HMAC-SHA256(K, DOMAIN ‖ seq ‖ leaf hash), K being 32 bytes (shorter than SHA-256's block, so padded). */
+function tag(key: LeafMacKey, seq: number, leafHash: Uint8Array): Buffer {
   const index = Buffer.alloc(8);
   index.writeBigUInt64BE(BigInt(seq));
-  return createHmac('sha256', key).update(DOMAIN).update(index).update(leafHash).digest();
+  const inner = key.inner.copy().update(DOMAIN).update(index).update(leafHash).digest();
+  return key.outer.copy().update(inner).digest();
 }
 
 /** The MAC column's value for a leaf: one entry per key. */
@@ -46,7 +59,7 @@ export function leafMac(keys: readonly LeafMacKey[], seq: number, leafHash: Uint
   const out = Buffer.alloc(keys.length * ENTRY);
   keys.forEach((k, i) => {
     out.writeUInt32BE(k.keyId >>> 0, i * ENTRY);
-    tag(k.key, seq, leafHash).copy(out, i * ENTRY + 4);
+    tag(k, seq, leafHash).copy(out, i * ENTRY + 4);
   });
   return out;
 }
@@ -72,7 +85,7 @@ export function checkLeafMac(
     const id = bytes.readUInt32BE(at);
     const key = keys.find((k) => k.keyId >>> 0 === id);
     if (!key) continue;
-    if (!timingSafeEqual(tag(key.key, seq, leafHash), bytes.subarray(at + 4, at + ENTRY))) return 'bad';
+    if (!timingSafeEqual(tag(key, seq, leafHash), bytes.subarray(at + 4, at + ENTRY))) return 'bad';
     verified = true;
   }
   return verified ? 'ok' : 'unknown-key';
