@@ -102,8 +102,6 @@ async function main(): Promise<void> {
     checkpointDir: null,
     checkpointIntervalMs: 0,
   });
-  // The tree builder folds only leaves MAC'd by a server key: append as the server does.
-  registerLeafMacKeys(store.db, leafMacKeys([signer]));
 
   // One event per transaction: the shape of a state change that records one event.
   const single = Math.min(10_000, total);

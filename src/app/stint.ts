@@ -1,8 +1,6 @@
 import { createAuditLog } from '../audit/audit-log.js';
 import { createAuditPurge } from '../audit/audit-purge.js';
 import { createAuditService } from '../audit/audit-service.js';
-import { registerLeafMacKeys } from '../audit/audit-store.js';
-import { leafMacKeys } from '../audit/log/leaf-mac.js';
 import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
 import type { WitnessConfig } from '../audit/witness/witness-config.js';
 import { createWitnessSubmitter } from '../audit/witness/witness-submitter.js';
@@ -106,7 +104,6 @@ export function createStint(opts: StintOptions) {
   const reconcile = createReconciler(deps, revoker);
   const tokens = createTokenStore(opts.store.db);
   const origin = auditOrigin(opts.audit.signers);
-  registerLeafMacKeys(opts.store.db, leafMacKeys(opts.audit.signers));
   const auditLog = createAuditLog({
     store: opts.store,
     clock,
@@ -191,7 +188,11 @@ export function createStint(opts: StintOptions) {
       );
       intervals.push(
         setInterval(
-          () => void purge().catch((err: unknown) => opts.logger.error({ err }, 'audit purge failed')),
+          () =>
+            void purge()
+              // Sign the purge event at once: verifiers accept a blanked body only under a signed purge.
+              .then((r) => (r.purged > 0 ? auditLog.build({ checkpoint: true }) : null))
+              .catch((err: unknown) => opts.logger.error({ err }, 'audit purge failed')),
           3_600_000,
         ),
       );

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Clock } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
+import { registerLeafMacKeys } from './audit-store.js';
 import { macStart, requireLeafMacs } from './leaf-mac-gate.js';
 import { signCheckpoint } from './log/checkpoint.js';
 import { Frontier } from './log/frontier.js';
@@ -87,6 +88,8 @@ export function createAuditLog(opts: AuditLogOptions) {
   const source = nodeSource(db);
   const written: string[] = [];
   const macKeys = leafMacKeys(opts.signers);
+  // Whoever builds this log appends with its keys: the builder folds nothing else.
+  registerLeafMacKeys(db, macKeys);
 
   async function latestCheckpoint(): Promise<StoredCheckpoint | null> {
     const row = await db

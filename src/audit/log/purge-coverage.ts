@@ -54,13 +54,15 @@ export function purgeRange(body: string, seq: number): Run | null {
 }
 
 /**
- * Every event whose body is gone must be covered by a later `audit.purged` event, itself part of the verified
- * log, whose range holds it and whose retention it is older than. Anything else is an erasure: someone with
- * write access to the store blanked what an event said. Null bodies are kept as runs (purges blank long
- * contiguous stretches), so memory stays small however much retention purged.
+ * Every event whose body is gone must be covered by a later `audit.purged` event, itself covered by a signed
+ * checkpoint (the server signs only leaves with its MAC, so a signed purge event is one a Stint server
+ * recorded), whose range holds it and whose retention it is older than. Anything else is an erasure: someone
+ * with write access to the store blanked what an event said. Null bodies are kept as runs (purges blank long
+ * contiguous stretches) and purge events are few, so memory stays small however much retention purged.
  */
 export class PurgeCoverage {
   #pending: Run[] = [];
+  #purges: { seq: number; range: Run }[] = [];
 
   note(index: number, data: string | Uint8Array | null): void {
     if (data === null) {
@@ -72,7 +74,7 @@ export class PurgeCoverage {
     if (this.#pending.length === 0) return;
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     const range = purgeRange(text, index);
-    if (range) this.#cover(range);
+    if (range) this.#purges.push({ seq: index, range });
   }
 
   #cover(range: Run): void {
@@ -87,7 +89,10 @@ export class PurgeCoverage {
     this.#pending = kept;
   }
 
-  problem(): VerifyProblem | null {
+  /** Null bodies not covered by a purge event below `anchored` (the size a signed checkpoint covers). */
+  problem(anchored: number): VerifyProblem | null {
+    for (const purge of this.#purges) if (purge.seq < anchored) this.#cover(purge.range);
+    this.#purges = [];
     const first = this.#pending[0];
     if (!first) return null;
     const which =

@@ -414,7 +414,7 @@ export function finishReport(
     tree.problem() ??
     sequencer.problem() ??
     checks.macs?.problem() ??
-    checks.purges?.problem() ??
+    checks.purges?.problem(tree.matched?.size ?? 0) ??
     (size < tree.largestTarget
       ? ({
           code: 'MISSING',
