@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAuditLog } from '../src/audit/audit-log.js';
-import { appendAudit } from '../src/audit/audit-store.js';
+import { appendAudit, registerLeafMacKeys } from '../src/audit/audit-store.js';
+import { leafMac, leafMacKeys } from '../src/audit/log/leaf-mac.js';
 import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
 import { silentLogger } from '../src/logger.js';
 import { migrate, openDatabase } from '../src/store/database.js';
@@ -52,6 +53,55 @@ function event(i: number) {
     reason: `INC-${i % 5000}`,
     details: { expiresAt: new Date(1_790_000_000_000 + i * 1000 + 7_200_000).toISOString() },
   };
+}
+
+/**
+ * What the leaf MAC costs appends (issue 15: under 10 %): the same appends on fresh stores with and without MAC
+ * keys registered, alternating, best of three rounds each so a noisy neighbour hurts both alike.
+ */
+async function macCost(n: number): Promise<{
+  single: { plain: number; mac: number; overheadPercent: number };
+  batched: { plain: number; mac: number; overheadPercent: number };
+  /** CPU time of one leaf MAC alone, immune to disk and neighbour noise. */
+  microsecondsPerMac: number;
+}> {
+  const signer = parseSkey(generateNoteKey('bench.stint/audit').skey);
+  const best = { plain: { single: 0, batched: 0 }, mac: { single: 0, batched: 0 } };
+  for (let round = 0; round < 3; round++) {
+    for (const mode of ['plain', 'mac'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'stint-bench-mac-'));
+      const store = openDatabase(`sqlite:${join(dir, 'stint.db')}`);
+      await migrate(store);
+      if (mode === 'mac') registerLeafMacKeys(store.db, leafMacKeys([signer]));
+      let t = performance.now();
+      for (let i = 0; i < n; i++) await appendAudit(store.db, event(i));
+      const single = n / ((performance.now() - t) / 1000);
+      const many = n * 10;
+      t = performance.now();
+      for (let i = n; i < n + many; i += BATCH) {
+        await appendAudit(
+          store.db,
+          Array.from({ length: Math.min(BATCH, n + many - i) }, (_, k) => event(i + k)),
+        );
+      }
+      const batched = many / ((performance.now() - t) / 1000);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+      best[mode].single = Math.max(best[mode].single, single);
+      best[mode].batched = Math.max(best[mode].batched, batched);
+    }
+  }
+  const figure = (kind: 'single' | 'batched') => ({
+    plain: Math.round(best.plain[kind]),
+    mac: Math.round(best.mac[kind]),
+    overheadPercent: Number((100 * (1 - best.mac[kind] / best.plain[kind])).toFixed(1)),
+  });
+  const keys = leafMacKeys([signer]);
+  const leaf = new Uint8Array(32).fill(7);
+  const t = performance.now();
+  for (let i = 0; i < 100_000; i++) leafMac(keys, i, leaf);
+  const microsecondsPerMac = Number((((performance.now() - t) * 1000) / 100_000).toFixed(2));
+  return { single: figure('single'), batched: figure('batched'), microsecondsPerMac };
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -149,6 +199,17 @@ async function main(): Promise<void> {
     `  inclusion proof at ${total.toLocaleString('en-US')} events   p50 ${results.inclusionProofMs.p50} ms, p99 ${results.inclusionProofMs.p99} ms (target < 1 ms)`,
   );
   console.log(`  bytes stored per event                 ${results.bytesPerEvent}`);
+  const mac = await macCost(Math.min(5_000, Math.max(100, Math.floor(total / 200))));
+  console.log(
+    `  leaf MAC cost, 1 event/transaction      ${mac.single.overheadPercent} % (${mac.single.mac.toLocaleString('en-US')} vs ${mac.single.plain.toLocaleString('en-US')} events/s; target < 10 %)`,
+  );
+  console.log(
+    `  leaf MAC cost, ${BATCH} events/transaction  ${mac.batched.overheadPercent} % (${mac.batched.mac.toLocaleString('en-US')} vs ${mac.batched.plain.toLocaleString('en-US')} events/s; target < 10 %)`,
+  );
+  console.log(
+    `  one leaf MAC alone                      ${mac.microsecondsPerMac} µs (a batched append: ${(1e6 / results.appendsPerSecondBatched).toFixed(1)} µs)`,
+  );
+  Object.assign(results, { leafMacCost: mac });
   console.log('offline verification (bench/audit-verify.ts, child processes):');
   results.verify.push(verify(Math.min(total, 1_000_000)));
   results.verify.push(verify(Number(process.env.STINT_BENCH_VERIFY_LARGE ?? 10_000_000)));

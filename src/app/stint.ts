@@ -4,6 +4,8 @@ import { createAuditService } from '../audit/audit-service.js';
 import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
 import { isAuditTrailBroken } from '../audit/trail-health.js';
 import { checkTrailAtStart } from '../audit/trail-start.js';
+import type { WitnessConfig } from '../audit/witness/witness-config.js';
+import { createWitnessSubmitter } from '../audit/witness/witness-submitter.js';
 import { createTokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { createIssuer } from '../grants/issuer.js';
@@ -30,6 +32,8 @@ export interface AuditOptions {
   checkpointIntervalMs?: number;
   /** Events older than this lose their body (their leaf hash stays). */
   retentionDays?: number;
+  /** External C2SP tlog-witnesses each new checkpoint is submitted to (STINT_AUDIT_WITNESSES). */
+  witnesses?: readonly WitnessConfig[];
 }
 
 export interface StintOptions {
@@ -123,12 +127,19 @@ export function createStint(opts: StintOptions) {
     checkpointDir: opts.audit.checkpointDir,
     checkpointIntervalMs: opts.audit.checkpointIntervalMs ?? 1000,
   });
+  const witnesses = createWitnessSubmitter({
+    db: opts.store.db,
+    logger: opts.logger,
+    witnesses: opts.audit.witnesses ?? [],
+    consistencyProof: auditLog.consistencyProof,
+  });
   const audit = createAuditService({
     store: opts.store,
     log: auditLog,
     origin,
     signers: opts.audit.signers,
     checkpointDir: opts.audit.checkpointDir,
+    cosigned: witnesses.withCosignatures,
   });
   const purge = createAuditPurge({
     store: opts.store,
@@ -150,6 +161,7 @@ export function createStint(opts: StintOptions) {
     if (!storeUp()) return Promise.resolve();
     building ??= auditLog
       .build()
+      .then((latest) => (latest && opts.audit.witnesses?.length ? witnesses.submit(latest) : null))
       // A broken trail is alerted once by its health, not on every turn.
       .catch((err: unknown) => {
         if (!isAuditTrailBroken(err)) opts.logger.error({ err }, 'audit tree build failed');
@@ -181,6 +193,7 @@ export function createStint(opts: StintOptions) {
     auditLog,
     /** The audit trail's health: while broken, not ready and state changes refused (fail closed). */
     auditTrail: auditLog.health,
+    witnesses,
     purge,
     tokens,
     deps,
@@ -221,7 +234,11 @@ export function createStint(opts: StintOptions) {
       );
       intervals.push(
         setInterval(
-          () => void purge().catch((err: unknown) => opts.logger.error({ err }, 'audit purge failed')),
+          () =>
+            void purge()
+              // Sign the purge event at once: verifiers accept a blanked body only under a signed purge.
+              .then((r) => (r.purged > 0 ? auditLog.build({ checkpoint: true }) : null))
+              .catch((err: unknown) => opts.logger.error({ err }, 'audit purge failed')),
           3_600_000,
         ),
       );

@@ -3,9 +3,12 @@ import type { Logger } from '../logger.js';
 import type { Clock } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
+import { registerLeafMacKeys } from './audit-store.js';
 import { createCheckpointAnchor } from './checkpoint-anchor.js';
+import { macStart, requireLeafMacs } from './leaf-mac-gate.js';
 import { signCheckpoint } from './log/checkpoint.js';
 import { Frontier } from './log/frontier.js';
+import { leafMacKeys } from './log/leaf-mac.js';
 import {
   type AsyncNodeSource,
   consistencyProofAsync,
@@ -91,6 +94,9 @@ export function createAuditLog(opts: AuditLogOptions) {
     keys: opts.signers.map((s) => s.verifier),
   });
   const health = createTrailHealth(opts.logger);
+  const macKeys = leafMacKeys(opts.signers);
+  // Whoever builds this log appends with its keys: the builder folds nothing else.
+  registerLeafMacKeys(db, macKeys);
 
   async function latestCheckpoint(): Promise<StoredCheckpoint | null> {
     const row = await db
@@ -154,7 +160,7 @@ export function createAuditLog(opts: AuditLogOptions) {
         );
         const leaves = await trx
           .selectFrom('audit_events')
-          .select(['seq', 'leaf_hash'])
+          .select(['seq', 'leaf_hash', 'leaf_mac'])
           .where('seq', '>=', built)
           .where('seq', '<', end)
           .orderBy('seq')
@@ -167,6 +173,7 @@ export function createAuditLog(opts: AuditLogOptions) {
             `audit event ${at} is missing from the store (leaves ${built}..${end - 1} are not contiguous): the trail was altered`,
           );
         }
+        requireLeafMacs(macKeys, await macStart(trx), leaves);
         const nodes: { level: number; idx: number; hash: Uint8Array }[] = [];
         for (const leaf of leaves) {
           frontier.append(new Uint8Array(leaf.leaf_hash), (node, hash) => {

@@ -7,7 +7,9 @@ export const MIN_RETENTION_DAYS = 365;
 
 /**
  * Retention: events older than the configured days lose their body. Their leaf hashes stay, so every later
- * checkpoint, proof and verification still holds; the purge is itself an audit event.
+ * checkpoint, proof and verification still holds. The purge is itself an audit event naming the seq range
+ * `[start, end)` it blanks, recorded before the bodies go: the database triggers and every verifier accept a
+ * missing body only under such an event (see docs/audit.md, Retention).
  */
 export function createAuditPurge(deps: { store: StintDatabase; clock: Clock; retentionDays: number }) {
   if (!Number.isInteger(deps.retentionDays) || deps.retentionDays < MIN_RETENTION_DAYS) {
@@ -17,22 +19,30 @@ export function createAuditPurge(deps: { store: StintDatabase; clock: Clock; ret
     const now = deps.clock();
     const before = new Date(now.getTime() - deps.retentionDays * 86_400_000);
     return deps.store.db.transaction().execute(async (trx) => {
-      const res = await trx
+      const old = () =>
+        trx.selectFrom('audit_events').where('at', '<', before.getTime()).where('body', 'is not', null);
+      const span = await old()
+        .select((eb) => [eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last'), eb.fn.countAll().as('n')])
+        .executeTakeFirst();
+      const purged = Number(span?.n ?? 0);
+      if (purged === 0 || span?.first == null || span.last == null) return { purged: 0, before };
+      const range = { start: Number(span.first), end: Number(span.last) + 1 };
+      // The event first: the database lets a body go only under a recorded purge that covers it.
+      await appendAudit(trx, {
+        at: now,
+        actor: 'stint',
+        action: 'audit.purged',
+        requestId: null,
+        details: { before: before.toISOString(), events: purged, retentionDays: deps.retentionDays, range },
+      });
+      await trx
         .updateTable('audit_events')
         .set({ body: null })
         .where('at', '<', before.getTime())
         .where('body', 'is not', null)
-        .executeTakeFirst();
-      const purged = Number(res.numUpdatedRows);
-      if (purged > 0) {
-        await appendAudit(trx, {
-          at: now,
-          actor: 'stint',
-          action: 'audit.purged',
-          requestId: null,
-          details: { before: before.toISOString(), events: purged, retentionDays: deps.retentionDays },
-        });
-      }
+        .where('seq', '>=', range.start)
+        .where('seq', '<', range.end)
+        .execute();
       return { purged, before };
     });
   };

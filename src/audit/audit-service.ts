@@ -5,8 +5,10 @@ import type { StintDatabase } from '../store/database.js';
 import type { AuditLog, StoredCheckpoint } from './audit-log.js';
 import { verifyStore } from './audit-verify.js';
 import type { KnownCheckpoint } from './checkpoint-anchor.js';
+import { macStart } from './leaf-mac-gate.js';
 import { encodeBase64 } from './log/base64.js';
 import { Frontier } from './log/frontier.js';
+import { leafMacKeys } from './log/leaf-mac.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
 import type { VerifyReport } from './log/verifier.js';
 
@@ -18,6 +20,8 @@ export interface AuditServiceDeps {
   origin: string;
   signers: readonly Ed25519NoteSigner[];
   checkpointDir: string | null;
+  /** Appends the witnesses' cosignatures kept for a checkpoint to its note. */
+  cosigned?: (size: number, note: string) => Promise<string>;
 }
 
 /**
@@ -37,6 +41,7 @@ function withNewestKnown(
 export function createAuditService(deps: AuditServiceDeps) {
   const db = deps.store.db;
   let verifying = false;
+  const cosigned = deps.cosigned ?? (async (_size: number, note: string) => note);
 
   async function built(): Promise<number> {
     const row = await db
@@ -69,14 +74,20 @@ export function createAuditService(deps: AuditServiceDeps) {
     async latestNote(): Promise<string> {
       const latest = withNewestKnown(await deps.log.latestCheckpoint(), deps.log.newestKnown());
       if (!latest) throw new StintError('NOT_FOUND', 'no checkpoint has been signed yet');
-      return latest.note;
+      return cosigned(latest.size, latest.note);
     },
 
     async checkpoints(limit: number) {
       const stored = await deps.log.checkpoints(limit);
       const newest = withNewestKnown(stored[0] ?? null, deps.log.newestKnown());
       const list = newest && newest !== stored[0] ? [newest, ...stored].slice(0, limit) : stored;
-      return list.map((c) => ({ ...c, createdAt: c.createdAt.toISOString() }));
+      return Promise.all(
+        list.map(async (c) => ({
+          ...c,
+          note: await cosigned(c.size, c.note),
+          createdAt: c.createdAt.toISOString(),
+        })),
+      );
     },
 
     /**
@@ -100,13 +111,22 @@ export function createAuditService(deps: AuditServiceDeps) {
       authorize(actor, 'audit.read-all');
       const rows = await db
         .selectFrom('audit_events')
-        .select(['seq', 'body', 'leaf_hash'])
+        .select(['seq', 'body', 'leaf_hash', 'leaf_mac'])
         .where('seq', '>=', start)
         .orderBy('seq')
         .limit(limit)
         .execute();
-      return rows.map((r) => ({ seq: Number(r.seq), body: r.body, leafHash: b64(r.leaf_hash) }));
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        body: r.body,
+        leafHash: b64(r.leaf_hash),
+        // Useless without the signing key; served so an operator holding it can check every leaf.
+        mac: r.leaf_mac ? b64(r.leaf_mac) : null,
+      }));
     },
+
+    /** Where leaf MACs begin: leaves recorded before MACs were introduced have none. */
+    macFrom: () => macStart(db),
 
     async range(actor: Actor, since: Date, until: Date) {
       authorize(actor, 'audit.read-all');
@@ -199,6 +219,7 @@ export function createAuditService(deps: AuditServiceDeps) {
           origin: deps.origin,
           keys: deps.signers.map((s) => s.verifier),
           checkpointDir: deps.checkpointDir,
+          macKeys: leafMacKeys(deps.signers),
         });
       } finally {
         verifying = false;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { type AuditEventBody, encodeEvent, resultOf } from './audit-event.js';
+import { type LeafMacKey, leafMac } from './log/leaf-mac.js';
 import { leafHash } from './log/merkle.js';
 import { redact } from './redact.js';
 
@@ -31,6 +32,25 @@ export interface AuditEvent {
 }
 
 /**
+ * The leaf MAC keys of the server using a store, keyed by the store's dialect adapter: a Kysely instance and
+ * every transaction opened from it share that one object, so the 28 places that append inside their own
+ * transaction need not carry the keys. A store with no keys registered appends leaves without a MAC, which the
+ * tree builder then refuses: only a process holding the signing key can extend the log.
+ */
+const macKeysByStore = new WeakMap<object, readonly LeafMacKey[]>();
+
+function storeIdentity(db: Db): object {
+  // getExecutor() is marked internal in Kysely's typings but is the one handle a transaction shares with its
+  // parent; the adapter is created once per Kysely instance and handed to every transaction.
+  return (db as unknown as { getExecutor(): { adapter: object } }).getExecutor().adapter;
+}
+
+/** Called once by the composition root: leaves appended through `db` (and its transactions) carry MACs. */
+export function registerLeafMacKeys(db: Kysely<Database>, keys: readonly LeafMacKey[]): void {
+  macKeysByStore.set(storeIdentity(db), keys);
+}
+
+/**
  * Takes `n` consecutive leaf indexes. The counter row stays locked until the transaction ends, so indexes are
  * handed out in commit order with no gaps, across every server sharing the store: a rolled-back transaction
  * returns its indexes with it. Callers append audit events last in their transaction to hold the lock briefly.
@@ -47,6 +67,7 @@ async function reserve(trx: Transaction<Database>, n: number): Promise<number> {
 
 async function appendIn(trx: Transaction<Database>, events: readonly AuditInput[]): Promise<void> {
   const first = await reserve(trx, events.length);
+  const macKeys = macKeysByStore.get(storeIdentity(trx)) ?? [];
   const rows = events.map((e, i) => {
     const body: AuditEventBody = {
       v: 1,
@@ -63,6 +84,7 @@ async function appendIn(trx: Transaction<Database>, events: readonly AuditInput[
       details: redact(e.details) as Record<string, unknown>,
     };
     const text = encodeEvent(body);
+    const leaf = leafHash(text);
     return {
       seq: body.seq,
       id: body.id,
@@ -71,7 +93,8 @@ async function appendIn(trx: Transaction<Database>, events: readonly AuditInput[
       action: e.action,
       request_id: e.requestId,
       body: text,
-      leaf_hash: leafHash(text),
+      leaf_hash: leaf,
+      leaf_mac: macKeys.length > 0 ? leafMac(macKeys, body.seq, leaf) : null,
     };
   });
   await trx.insertInto('audit_events').values(rows).execute();

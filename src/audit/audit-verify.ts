@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StintDatabase } from '../store/database.js';
+import { macStart } from './leaf-mac-gate.js';
+import type { LeafMacKey } from './log/leaf-mac.js';
 import type { NoteVerifier } from './log/signed-note.js';
 import { createLogVerifier, type LeafRecord, type VerifyReport } from './log/verifier.js';
 
@@ -21,7 +23,7 @@ async function* leafRecords(store: StintDatabase): AsyncGenerator<LeafRecord> {
   for (;;) {
     const rows = await store.db
       .selectFrom('audit_events')
-      .select(['seq', 'body', 'leaf_hash'])
+      .select(['seq', 'body', 'leaf_hash', 'leaf_mac'])
       .where('seq', '>', after)
       .orderBy('seq')
       .limit(PAGE)
@@ -36,7 +38,12 @@ async function* leafRecords(store: StintDatabase): AsyncGenerator<LeafRecord> {
           // A body that no longer parses still hashes: CHANGED names it.
         }
       }
-      yield { index, data: r.body, leafHash: new Uint8Array(r.leaf_hash) };
+      yield {
+        index,
+        data: r.body,
+        leafHash: new Uint8Array(r.leaf_hash),
+        mac: r.leaf_mac ? new Uint8Array(r.leaf_mac) : null,
+      };
     }
     if (rows.length < PAGE) return;
     after = Number(rows.at(-1)?.seq);
@@ -52,10 +59,18 @@ export async function verifyStore(opts: {
   origin: string;
   keys: readonly NoteVerifier[];
   checkpointDir: string | null;
+  /** The server's leaf MAC keys: with them every leaf's MAC is checked too. */
+  macKeys?: readonly LeafMacKey[];
 }): Promise<VerifyReport> {
   const stored = await opts.store.db.selectFrom('audit_checkpoints').select('note').orderBy('size').execute();
   const checkpoints = [...new Set([...stored.map((c) => c.note), ...readCheckpointDir(opts.checkpointDir)])];
-  const verifier = createLogVerifier({ origin: opts.origin, keys: opts.keys, checkpoints });
+  const verifier = createLogVerifier({
+    origin: opts.origin,
+    keys: opts.keys,
+    checkpoints,
+    requirePurges: true,
+    ...(opts.macKeys ? { macKeys: opts.macKeys, macFrom: await macStart(opts.store.db) } : {}),
+  });
   for await (const record of leafRecords(opts.store)) {
     if (!verifier.push(record)) break;
   }

@@ -41,6 +41,8 @@ export interface AuditLeafView {
   /** The exact canonical JSON that was hashed, or null once retention purged it. */
   body: string | null;
   leafHash: string;
+  /** Leaf MACs (base64), checkable only with the signing key; null on leaves from before MACs. */
+  mac?: string | null;
 }
 
 export interface AuditInclusionView {
@@ -84,7 +86,7 @@ export interface StintApi {
   auditCheckpoints(limit: number): Promise<{ checkpoints: AuditCheckpointView[] }>;
   /** A signed checkpoint at a past size, made on demand when none is stored. */
   auditCheckpointAt(size: number): Promise<AuditCheckpointView>;
-  auditLeaves(start: number, limit: number): Promise<{ leaves: AuditLeafView[] }>;
+  auditLeaves(start: number, limit: number): Promise<{ leaves: AuditLeafView[]; macFrom?: number }>;
   /** The seqs [start, end) of the events whose time is in [since, until). */
   auditRange(since: string, until: string): Promise<{ start: number; end: number }>;
   /** `rootPlan(size)` hashes, left to right. */

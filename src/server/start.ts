@@ -4,6 +4,7 @@ import { prepareDemo } from '../app/demo.js';
 import { createPolicyHolder } from '../app/policy-holder.js';
 import { createStint } from '../app/stint.js';
 import { parseSkey } from '../audit/log/signed-note.js';
+import { parseWitnesses } from '../audit/witness/witness-config.js';
 import { createSecretBox, parseKey } from '../crypto/secret-box.js';
 import { directoryConfigFromEnv } from '../directory/directory-config.js';
 import { createDirectoryModule } from '../directory/directory-module.js';
@@ -52,6 +53,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const identity = loadIdentityConfig(env);
   const directoryConfig = directoryConfigFromEnv(env);
   const mfa = mfaConfigFromEnv(env);
+  const witnesses = parseWitnesses(env.STINT_AUDIT_WITNESSES);
   const store = openDatabase(config.databaseUrl, {
     timeouts: { connectMs: config.storeConnectTimeoutMs, statementMs: config.storeStatementTimeoutMs },
   });
@@ -78,6 +80,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
       signers: parseSigningKeys(config.auditSigningKeys),
       checkpointDir: config.auditCheckpointDir,
       retentionDays: config.auditRetentionDays,
+      witnesses,
     },
   });
   directory.attach({

@@ -71,6 +71,23 @@ export interface AuditEventsTable {
   /** Canonical JSON (RFC 8785) of the event: the leaf input. NULL once retention purged it. */
   body: string | null;
   leaf_hash: Uint8Array;
+  /** Leaf MACs by the server's derived keys (audit/log/leaf-mac.ts); null on leaves from before migration 0007. */
+  leaf_mac: Uint8Array | null;
+}
+
+/** Witness cosignatures (C2SP tlog-cosignature lines) on the checkpoint of a size. */
+export interface AuditCosignaturesTable {
+  size: number;
+  witness: string;
+  /** The witness's signature lines, newline-separated. */
+  lines: string;
+  created_at: number;
+}
+
+/** One row: the first leaf that must carry a MAC (the log's size when MACs were introduced). */
+export interface AuditMacStartTable {
+  id: number;
+  size: number;
 }
 
 export interface AuditHeadTable {
@@ -194,6 +211,8 @@ export interface Database {
   audit_tree: AuditTreeTable;
   audit_nodes: AuditNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
+  audit_mac_start: AuditMacStartTable;
+  audit_cosignatures: AuditCosignaturesTable;
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
   id_token_nonces: IdTokenNoncesTable;

@@ -12,7 +12,9 @@ import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/au
  * serve, without a server. Shared by the export, proof and CLI tests.
  */
 export const ORIGIN = 'stint.test/audit';
-export const logKey = parseSkey(generateNoteKey(ORIGIN).skey);
+/** The log's skey as the server's key file holds it (leaf MACs derive from it). */
+export const logSkey = generateNoteKey(ORIGIN).skey;
+export const logKey = parseSkey(logSkey);
 /** Same origin, another key: what a forger or a rotated-out key looks like. */
 export const otherKey = parseSkey(generateNoteKey(ORIGIN).skey);
 
@@ -42,6 +44,26 @@ export function eventBody(seq: number, time: Date, variant = ''): AuditEventBody
   };
 }
 
+/** The event a retention purge of seqs [0, purgedBelow) records (730 days). */
+function purgeEvent(body: AuditEventBody, opts: { purgedBelow?: number }): AuditEventBody {
+  const before = new Date(Date.parse(body.time) - 730 * 86_400_000).toISOString();
+  return {
+    ...body,
+    actor: 'stint',
+    action: 'audit.purged',
+    requestId: null,
+    target: null,
+    reason: null,
+    source: null,
+    details: {
+      before,
+      events: opts.purgedBelow,
+      retentionDays: 730,
+      range: { start: 0, end: opts.purgedBelow },
+    },
+  };
+}
+
 export interface SyntheticLog {
   readonly size: number;
   readonly times: readonly Date[];
@@ -62,6 +84,8 @@ export function makeLog(
     stepMs?: number;
     /** Bodies of seqs below this are purged (null), their leaf hashes kept. */
     purgedBelow?: number;
+    /** The seq of the `audit.purged` event recording that purge (default: `purgedBelow`; none: -1). */
+    purgeEventAt?: number;
     /** A different history: same shape, other content from this seq on (a fork). */
     variantFrom?: number;
     /** Override one event's time (a straggler stamped before the previous event). */
@@ -76,11 +100,12 @@ export function makeLog(
     const base = new Date(start.getTime() + seq * step);
     const time = opts.timeOf ? opts.timeOf(seq, base) : base;
     times.push(time);
-    texts.push(
-      encodeEvent(
-        eventBody(seq, time, opts.variantFrom !== undefined && seq >= opts.variantFrom ? '-fork' : ''),
-      ),
+    const body = eventBody(
+      seq,
+      time,
+      opts.variantFrom !== undefined && seq >= opts.variantFrom ? '-fork' : '',
     );
+    texts.push(encodeEvent(seq === (opts.purgeEventAt ?? opts.purgedBelow) ? purgeEvent(body, opts) : body));
   }
   const leafHashes = texts.map((t) => leafHash(t));
   const store = createMemoryTreeStore(leafHashes);

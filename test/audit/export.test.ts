@@ -135,6 +135,16 @@ describe('audit export: write and verify offline', () => {
     expect(await verifyExport(dir, { keys })).toMatchObject({ ok: true, events: 40 });
   });
 
+  it('a body gone without a recorded purge covering it is ERASED', async () => {
+    const erased = makeLog(60, { purgedBelow: 30, purgeEventAt: -1 });
+    const dir = newDir();
+    await writeSyntheticExport(dir, erased, 10, 50);
+    expect(await verifyExport(dir, { keys })).toMatchObject({
+      ok: false,
+      problem: { code: 'ERASED', index: 10 },
+    });
+  });
+
   it('accepts either key of a rotation when the checkpoints carry both signatures', async () => {
     const dir = newDir();
     await writeSyntheticExport(dir, log, 20, 100, log.size, [logKey, otherKey]);

@@ -28,6 +28,19 @@ describe.each(STORE_KINDS)('gap-free audit sequence on %s', (kind) => {
         : [base.store];
     for (const s of servers.slice(1)) opened.push(s);
 
+    const signer = parseSkey(generateNoteKey(`stint-test/${randomBytes(3).toString('hex')}`).skey);
+    // Each server's log, made at start as the server makes it: its appends carry the leaf MAC.
+    const logs = servers.map((store) =>
+      createAuditLog({
+        store,
+        clock: () => new Date(),
+        logger: silentLogger,
+        origin: signer.name,
+        signers: [signer],
+        checkpointDir: null,
+        checkpointIntervalMs: 0,
+      }),
+    );
     let committed = 0;
     const work = Array.from({ length: 60 }, (_, i) => {
       const store = servers[i % servers.length] as StintDatabase;
@@ -63,19 +76,7 @@ describe.each(STORE_KINDS)('gap-free audit sequence on %s', (kind) => {
     expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: committed }, (_, i) => i));
     for (const r of rows) expect(JSON.parse(r.body as string).seq).toBe(Number(r.seq));
 
-    const signer = parseSkey(generateNoteKey(`stint-test/${randomBytes(3).toString('hex')}`).skey);
     // Two builders racing (two servers' periodic jobs): the advisory lock lets one fold at a time.
-    const logs = servers.map((store) =>
-      createAuditLog({
-        store,
-        clock: () => new Date(),
-        logger: silentLogger,
-        origin: signer.name,
-        signers: [signer],
-        checkpointDir: null,
-        checkpointIntervalMs: 0,
-      }),
-    );
     await Promise.all(logs.map((log) => log.build()));
     await logs[0]?.build({ checkpoint: true });
     const report = await verifyStore({

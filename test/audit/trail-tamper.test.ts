@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditPurge } from '../../src/audit/audit-purge.js';
+import { canonicalize } from '../../src/audit/log/jcs.js';
+import { leafHash } from '../../src/audit/log/merkle.js';
 import type { StintDatabase } from '../../src/store/database.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -158,6 +161,136 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     expect(report.problem).toMatchObject({ code: 'MISSING', checkpointSize: 8 });
   });
 
+  /** A store writer's event: canonical body, right seq and leaf hash, the head moved on; only no MAC. */
+  async function appendForged(store: StintDatabase, body: Record<string, unknown>): Promise<number> {
+    const head = await store.db.selectFrom('audit_head').select('size').executeTakeFirstOrThrow();
+    const seq = Number(head.size);
+    const text = canonicalize({ ...body, seq });
+    await store.db
+      .insertInto('audit_events')
+      .values({
+        seq,
+        id: body.id as string,
+        at: Date.parse(body.time as string),
+        actor: body.actor as string,
+        action: body.action as string,
+        request_id: (body.requestId as string | null) ?? null,
+        body: text,
+        leaf_hash: leafHash(text),
+      })
+      .execute();
+    await sql`UPDATE audit_head SET size = size + 1`.execute(store.db);
+    return seq;
+  }
+
+  const envelope = (action: string, details: Record<string, unknown>, time = new Date()) => ({
+    v: 1,
+    id: randomUUID(),
+    time: time.toISOString(),
+    actor: 'carol',
+    action,
+    result: 'success',
+    requestId: null,
+    target: null,
+    reason: null,
+    source: null,
+    details,
+  });
+
+  it('a body blanked without a recorded purge: the database refuses, and with the guard off verify says ERASED', async () => {
+    const store = await setup();
+    await expect(sql`UPDATE audit_events SET body = NULL WHERE seq = 2`.execute(store.db)).rejects.toThrow(
+      /append-only/,
+    );
+    await disableGuards(store);
+    await sql`UPDATE audit_events SET body = NULL WHERE seq = 2`.execute(store.db);
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.problem).toMatchObject({ code: 'ERASED', index: 2 });
+  });
+
+  it('a forged event appended by a store writer is never signed, and verify names it FORGED', async () => {
+    const store = await setup();
+    const forged = await appendForged(
+      store,
+      envelope('request.approved', { comment: 'ok', approvers: ['carol'] }),
+    );
+    expect(forged).toBe(6);
+    await expect(h.stint.auditLog.build({ checkpoint: true })).rejects.toThrow(/leaf 6 has no MAC/);
+    expect((await h.stint.auditLog.latestCheckpoint())?.size).toBe(6);
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.problem).toMatchObject({ code: 'FORGED', index: 6 });
+  });
+
+  it('a leaf MAC copied from another leaf does not verify', async () => {
+    const store = await setup();
+    const donor = await store.db
+      .selectFrom('audit_events')
+      .select('leaf_mac')
+      .where('seq', '=', 5)
+      .executeTakeFirstOrThrow();
+    const seq = await appendForged(
+      store,
+      envelope('request.approved', { comment: 'ok', approvers: ['carol'] }),
+    );
+    await disableGuards(store);
+    await store.db
+      .updateTable('audit_events')
+      .set({ leaf_mac: donor.leaf_mac })
+      .where('seq', '=', seq)
+      .execute();
+    await expect(h.stint.auditLog.build({ checkpoint: true })).rejects.toThrow(/does not verify/);
+    expect((await verify()).problem).toMatchObject({ code: 'FORGED', index: seq });
+  });
+
+  it('a purge event forged by a store writer lets no body go unnoticed', async () => {
+    const store = await setup();
+    const old = new Date(Date.now() + 800 * 86_400_000);
+    const before = new Date(old.getTime() - 730 * 86_400_000);
+    await appendForged(store, {
+      ...envelope(
+        'audit.purged',
+        {
+          before: before.toISOString(),
+          events: 6,
+          retentionDays: 730,
+          range: { start: 0, end: 6 },
+        },
+        old,
+      ),
+      actor: 'stint',
+    });
+    // Only events older than the claimed retention may lose their body, even under a (forged) purge.
+    await expect(
+      sql`UPDATE audit_events SET body = NULL WHERE seq = 2`.execute(store.db),
+    ).resolves.toBeDefined();
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.problem).toMatchObject({ code: 'FORGED', index: 6 });
+  });
+
+  it('a purge may not blank events younger than its retention', async () => {
+    const store = await setup();
+    const now = new Date();
+    await appendForged(store, {
+      ...envelope(
+        'audit.purged',
+        {
+          before: new Date(now.getTime() - 730 * 86_400_000).toISOString(),
+          events: 6,
+          retentionDays: 730,
+          range: { start: 0, end: 6 },
+        },
+        now,
+      ),
+      actor: 'stint',
+    });
+    await expect(sql`UPDATE audit_events SET body = NULL WHERE seq = 2`.execute(store.db)).rejects.toThrow(
+      /append-only/,
+    );
+  });
+
   it('retention purges bodies but keeps leaf hashes: the trail still verifies, and the purge is recorded', async () => {
     const store = await setup();
     const purge = createAuditPurge({
@@ -171,7 +304,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     expect(bodies.slice(0, 6).every((b) => b.body === null)).toBe(true);
     expect(JSON.parse(bodies[6]?.body as string)).toMatchObject({
       action: 'audit.purged',
-      details: { events: 6 },
+      details: { events: 6, range: { start: 0, end: 6 } },
     });
     await h.stint.auditLog.build({ checkpoint: true });
     expect(await verify()).toMatchObject({ ok: true, size: 7 });

@@ -2,8 +2,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { encodeBase64 } from '../../src/audit/log/base64.js';
+import { leafMac, leafMacKeys } from '../../src/audit/log/leaf-mac.js';
 import { parseSkey } from '../../src/audit/log/signed-note.js';
-import { logKey, makeLog, ORIGIN, otherKey, type SyntheticLog } from '../audit/export-fixtures.js';
+import { logKey, logSkey, makeLog, ORIGIN, otherKey, type SyntheticLog } from '../audit/export-fixtures.js';
 import { type FakeStint, type Received, type Route, run, startFakeStint } from './support.js';
 
 const TOKEN = 'stint_tok.auditor-token';
@@ -20,7 +22,7 @@ interface Served {
   size: number;
   checkpoints: number[];
   /** Edits the leaves on the way out (a DBA with full access). */
-  tamper?: (leaves: { seq: number; body: string | null; leafHash: string }[]) => void;
+  tamper?: (leaves: { seq: number; body: string | null; leafHash: string; mac?: string | null }[]) => void;
   /** What GET /v1/audit/proof/consistency says of stored checkpoints (null: none stored of that size). */
   storedNotes?: boolean;
 }
@@ -197,6 +199,32 @@ describe('stint audit verify (against a server it does not trust)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^verified 64 events up to checkpoint 64 /);
     expect(r.stderr).toMatch(/36 newer events are in order but not covered by a signed checkpoint yet/);
+  });
+
+  it('--signing-key-file checks every leaf MAC: a leaf a store writer added is FORGED', async () => {
+    const keys = leafMacKeys([logKey]);
+    const withMacs = (leaves: { seq: number; leafHash: string; mac?: string | null }[]) => {
+      for (const l of leaves) l.mac = encodeBase64(leafMac(keys, l.seq, Buffer.from(l.leafHash, 'base64')));
+    };
+    const skeyFile = tmp('log.skey');
+    writeFileSync(skeyFile, `# the server's key file\n${logSkey}\n`, { mode: 0o600 });
+    const args = ['audit', 'verify', '--key', VKEY, '--signing-key-file', skeyFile, '--json'];
+    served.tamper = withMacs;
+    const good = await cli([...args, '--state', tmp('state.json')]);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ ok: true, macs: { checked: 100, unchecked: 0 } });
+
+    served.tamper = (leaves) => {
+      withMacs(leaves);
+      const leaf = leaves.find((l) => l.seq === 42) as { mac?: string | null };
+      leaf.mac = null;
+    };
+    const forged = await cli([...args, '--state', tmp('state.json')]);
+    expect(forged.code).toBe(1);
+    expect(JSON.parse(forged.stdout)).toMatchObject({ ok: false, problem: { code: 'FORGED', index: 42 } });
+    // Without the key nobody can tell: that is what witnesses and the server's own check are for.
+    const blind = await cli(['audit', 'verify', '--key', VKEY, '--state', tmp('state.json')]);
+    expect(blind.code).toBe(0);
   });
 
   it('a changed event in the database: FAILED: CHANGED at that event, exit 1', async () => {

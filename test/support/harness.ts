@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import { createPolicyHolder } from '../../src/app/policy-holder.js';
 import { createStint, type Stint } from '../../src/app/stint.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
+import type { WitnessConfig } from '../../src/audit/witness/witness-config.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import type { IdentityOptions } from '../../src/identity/identity-module.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
@@ -74,6 +75,8 @@ export async function createHarness(
     deployment?: string;
     /** Where the application logs (silent by default): tests that count alerts pass a recording one. */
     logger?: Logger;
+    /** External witnesses each checkpoint is submitted to. */
+    auditWitnesses?: readonly WitnessConfig[];
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -95,7 +98,12 @@ export async function createHarness(
     secrets: createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
-    audit: { signers: [auditSigner], checkpointDir, checkpointIntervalMs: 200 },
+    audit: {
+      signers: [auditSigner],
+      checkpointDir,
+      checkpointIntervalMs: 200,
+      ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
+    },
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {

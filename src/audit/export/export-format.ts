@@ -1,3 +1,4 @@
+import { decodeBase64Strict } from '../log/base64.js';
 import { HASH_SIZE } from '../log/merkle.js';
 import type { LeafRecord } from '../log/verifier.js';
 
@@ -133,7 +134,7 @@ function innerSeq(body: string, outer: number): number | null {
  */
 export function leafRecordOf(leaf: unknown): LeafRecord | { readonly error: string } {
   if (leaf === null || typeof leaf !== 'object' || Array.isArray(leaf)) return { error: 'not a JSON object' };
-  const { seq, body, leafHash } = leaf as Record<string, unknown>;
+  const { seq, body, leafHash, mac } = leaf as Record<string, unknown>;
   if (!isCount(seq)) return { error: 'seq is not a non-negative integer' };
   if (body !== null && typeof body !== 'string')
     return { error: `event ${seq}: body is neither a string nor null` };
@@ -141,7 +142,10 @@ export function leafRecordOf(leaf: unknown): LeafRecord | { readonly error: stri
   if (!hash) return { error: `event ${seq}: leafHash is not base64 of 32 bytes` };
   // A body that does not parse is still hashed as it is: CHANGED names it.
   const index = body === null ? seq : (innerSeq(body, seq) ?? seq);
-  return { index, data: body, leafHash: hash };
+  if (mac === undefined || mac === null) return { index, data: body, leafHash: hash, mac: null };
+  const macBytes = typeof mac === 'string' ? decodeBase64Strict(mac) : null;
+  if (!macBytes) return { error: `event ${seq}: mac is not base64` };
+  return { index, data: body, leafHash: hash, mac: macBytes };
 }
 
 /** One segment line as a record, or why it is not one. */

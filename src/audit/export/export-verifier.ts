@@ -228,7 +228,13 @@ export async function verifyExport(dir: string, options: ExportVerifyOptions): P
       `start.json has ${start.hashes.length} hashes, not the frontier of size ${start.size}`,
     );
   }
-  const verifyOptions: VerifyOptions = { origin, keys: options.keys, checkpoints: [note], start };
+  const verifyOptions: VerifyOptions = {
+    origin,
+    keys: options.keys,
+    checkpoints: [note],
+    start,
+    requirePurges: true,
+  };
 
   const state: StreamState = { nextIndex: start.size, failure: null, digests: new Map() };
   const records = segmentRecords(dir, segments, state);

@@ -3,8 +3,10 @@ import { AuditLogError } from './errors.js';
 import { createHashPool, type HashPool } from './hash-pool.js';
 import { compactRange, HASH_SIZE } from './merkle.js';
 import {
+  checkLeaf,
   finishReport,
   type LeafRecord,
+  leafChecks,
   prepareCheckpoints,
   recordDefect,
   Sequencer,
@@ -59,6 +61,7 @@ export async function verifyLogParallel(
   const tree = startTree(prepared.targets, options.start);
   if (!(tree instanceof TreeCheck)) return { ok: false, problem: tree, eventsRead: 0 };
   const sequencer = new Sequencer(tree.frontier.size);
+  const checks = leafChecks(options);
   const boundaries = prepared.targets.map((t) => t.size);
   let nextBoundary = 0;
 
@@ -107,6 +110,7 @@ export async function verifyLogParallel(
       sequencer.malformed(record.index, defect);
       return STOP;
     }
+    checkLeaf(checks, record, null);
     builder.add(record);
     if (builder.end !== chunkEnd) return MORE;
     dispatch();
@@ -135,5 +139,5 @@ export async function verifyLogParallel(
     for (const job of inflight) job.result.catch(() => {});
     if (!options.pool) await pool.close();
   }
-  return finishReport(tree, sequencer, eventsRead);
+  return finishReport(tree, sequencer, eventsRead, checks);
 }

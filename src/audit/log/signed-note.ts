@@ -9,6 +9,7 @@ import {
 } from 'node:crypto';
 import { decodeBase64Strict, encodeBase64 } from './base64.js';
 import { AuditLogError } from './errors.js';
+import { deriveFromSeed } from './leaf-mac.js';
 
 /**
  * C2SP signed-note (c2sp.org/signed-note) with Ed25519 keys, byte-compatible with Go's
@@ -57,6 +58,8 @@ export interface Ed25519NoteSigner extends NoteSigner {
   readonly publicKey: Uint8Array;
   readonly vkey: string;
   readonly verifier: Ed25519NoteVerifier;
+  /** A 32-byte key derived from the seed for another purpose (leaf MACs), so the seed itself stays here. */
+  deriveKey(info: string): Uint8Array;
 }
 
 export interface NoteSignature {
@@ -198,6 +201,8 @@ export function createEd25519Signer(name: string, privateKey: KeyObject): Ed2551
     vkey: verifier.vkey,
     verifier,
     sign: (message) => sign(null, message, privateKey),
+    deriveKey: (info) =>
+      deriveFromSeed(Buffer.from(privateKey.export({ format: 'jwk' }).d as string, 'base64url'), info),
   };
 }
 

@@ -1,7 +1,10 @@
 import { type Checkpoint, openCheckpoint } from './checkpoint.js';
 import { type AuditLogErrorCode, isAuditLogError } from './errors.js';
 import { Frontier } from './frontier.js';
+import type { LeafMacKey } from './leaf-mac.js';
+import { MacAudit } from './mac-audit.js';
 import { bytesEqual, HASH_SIZE, leafHash, verifyConsistency } from './merkle.js';
+import { PurgeCoverage } from './purge-coverage.js';
 import type { NoteVerifier } from './signed-note.js';
 
 /**
@@ -24,6 +27,8 @@ export interface LeafRecord {
   readonly data: string | Uint8Array | null;
   /** The leaf hash recorded beside the event. Compared when data is present; the leaf itself when purged. */
   readonly leafHash?: Uint8Array | null;
+  /** The leaf MAC stored beside it (leaf-mac.ts), checked when the verifier holds MAC keys. */
+  readonly mac?: Uint8Array | null;
 }
 
 export type VerifyProblemCode =
@@ -49,7 +54,13 @@ export type VerifyProblemCode =
    *  consistency proof between them, or events that match a later checkpoint but not an earlier one. */
   | 'FORK'
   /** Nothing signed covers the events: nothing is proven. */
-  | 'NO_CHECKPOINT';
+  | 'NO_CHECKPOINT'
+  /** An event's body is gone, but no recorded purge covers it: someone blanked what it said. */
+  | 'ERASED'
+  /** An event without a valid leaf MAC by a Stint server key: appended (or rewritten) by a store writer. */
+  | 'FORGED'
+  /** Fewer than the required external witnesses cosigned any verified checkpoint. */
+  | 'UNWITNESSED';
 
 export interface VerifyProblem {
   readonly code: VerifyProblemCode;
@@ -88,6 +99,14 @@ export interface VerifyOptions {
    * begins there. They need no separate proof: a wrong one makes every later root wrong.
    */
   readonly start?: { readonly size: number; readonly hashes: readonly Uint8Array[] };
+  /**
+   * Stint's rule for purged events: every null body must be covered by a later `audit.purged` event in the
+   * input (purge-coverage.ts), else ERASED. Off for the bare Merkle-log check.
+   */
+  readonly requirePurges?: boolean;
+  /** Leaf MAC keys (derived from the signing key): every leaf from `macFrom` on must carry a valid MAC. */
+  readonly macKeys?: readonly LeafMacKey[];
+  readonly macFrom?: number;
 }
 
 export type VerifyReport =
@@ -103,6 +122,8 @@ export type VerifyReport =
       readonly eventsRead: number;
       /** Events past the last checkpoint: consistent so far, but not yet covered by a signature. */
       readonly unanchored: number;
+      /** With MAC keys: leaves whose MAC verified, and leaves MAC'd only by keys not given. */
+      readonly macs?: { readonly checked: number; readonly unchecked: number };
     }
   | { readonly ok: false; readonly problem: VerifyProblem; readonly eventsRead: number };
 
@@ -382,11 +403,18 @@ export function recordDefect(record: LeafRecord): string | null {
 }
 
 /** The report, choosing the first problem in log order: tree problems lie before the record that stopped. */
-export function finishReport(tree: TreeCheck, sequencer: Sequencer, eventsRead: number): VerifyReport {
+export function finishReport(
+  tree: TreeCheck,
+  sequencer: Sequencer,
+  eventsRead: number,
+  checks: LeafChecks = {},
+): VerifyReport {
   const size = tree.frontier.size;
   const problem =
     tree.problem() ??
     sequencer.problem() ??
+    checks.macs?.problem() ??
+    checks.purges?.problem(tree.matched?.size ?? 0) ??
     (size < tree.largestTarget
       ? ({
           code: 'MISSING',
@@ -415,7 +443,28 @@ export function finishReport(tree: TreeCheck, sequencer: Sequencer, eventsRead: 
     checkpointsMatched: tree.matchedCount,
     eventsRead,
     unanchored: size - matched.size,
+    ...(checks.macs ? { macs: { checked: checks.macs.checked, unchecked: checks.macs.unchecked } } : {}),
   };
+}
+
+/** Stint's per-leaf rules beyond the Merkle log: leaf MACs and purge coverage, as the options ask. */
+export interface LeafChecks {
+  readonly macs?: MacAudit;
+  readonly purges?: PurgeCoverage;
+}
+
+export function leafChecks(options: VerifyOptions): LeafChecks {
+  return {
+    ...(options.macKeys ? { macs: new MacAudit(options.macKeys, options.macFrom ?? 0) } : {}),
+    ...(options.requirePurges ? { purges: new PurgeCoverage() } : {}),
+  };
+}
+
+/** Runs the per-leaf rules on a record, in log order. */
+export function checkLeaf(checks: LeafChecks, record: LeafRecord, leaf: Uint8Array | null): void {
+  checks.purges?.note(record.index, record.data);
+  const hash = record.leafHash ?? leaf;
+  if (checks.macs && hash) checks.macs.check(record.index, hash, record.mac);
 }
 
 /**
@@ -452,6 +501,7 @@ export function createLogVerifier(options: VerifyOptions): LogVerifier {
     return { push: () => false, finish: () => ({ ok: false, problem: tree, eventsRead: 0 }) };
   }
   const sequencer = new Sequencer(tree.frontier.size);
+  const checks = leafChecks(options);
   let eventsRead = 0;
   let stopped = tree.decided;
   return {
@@ -476,12 +526,13 @@ export function createLogVerifier(options: VerifyOptions): LogVerifier {
         leaf = leafHash(record.data);
         if (record.leafHash && !bytesEqual(leaf, record.leafHash)) tree.changed(record.index);
       }
+      checkLeaf(checks, record, leaf);
       if (!tree.decided) tree.appendLeaf(leaf);
       stopped = tree.decided;
       return !stopped;
     },
     finish() {
-      return finishReport(tree, sequencer, eventsRead);
+      return finishReport(tree, sequencer, eventsRead, checks);
     },
   };
 }

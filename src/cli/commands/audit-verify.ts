@@ -5,12 +5,16 @@ import { isErrorResult, leafRecordOf } from '../../audit/export/export-format.js
 import { verifyExport } from '../../audit/export/export-verifier.js';
 import { openCheckpoint } from '../../audit/log/checkpoint.js';
 import { isAuditLogError } from '../../audit/log/errors.js';
+import { type LeafMacKey, leafMacKeys } from '../../audit/log/leaf-mac.js';
+import { parseSkey } from '../../audit/log/signed-note.js';
 import {
   createLogVerifier,
   type VerifiedCheckpoint,
   type VerifyProblem,
   type VerifyReport,
 } from '../../audit/log/verifier.js';
+import { type CosignatureVerifier, parseWitnessVkey } from '../../audit/witness/cosignature.js';
+import { largestWitnessed, unwitnessed, type Witnessed } from '../../audit/witness/witness-quorum.js';
 import type { StintApi } from '../api.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
@@ -23,6 +27,8 @@ import { defaultStatePath, recall, remember } from './audit-state.js';
 /** The most the leaves route serves per page. */
 export const LEAF_PAGE = 10_000;
 const DEFAULT_CHECKPOINTS = 1000;
+/** How long a new checkpoint may go without the witnesses' cosignatures before verify calls it refused. */
+const WITNESS_GRACE_MS = 60_000;
 
 interface VerifyFlags {
   key?: string[];
@@ -31,6 +37,49 @@ interface VerifyFlags {
   offline?: string;
   maxCheckpoints?: number;
   workers?: number;
+  signingKeyFile?: string[];
+  witness?: string[];
+  minWitnesses?: number;
+}
+
+/** Witness vkeys (cosignature/v1), given inline or as files of one a line. */
+function witnessKeys(list: readonly string[] | undefined): CosignatureVerifier[] {
+  const out: CosignatureVerifier[] = [];
+  for (const item of list ?? []) {
+    const lines = existsSync(item) ? readFileSync(item, 'utf8').split('\n') : [item];
+    for (const line of lines.map((l) => l.trim())) {
+      if (line === '' || line.startsWith('#')) continue;
+      try {
+        out.push(parseWitnessVkey(line));
+      } catch (e) {
+        throw usageError(`--witness: ${(e as Error).message}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** The skeys in these files (one a line, as the server reads them), for checking leaf MACs. */
+function macKeysFrom(files: readonly string[] | undefined): LeafMacKey[] | undefined {
+  if (!files || files.length === 0) return undefined;
+  const signers = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new CliError('FILE_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`);
+    }
+    for (const line of text.split('\n').map((l) => l.trim())) {
+      if (line === '' || line.startsWith('#')) continue;
+      try {
+        signers.push(parseSkey(line));
+      } catch (e) {
+        throw usageError(`${file} holds a line that is not an skey: ${(e as Error).message}`);
+      }
+    }
+  }
+  return leafMacKeys(signers);
 }
 
 /**
@@ -74,14 +123,17 @@ async function latestNote(api: StintApi): Promise<string | null> {
  */
 async function verifyServerLeaves(
   api: StintApi,
-  verifier: ReturnType<typeof createLogVerifier>,
+  makeVerifier: (macFrom: number) => ReturnType<typeof createLogVerifier>,
 ): Promise<VerifyReport> {
   let start = 0;
   let expected = 0;
   let malformed: VerifyProblem | null = null;
   let next = api.auditLeaves(0, LEAF_PAGE);
+  let verifier: ReturnType<typeof createLogVerifier> | null = null;
   for (;;) {
     const page = await next;
+    // A server claiming MACs begin later than they do gains nothing: they are required from the first one seen.
+    verifier ??= makeVerifier(typeof page?.macFrom === 'number' ? page.macFrom : 0);
     if (!page || !Array.isArray(page.leaves)) {
       throw new CliError('BAD_RESPONSE', 'GET /v1/audit/leaves did not answer { leaves: [...] }');
     }
@@ -113,7 +165,7 @@ async function verifyServerLeaves(
     if (!going || !more) break;
     start += leaves.length;
   }
-  const report = verifier.finish();
+  const report = (verifier ?? makeVerifier(0)).finish();
   if (
     malformed &&
     (report.ok || report.problem.code === 'MISSING' || report.problem.code === 'NO_CHECKPOINT')
@@ -169,11 +221,51 @@ async function verifyAgainstServer(
   if (remembered) notes.add(remembered.note);
   for (const note of readCheckpointFiles(flags.checkpoint ?? [])) notes.add(note);
 
-  const verifier = createLogVerifier({ origin: trusted.origin, keys: trusted.keys, checkpoints: [...notes] });
-  const report = await verifyServerLeaves(api, verifier);
+  const macKeys = macKeysFrom(flags.signingKeyFile);
+  const witnesses = witnessKeys(flags.witness);
+  const minWitnesses = flags.minWitnesses ?? witnesses.length;
+  if (minWitnesses > witnesses.length) {
+    throw usageError(
+      `--min-witnesses ${minWitnesses} is more than the ${witnesses.length} --witness keys given`,
+    );
+  }
+  const report = await verifyServerLeaves(api, (macFrom) =>
+    createLogVerifier({
+      origin: trusted.origin,
+      keys: trusted.keys,
+      checkpoints: [...notes],
+      requirePurges: true,
+      ...(macKeys ? { macKeys, macFrom } : {}),
+    }),
+  );
   if (!report.ok) {
     printOutcome(out, report);
     return;
+  }
+  let witnessed: Witnessed | null = null;
+  if (witnesses.length > 0) {
+    witnessed = largestWitnessed([...notes], witnesses, minWitnesses, report.size);
+    const floor = witnessed?.size ?? -1;
+    // Cosigning follows signing by a moment; a checkpoint the witnesses still lack a minute on was refused.
+    const refused = listed.checkpoints.find(
+      (c) =>
+        c.size > floor &&
+        c.size <= report.size &&
+        ctx.now().getTime() - Date.parse(c.createdAt) > WITNESS_GRACE_MS,
+    );
+    if (!witnessed || refused) {
+      printOutcome(out, {
+        ok: false,
+        eventsRead: report.eventsRead,
+        problem: unwitnessed(minWitnesses, refused?.size ?? report.size),
+      });
+      return;
+    }
+    if (witnessed.size < report.size) {
+      out.note(
+        `events ${witnessed.size}..${report.size - 1} are signed by the log but not yet cosigned by the witnesses`,
+      );
+    }
   }
   const newest = report.checkpoints[0] as VerifiedCheckpoint;
   remember(statePath, trusted.origin, {
@@ -190,11 +282,23 @@ async function verifyAgainstServer(
       signedBy: signers(report.checkpoints),
       unanchored: report.unanchored,
     },
-    extra: { origin: trusted.origin, pinned: trusted.pinned, eventsRead: report.eventsRead },
+    extra: {
+      origin: trusted.origin,
+      pinned: trusted.pinned,
+      eventsRead: report.eventsRead,
+      ...(report.macs ? { macs: report.macs } : {}),
+      ...(witnessed ? { witnessed } : {}),
+    },
   });
 }
 
 async function verifyOffline(ctx: CliContext, out: Output, dir: string, flags: VerifyFlags): Promise<void> {
+  if (flags.signingKeyFile) {
+    throw usageError('--signing-key-file goes with verifying a server: exports carry no leaf MACs');
+  }
+  if (flags.witness || flags.minWitnesses) {
+    throw usageError('--witness and --min-witnesses go with verifying a server, not with --offline');
+  }
   if (flags.state || flags.checkpoint) {
     throw usageError('--state and --checkpoint go with verifying a server, not with --offline');
   }
@@ -257,6 +361,22 @@ export function registerAuditVerify(audit: Command, ctx: CliContext): void {
       '--max-checkpoints <n>',
       `how many of the server's newest checkpoints to check (default ${DEFAULT_CHECKPOINTS})`,
       integerArg(1, 10_000),
+    )
+    .option(
+      '--signing-key-file <file>',
+      "the log's signing key(s) (skeys, one a line, as the server's STINT_AUDIT_SIGNING_KEY_FILE): also check " +
+        'that every leaf carries a MAC only a Stint server can make; repeatable',
+      collect,
+    )
+    .option(
+      '--witness <vkey-or-file>',
+      'a witness cosignature key (C2SP tlog-cosignature vkey, type 0x04), or a file of them; repeatable',
+      collect,
+    )
+    .option(
+      '--min-witnesses <k>',
+      'require a verified checkpoint cosigned by at least k of the --witness keys (default: all of them)',
+      integerArg(1, 100),
     )
     .option(
       '--workers <n>',

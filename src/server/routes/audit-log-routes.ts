@@ -125,9 +125,11 @@ export function auditLogRoutes(audit: AuditService) {
                       seq: { type: 'integer' },
                       body: { type: ['string', 'null'] },
                       leafHash: { type: 'string' },
+                      mac: { type: ['string', 'null'] },
                     },
                   },
                 },
+                macFrom: { type: 'integer' },
               },
             },
             ...errorResponses,
@@ -136,6 +138,7 @@ export function auditLogRoutes(audit: AuditService) {
       },
       async (request) => ({
         leaves: await audit.leaves(actorOf(request), request.query.start ?? 0, request.query.limit ?? 1000),
+        macFrom: await audit.macFrom(),
       }),
     );
 

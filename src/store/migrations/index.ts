@@ -7,6 +7,7 @@ import { mfa } from './0005-mfa.js';
 import { oidcProfiles } from './0006-oidc-profiles.js';
 import { storeIdentity } from './0007-store-identity.js';
 import { factorChanges } from './0008-factor-changes.js';
+import { auditIntegrity } from './0009-audit-integrity.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export interface MigrationContext {
@@ -29,6 +30,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0006-oidc-profiles': oidcProfiles(ctx),
         '0007-store-identity': storeIdentity(ctx),
         '0008-factor-changes': factorChanges(ctx),
+        '0009-audit-integrity': auditIntegrity(ctx),
       };
     },
   };

@@ -1,0 +1,172 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cosignedBy, parseWitnessVkey } from '../../src/audit/witness/cosignature.js';
+import { addCheckpoint } from '../../src/audit/witness/witness-client.js';
+import type { StintDatabase } from '../../src/store/database.js';
+import { run } from '../cli/support.js';
+import { createHarness, type Harness } from '../support/harness.js';
+import { STORE_KINDS } from '../support/stores.js';
+import { startTestWitness, type TestWitness } from '../support/witness.js';
+
+/**
+ * External witnesses (C2SP tlog-witness): every new checkpoint goes to them with a consistency proof, their
+ * cosignatures are kept beside it, and verifiers can require k of them. A witness keeps its own state, so a
+ * log rolled back and regrown cannot get its forked checkpoints cosigned.
+ */
+describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
+  let h: Harness;
+  let w: TestWitness;
+  const dir = mkdtempSync(join(tmpdir(), 'stint-witness-'));
+  afterEach(async () => {
+    await h?.close();
+    await w?.close();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function setup(): Promise<{ store: StintDatabase; url: string }> {
+    w = await startTestWitness({ name: 'witness.test/w1' });
+    h = await createHarness(kind, {
+      stepUp: false,
+      start: false,
+      auditWitnesses: [{ verifier: parseWitnessVkey(w.vkey), url: w.url }],
+    });
+    w.trust(h.auditSigner.name, [h.auditSigner.verifier]);
+    await events(['INC-1', 'INC-2', 'INC-3']);
+    const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+    return { store: h.testStore.store, url };
+  }
+
+  async function events(reasons: string[]): Promise<void> {
+    for (const reason of reasons) {
+      const r = await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason });
+      await h.as('carol').post(`/v1/requests/${r.body.id}/deny`, { comment: 'not now' });
+    }
+  }
+
+  /** Builds a checkpoint and submits it, as the server's periodic builder does. */
+  async function checkpoint() {
+    const cp = await h.stint.auditLog.build({ checkpoint: true });
+    if (!cp) throw new Error('no checkpoint');
+    return { cp, outcomes: await h.stint.witnesses.submit(cp) };
+  }
+
+  const verifyCli = (url: string, extra: string[], now = new Date()) =>
+    run(
+      [
+        '--url',
+        url,
+        '--token',
+        h.tokens.erin ?? '',
+        'audit',
+        'verify',
+        '--key',
+        h.auditSigner.vkey,
+        '--state',
+        join(dir, `${Math.random()}.json`),
+        '--witness',
+        w.vkey,
+        ...extra,
+      ],
+      { now: () => now },
+    );
+
+  it('each checkpoint is cosigned with a consistency proof, served beside it, and verify requires it', async () => {
+    const { url } = await setup();
+    const first = await checkpoint();
+    expect(first.cp.size).toBe(6);
+    expect(first.outcomes.get(w.name)).toMatchObject({ ok: true });
+    await events(['INC-4']);
+    const second = await checkpoint();
+    expect(second.cp.size).toBe(8);
+    expect(second.outcomes.get(w.name)).toMatchObject({ ok: true });
+    expect(w.latest(h.auditSigner.name)?.size).toBe(8);
+
+    const served = (await h.app.inject({ method: 'GET', url: '/audit/checkpoint' })).body;
+    expect(cosignedBy(served, [parseWitnessVkey(w.vkey)])).toEqual([w.name]);
+    const ok = await verifyCli(url, ['--min-witnesses', '1']);
+    expect(ok.stdout).toMatch(/^verified 8 events up to checkpoint 8/);
+    expect(ok.code).toBe(0);
+  });
+
+  it('a rolled-back and regrown log: the witness refuses, and verify with the witness fails', async () => {
+    const { store, url } = await setup();
+    await checkpoint();
+    await events(['INC-4']);
+    const witnessed = await checkpoint();
+    expect(witnessed.cp.size).toBe(8);
+    // The DBA restores the audit tables as they were at 6 events, cosignatures included, and the log regrows.
+    await sql
+      .raw(
+        kind === 'sqlite'
+          ? 'DROP TRIGGER audit_events_no_delete'
+          : 'ALTER TABLE audit_events DISABLE TRIGGER USER',
+      )
+      .execute(store.db);
+    if (kind === 'sqlite') await sql`DROP TRIGGER audit_checkpoints_no_delete`.execute(store.db);
+    else await sql`ALTER TABLE audit_checkpoints DISABLE TRIGGER USER`.execute(store.db);
+    if (kind === 'sqlite') await sql`DROP TRIGGER audit_nodes_no_delete`.execute(store.db);
+    else await sql`ALTER TABLE audit_nodes DISABLE TRIGGER USER`.execute(store.db);
+    await sql`DELETE FROM audit_events WHERE seq >= 6`.execute(store.db);
+    await sql`DELETE FROM audit_checkpoints WHERE size > 6`.execute(store.db);
+    await sql`DELETE FROM audit_cosignatures WHERE size > 6`.execute(store.db);
+    await sql`DELETE FROM audit_nodes WHERE (idx + 1) * (1 << level) > 6`.execute(store.db);
+    await sql`UPDATE audit_head SET size = 6`.execute(store.db);
+    await sql`UPDATE audit_tree SET built = 6`.execute(store.db);
+    await events(['INC-9', 'INC-10']);
+    const forked = await checkpoint();
+    expect(forked.cp.size).toBe(10);
+    const refusal = forked.outcomes.get(w.name);
+    expect(refusal?.ok).toBe(false);
+    expect(w.statuses.at(-1)).toBe(422);
+    expect(w.latest(h.auditSigner.name)?.size).toBe(8);
+
+    // Without witnesses the forked trail verifies: only its own key vouches for it.
+    const blind = await run(
+      [
+        '--url',
+        url,
+        '--token',
+        h.tokens.erin ?? '',
+        'audit',
+        'verify',
+        '--key',
+        h.auditSigner.vkey,
+        '--state',
+        join(dir, 'blind.json'),
+      ],
+      { now: () => new Date() },
+    );
+    expect(blind.code).toBe(0);
+    // With the witness, once the refused checkpoint is past the grace a cosignature takes: UNWITNESSED.
+    const later = new Date(Date.now() + 120_000);
+    const failed = await verifyCli(url, ['--min-witnesses', '1'], later);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^FAILED: UNWITNESSED/);
+    // And the checkpoint the witness cosigned shows the fork to anyone holding it.
+    const held = join(dir, `held-${kind}.txt`);
+    writeFileSync(held, w.latest(h.auditSigner.name)?.note ?? '');
+    const fork = await verifyCli(url, ['--checkpoint', held]);
+    expect(fork.code).toBe(1);
+    expect(fork.stdout).toMatch(/^FAILED: (FORK|ROOT_MISMATCH)/);
+  });
+
+  it('a witness that has seen a larger tree answers 409 with its size: the submitter reports the conflict', async () => {
+    await setup();
+    await checkpoint();
+    await events(['INC-4']);
+    await checkpoint();
+    // A second server on a rolled-back copy would offer size 6 again: the witness is at 8.
+    const stale = await h.stint.auditLog.checkpointAt(6);
+    expect(stale).not.toBeNull();
+    const outcome = await addCheckpoint(
+      { verifier: parseWitnessVkey(w.vkey), url: w.url },
+      0,
+      [],
+      stale?.note ?? '',
+    );
+    expect(outcome).toEqual({ ok: false, conflict: 8 });
+  });
+});
