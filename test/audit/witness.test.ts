@@ -1,10 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createStint, type Stint } from '../../src/app/stint.js';
 import { cosignedBy, parseWitnessVkey } from '../../src/audit/witness/cosignature.js';
 import { addCheckpoint } from '../../src/audit/witness/witness-client.js';
+import { silentLogger } from '../../src/logger.js';
+import { createProvider } from '../../src/providers/registry.js';
+import { buildHttpApp } from '../../src/server/http-app.js';
 import type { StintDatabase } from '../../src/store/database.js';
 import { run } from '../cli/support.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -19,8 +24,13 @@ import { startTestWitness, type TestWitness } from '../support/witness.js';
 describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
   let h: Harness;
   let w: TestWitness;
+  // A second server on the same store (the compromised host of the fork test), closed before the harness.
+  let host: { stint: Stint; app: FastifyInstance } | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'stint-witness-'));
   afterEach(async () => {
+    await host?.app.close();
+    await host?.stint.stop();
+    host = undefined;
     await h?.close();
     await w?.close();
   });
@@ -47,10 +57,34 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
   }
 
   /** Builds a checkpoint and submits it, as the server's periodic builder does. */
-  async function checkpoint() {
-    const cp = await h.stint.auditLog.build({ checkpoint: true });
+  async function checkpoint(stint: Stint = h.stint) {
+    const cp = await stint.auditLog.build({ checkpoint: true });
     if (!cp) throw new Error('no checkpoint');
-    return { cp, outcomes: await h.stint.witnesses.submit(cp) };
+    return { cp, outcomes: await stint.witnesses.submit(cp) };
+  }
+
+  /**
+   * The whole host compromised: a server on the same store whose WORM folder is gone (or whoever holds the
+   * signing key), so nothing of its own remembers the checkpoints signed before. Only the witness does.
+   */
+  async function compromisedHost(): Promise<string> {
+    const stint = createStint({
+      store: h.testStore.store,
+      storeId: h.storeId,
+      policy: h.stint.deps.policy,
+      providerFactory: (r, owner) => createProvider(r, h.env, { owner }),
+      secrets: h.stint.deps.secrets,
+      logger: silentLogger,
+      audit: {
+        signers: [h.auditSigner],
+        checkpointDir: mkdtempSync(join(dir, 'worm-')),
+        checkpointIntervalMs: 200,
+        witnesses: [{ verifier: parseWitnessVkey(w.vkey), url: w.url }],
+      },
+    });
+    const app = await buildHttpApp(stint);
+    host = { stint, app };
+    return app.listen({ port: 0, host: '127.0.0.1' });
   }
 
   const verifyCli = (url: string, extra: string[], now = new Date()) =>
@@ -92,11 +126,13 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
   });
 
   it('a rolled-back and regrown log: the witness refuses, and verify with the witness fails', async () => {
-    const { store, url } = await setup();
+    const { store } = await setup();
     await checkpoint();
     await events(['INC-4']);
     const witnessed = await checkpoint();
     expect(witnessed.cp.size).toBe(8);
+    // (The server that signed 8 remembers it and refuses to sign a fork: trail-anchor.test.ts. Here the host
+    // forgot, so the witness is the one who remembers.)
     // The DBA restores the audit tables as they were at 6 events, cosignatures included, and the log regrows.
     await sql
       .raw(
@@ -116,7 +152,9 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
     await sql`UPDATE audit_head SET size = 6`.execute(store.db);
     await sql`UPDATE audit_tree SET built = 6`.execute(store.db);
     await events(['INC-9', 'INC-10']);
-    const forked = await checkpoint();
+    const url = await compromisedHost();
+    if (!host) throw new Error('no second server');
+    const forked = await checkpoint(host.stint);
     expect(forked.cp.size).toBe(10);
     const refusal = forked.outcomes.get(w.name);
     expect(refusal?.ok).toBe(false);

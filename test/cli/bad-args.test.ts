@@ -45,6 +45,7 @@ const LOCAL = new Set([
   'server',
   'admin token create',
   'admin token revoke',
+  'admin session create',
   'audit key',
   'audit tail',
   'login',

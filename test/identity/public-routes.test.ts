@@ -23,6 +23,7 @@ describe('routes with OIDC configured', () => {
     'GET /healthz',
     'GET /readyz',
     'GET /openapi.json',
+    'GET /',
     'GET /audit/checkpoint',
     'GET /v1/audit/key',
     'GET /v1/audit/checkpoints',

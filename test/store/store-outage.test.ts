@@ -36,10 +36,13 @@ describe('store outages (restart, terminated connections, hung store)', () => {
   let halted = false;
   const sessions: pg.Client[] = [];
 
+  // One deployment's keys across its restarts: the audit trail's leaves carry MACs made with the signing key.
+  const encryptionKey = randomBytes(32).toString('base64');
+  const signingKey = generateNoteKey('stint-outage').skey;
   const env = (extra: Record<string, string> = {}) => ({
     ...targetEnv(),
-    STINT_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    STINT_AUDIT_SIGNING_KEY: generateNoteKey('stint-outage').skey,
+    STINT_ENCRYPTION_KEY: encryptionKey,
+    STINT_AUDIT_SIGNING_KEY: signingKey,
     STINT_LOG_LEVEL: 'warn',
     STINT_SWEEP_INTERVAL_MS: '200',
     ...extra,
