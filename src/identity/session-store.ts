@@ -20,6 +20,12 @@ export const isSessionToken = (token: string) => token.startsWith('stints_');
 export const csrfTokenFor = (sessionToken: string) =>
   createHash('sha256').update(`stint-csrf\0${sessionToken}`).digest('base64url');
 
+/** Whether a presented CSRF header is the session's, compared in constant time (hashed to one length first). */
+export function csrfTokenMatches(sessionToken: string, header: string): boolean {
+  const hash = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(hash(header), hash(csrfTokenFor(sessionToken)));
+}
+
 export type SessionSource = 'oidc' | 'cli';
 
 export type SessionCheck =

@@ -4,17 +4,13 @@ import type { TokenStore } from '../auth/token-store.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
 import { addressKey, credentialKey, type Lockout, retryAfterSeconds } from '../identity/lockout.js';
-import { csrfTokenFor, isSessionToken, type SessionStore } from '../identity/session-store.js';
+import { csrfTokenMatches, isSessionToken, type SessionStore } from '../identity/session-store.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { Actor } from '../requests/request-types.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     actor: Actor | null;
-  }
-  interface FastifyInstance {
-    /** Every route as Fastify registered it (`METHOD /url`, HEAD included), for the authorization test. */
-    routeList: readonly string[];
   }
   interface FastifyContextConfig {
     /** Must agree with the route's row in src/auth/route-access.ts, which decides. */
@@ -55,13 +51,10 @@ const withoutUser = (access: RouteAccess | undefined) => access === 'public' || 
  * disagrees with its row is the same mistake.
  */
 function requireRouteRows(app: FastifyInstance): void {
-  const seen: string[] = [];
-  app.decorate('routeList', seen);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       const access = routeAccess(method, route.url);
       const where = `${method} ${route.url}`;
-      seen.push(where);
       if (access === undefined) {
         throw new Error(`route ${where} has no row in src/auth/route-access.ts: declare its scope there`);
       }
@@ -151,7 +144,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     // A cookie rides along on any request the browser makes, so a state change must prove it came from our page.
     if (cred.kind === 'cookie' && !SAFE_METHODS.has(request.method)) {
       const header = request.headers['x-csrf-token'];
-      if (typeof header !== 'string' || header !== csrfTokenFor(cred.token)) {
+      if (typeof header !== 'string' || !csrfTokenMatches(cred.token, header)) {
         throw new StintError(
           'CSRF_TOKEN_INVALID',
           'missing or wrong x-csrf-token header (GET /auth/session gives it)',

@@ -690,8 +690,8 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
     });
 
   it("the matrix and the route table cover every route in Fastify's own route table", () => {
-    // HEAD is Fastify's automatic twin of a GET, answered by the same handler and row.
-    const routes = h.app.routeList.filter((r) => !r.startsWith('HEAD '));
+    // HEAD is Fastify's automatic twin of a GET, answered by the same handler and row (the table leaves it out).
+    const routes = h.app.routeTable.map((r) => `${r.method} ${r.url}`);
     expect(routes.length).toBeGreaterThan(50);
     expect(routes).toContain('GET /scim/v2/Users/:id');
     expect(routes).toContain('GET /auth/callback');
