@@ -18,7 +18,7 @@ import { buildHttpApp } from '../../src/server/http-app.js';
 import { readStoreId } from '../../src/store/store-identity.js';
 import { targetEnv } from '../support/harness.js';
 import { createTestStore, STORE_KINDS, type TestStore } from '../support/stores.js';
-import { freshIp } from './fixtures.js';
+import { freshIp, testIdentityConfig } from './fixtures.js';
 import { startIdp, type TestIdp } from './idp.js';
 
 const POLICY = `
@@ -63,13 +63,7 @@ describe.each(STORE_KINDS)('directory facts from OIDC claims (%s)', (kind) => {
     const deployment = `test-${randomBytes(4).toString('hex')}`;
     const text = POLICY.replace('DEPLOYMENT', deployment);
     const holder = createPolicyHolder(parsePolicy(text, 'p.yaml'), () => parsePolicy(text, 'p.yaml'));
-    const identity = loadIdentityConfig({
-      STINT_OIDC_ISSUER: idp.issuer,
-      STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
-      STINT_OIDC_CLIENT_ID: idp.portalClient.id,
-      STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
-      STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
-      STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
+    const identity = testIdentityConfig(idp, {
       STINT_OIDC_CLAIMS_DIRECTORY: '1',
     });
     module = createDirectoryModule({

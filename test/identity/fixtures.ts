@@ -3,6 +3,20 @@ import { createHarness, type Harness } from '../support/harness.js';
 import type { StoreKind } from '../support/stores.js';
 import type { TestIdp } from './idp.js';
 
+/** Sign-in against the test IdP; `env` adds or overrides identity settings. */
+export function testIdentityConfig(idp: TestIdp, env: Record<string, string> = {}) {
+  return loadIdentityConfig({
+    STINT_OIDC_ISSUER: idp.issuer,
+    // The test provider listens on plain http on 127.0.0.1: allowed only with this flag.
+    STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
+    STINT_OIDC_CLIENT_ID: idp.portalClient.id,
+    STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
+    STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
+    STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
+    ...env,
+  });
+}
+
 /** The app of the harness, signing in against the test IdP; `env` overrides the identity settings. */
 export function identityHarness(
   idp: TestIdp,
@@ -11,18 +25,7 @@ export function identityHarness(
 ): Promise<Harness> {
   return createHarness(kind, {
     start: false,
-    identity: {
-      config: loadIdentityConfig({
-        STINT_OIDC_ISSUER: idp.issuer,
-        // The test provider listens on plain http on 127.0.0.1: allowed only with this flag.
-        STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
-        STINT_OIDC_CLIENT_ID: idp.portalClient.id,
-        STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
-        STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
-        STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
-        ...env,
-      }),
-    },
+    identity: { config: testIdentityConfig(idp, env) },
   });
 }
 

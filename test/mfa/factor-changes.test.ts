@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadIdentityConfig } from '../../src/identity/identity-config.js';
 import { createSignInSession } from '../../src/identity/session-admin.js';
 import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
+import { testIdentityConfig } from '../identity/fixtures.js';
 import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { stepUp } from '../support/step-up.js';
@@ -29,14 +29,7 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
     h = await createHarness(kind, {
       stepUp: false,
       identity: {
-        config: loadIdentityConfig({
-          STINT_OIDC_ISSUER: idp.issuer,
-          STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
-          STINT_OIDC_CLIENT_ID: idp.portalClient.id,
-          STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
-          STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
-          STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
-        }),
+        config: testIdentityConfig(idp),
       },
     });
     // The two people a reset needs, and a second one from security, each with a factor of their own.

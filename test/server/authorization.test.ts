@@ -6,9 +6,9 @@ import { routeAccess } from '../../src/auth/route-access.js';
 import { SCOPES } from '../../src/auth/scopes.js';
 import { staticScimToken } from '../../src/directory/scim-auth.js';
 import { createScimService } from '../../src/directory/scim-service.js';
-import { loadIdentityConfig } from '../../src/identity/identity-config.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import { registerAuthentication } from '../../src/server/authenticate.js';
+import { testIdentityConfig } from '../identity/fixtures.js';
 import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -631,13 +631,7 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
     idp = await startIdp();
     h = await createHarness(kind, {
       identity: {
-        config: loadIdentityConfig({
-          STINT_OIDC_ISSUER: idp.issuer,
-          STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
-          STINT_OIDC_CLIENT_ID: idp.portalClient.id,
-          STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
-          STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
-          STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
+        config: testIdentityConfig(idp, {
           // Every call comes from one address here: the refused sign-ins this walk makes must not lock it.
           STINT_AUTH_LOCKOUT_THRESHOLD: '100000',
           STINT_AUTH_RATE_LIMIT: '100000',

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { staticScimToken } from '../../src/directory/scim-auth.js';
 import { createScimService } from '../../src/directory/scim-service.js';
-import { loadIdentityConfig } from '../../src/identity/identity-config.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
+import { testIdentityConfig } from '../identity/fixtures.js';
 import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from './harness.js';
 import type { StoreKind } from './stores.js';
@@ -23,13 +23,7 @@ export async function createFullApp(kind: StoreKind): Promise<FullApp> {
   const h = await createHarness(kind);
   const app = await buildHttpApp(h.stint, {
     identity: {
-      config: loadIdentityConfig({
-        STINT_OIDC_ISSUER: idp.issuer,
-        STINT_OIDC_CLIENT_ID: idp.portalClient.id,
-        STINT_OIDC_CLIENT_SECRET: idp.portalClient.secret,
-        STINT_OIDC_REDIRECT_URI: idp.portalClient.redirectUri,
-        STINT_OIDC_CLI_CLIENT_ID: idp.cliClientId,
-        STINT_OIDC_ALLOW_INSECURE_ISSUER: '1',
+      config: testIdentityConfig(idp, {
         // Bad input is what these tests send, from one address: lock-out and rate limits must not hide it.
         STINT_AUTH_RATE_LIMIT: '100000',
         STINT_AUTH_LOCKOUT_THRESHOLD: '100000',
