@@ -41,6 +41,18 @@ export interface AuditFigures {
   bytesPerEvent: number;
   /** Offline verification, each run in its own process: the usual size, then a 10× larger one for memory. */
   verify: VerifyFigures[];
+  /** What the leaf MAC costs appends (issue 15: under 10 %). */
+  leafMacCost?: {
+    single: { plain: number; mac: number; overheadPercent: number };
+    batched: { plain: number; mac: number; overheadPercent: number };
+    microsecondsPerMac: number;
+  };
+  /** What write-once WORM checkpoint files cost appends (bench/checkpoint-files.ts; issue 15: under 10 %). */
+  writeOnceFiles?: {
+    costPercent: number;
+    appendsPerSecondWithoutFolder: number;
+    appendsPerSecondWithWriteOnceFiles: number;
+  };
 }
 
 function event(i: number) {

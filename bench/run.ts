@@ -78,7 +78,16 @@ function measureAuditTrail(): AuditFigures {
       ['--import', 'tsx', fileURLToPath(new URL('./audit-trail.ts', import.meta.url)), '--out', out],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
-    return (JSON.parse(readFileSync(out, 'utf8')) as { audit: AuditFigures }).audit;
+    const audit = (JSON.parse(readFileSync(out, 'utf8')) as { audit: AuditFigures }).audit;
+    // The write-once checkpoint files' cost, in a process of its own; its last line is its figures.
+    const printed = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./checkpoint-files.ts', import.meta.url))],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    process.stdout.write(printed);
+    audit.writeOnceFiles = JSON.parse(printed.trim().split('\n').at(-1) ?? '{}');
+    return audit;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -246,6 +255,31 @@ async function main(): Promise<void> {
       ),
       check('audit inclusion proof p99', a.inclusionProofMs.p99, 'ms', 'lower', 1, null),
     );
+    if (a.leafMacCost) {
+      results.checks.push(
+        check(
+          `audit leaf MAC cost, ${a.batchSize} per transaction`,
+          a.leafMacCost.batched.overheadPercent,
+          '%',
+          'lower',
+          10,
+          null,
+        ),
+        check(
+          'audit leaf MAC cost, 1 per transaction',
+          a.leafMacCost.single.overheadPercent,
+          '%',
+          'lower',
+          10,
+          null,
+        ),
+      );
+    }
+    if (a.writeOnceFiles) {
+      results.checks.push(
+        check('audit write-once checkpoint files cost', a.writeOnceFiles.costPercent, '%', 'lower', 10, null),
+      );
+    }
     const [usual] = a.verify;
     if (usual) {
       results.checks.push(
