@@ -1,15 +1,18 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { principalFor } from '../../src/providers/postgres/principal-name.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { connect, loginError, sessionEnded, waitFor } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
 
-/** Roles Stint created that still exist on the test cluster. */
-async function stintRolesOnTarget(): Promise<string[]> {
+/** Stint's roles on the shared test target; with a store id, only that store's (other test files run beside). */
+async function stintRolesOnTarget(storeId?: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: inject('pgCluster').superuserUrl });
   await c.connect();
   const { rows } = await c.query<{ rolname: string }>(
-    "SELECT rolname FROM pg_roles WHERE rolname LIKE 'stint\\_req\\_%'",
+    `SELECT rolname FROM pg_roles WHERE rolname LIKE 'stint\\_req\\_%'
+       AND ($1::text IS NULL OR shobj_description(oid, 'pg_authid') LIKE '%;store=' || $1)`,
+    [storeId ?? null],
   );
   await c.end();
   return rows.map((r) => r.rolname);
@@ -134,7 +137,9 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     expect(auto.body.state).toBe('active');
     expect(auto.body.reviews).toEqual([]);
 
-    const before = await stintRolesOnTarget();
+    const before = await stintRolesOnTarget(h.storeId);
+    // Not vacuous: the auto-approved grant just issued is among this store's roles.
+    expect(before).toContain(principalFor(auto.body.id));
     const down = await h
       .as('alice')
       .post('/v1/requests', { resource: 'down-db', role: 'read', reason: 'debug' });
@@ -142,7 +147,8 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     expect(down.body.state).toBe('failed');
     expect(down.body.endReason).toMatch(/issuing the credential failed/);
     expect(down.body.endReason).not.toContain('nope');
-    expect(await stintRolesOnTarget()).toEqual(before);
+    expect(await stintRolesOnTarget(h.storeId)).toEqual(before);
+    expect(await stintRolesOnTarget()).not.toContain(principalFor(down.body.id));
     const creds = await h.as('alice').post(`/v1/requests/${down.body.id}/credentials`);
     expect(creds.body.error.code).toBe('CREDENTIAL_NOT_AVAILABLE');
   });
