@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { checkLeafMac, type LeafMacKey } from './log/leaf-mac.js';
+import { AuditTrailBroken } from './trail-health.js';
 
 /** The first leaf that must carry a MAC: leaves recorded before MACs were introduced have none. */
 export async function macStart(db: Kysely<Database>): Promise<number> {
@@ -30,7 +31,9 @@ export function requireLeafMacs(
         : check === 'bad'
           ? 'has a MAC that does not verify'
           : "has a MAC by none of this server's signing keys (was a key removed before its leaves were built?)";
-    throw new Error(
+    // A trail problem like a missing leaf, so the server fails closed (not ready, state changes refused).
+    throw new AuditTrailBroken(
+      'FORGED',
       `audit log leaf ${seq} ${why}: it was not appended by a Stint server; the trail was altered`,
     );
   }

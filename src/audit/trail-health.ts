@@ -6,9 +6,10 @@ import type { Logger } from '../logger.js';
  * - `NOT_CONTIGUOUS`: leaves the builder must fold next are missing or out of place (rows deleted or changed);
  * - `ROLLBACK`: the store holds fewer events than a checkpoint already signed (restored from an older backup);
  * - `FORK`: the store's tree disagrees with a checkpoint already signed (rolled back and regrown), or the WORM
- *   folder holds another checkpoint of the size about to be signed.
+ *   folder holds another checkpoint of the size about to be signed;
+ * - `FORGED`: a leaf to fold carries no valid MAC by a Stint server (written by someone with store access only).
  */
-export type TrailProblemCode = 'NOT_CONTIGUOUS' | 'ROLLBACK' | 'FORK';
+export type TrailProblemCode = 'NOT_CONTIGUOUS' | 'ROLLBACK' | 'FORK' | 'FORGED';
 
 /** The tree builder found the trail broken: it signs nothing until the cause is gone. */
 export class AuditTrailBroken extends Error {

@@ -218,6 +218,13 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     expect(forged).toBe(6);
     await expect(h.stint.auditLog.build({ checkpoint: true })).rejects.toThrow(/leaf 6 has no MAC/);
     expect((await h.stint.auditLog.latestCheckpoint())?.size).toBe(6);
+    // Fail closed, as for a missing leaf: not ready, and state changes refused until the trail is fixed.
+    expect(h.stint.auditTrail.status()).toMatchObject({ healthy: false, code: 'FORGED' });
+    expect((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    const refused = await h
+      .as('alice')
+      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-7' });
+    expect(refused.body.error.code).toBe('AUDIT_UNAVAILABLE');
     const report = await verify();
     expect(report.ok).toBe(false);
     expect(report.problem).toMatchObject({ code: 'FORGED', index: 6 });
