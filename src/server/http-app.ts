@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
 import { createIdentityModule, type IdentityOptions } from '../identity/identity-module.js';
 import { registerAuditGate } from './audit-gate.js';
+import { closeConnectionsOnShutdown } from './close-connections.js';
 import { registerErrorHandler } from './error-handler.js';
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 import { registerIdentity } from './register-identity.js';
@@ -68,6 +69,7 @@ export async function buildHttpApp(
   });
 
   recordRoutes(app);
+  closeConnectionsOnShutdown(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
