@@ -16,6 +16,11 @@ export interface Lockout {
   /** When the latest pause of these keys ends, or null when none is held back now. */
   heldUntil(keys: readonly string[], now: Date): Date | null;
   failure(keys: readonly string[], now: Date): void;
+  /**
+   * True for the first refusal of a key's current pause, false for the rest of it: a held-back client is
+   * audited once per pause, so hammering during one cannot grow the audit trail without bound.
+   */
+  firstRefusal(key: string, now: Date): boolean;
 }
 
 /** The pause before the next try after `failures` failures (0 below the threshold). */
@@ -27,7 +32,10 @@ export function backoffMs(failures: number, opts: { threshold: number; maxDelayM
 }
 
 export function createLockout(opts: { threshold: number; maxDelayMs: number; maxKeys?: number }): Lockout {
-  const state = new Map<string, { failures: number; lastAt: number; heldUntil: number }>();
+  const state = new Map<
+    string,
+    { failures: number; lastAt: number; heldUntil: number; reportedUntil: number }
+  >();
   const maxKeys = opts.maxKeys ?? 100_000;
   return {
     heldUntil(keys, now) {
@@ -44,7 +52,7 @@ export function createLockout(opts: { threshold: number; maxDelayMs: number; max
         let s = state.get(k);
         // A quiet spell as long as the longest pause forgives the past.
         if (s && t - s.lastAt > opts.maxDelayMs) s = undefined;
-        s ??= { failures: 0, lastAt: t, heldUntil: 0 };
+        s ??= { failures: 0, lastAt: t, heldUntil: 0, reportedUntil: 0 };
         s.failures += 1;
         s.lastAt = t;
         const pause = backoffMs(s.failures, opts);
@@ -57,6 +65,13 @@ export function createLockout(opts: { threshold: number; maxDelayMs: number; max
         state.delete(k);
         state.set(k, s);
       }
+    },
+    firstRefusal(key, now) {
+      const s = state.get(key);
+      if (!s || s.heldUntil <= now.getTime()) return true;
+      if (s.reportedUntil >= s.heldUntil) return false;
+      s.reportedUntil = s.heldUntil;
+      return true;
     },
   };
 }

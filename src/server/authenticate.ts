@@ -108,14 +108,16 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     // Checked before the credential, so a guessing client learns nothing more until its pause is over.
     const ipHeld = deps.lockout?.heldUntil([ipKey], now);
     if (ipHeld) {
-      await deps.audit?.failed({
-        at: now,
-        userId: null,
-        method: cred.kind,
-        reason: 'locked',
-        id: null,
-        source,
-      });
+      if (deps.lockout?.firstRefusal(ipKey, now)) {
+        await deps.audit?.failed({
+          at: now,
+          userId: null,
+          method: cred.kind,
+          reason: 'locked',
+          id: null,
+          source,
+        });
+      }
       holdBack(ipHeld, 'too many failed sign-ins from this address: try again later');
     }
 

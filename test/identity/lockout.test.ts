@@ -77,6 +77,28 @@ describe('rate limits and lock-out', () => {
     ]);
   });
 
+  it('audits a held-back address once per pause, not once per refused request (no audit growth)', async () => {
+    const ip = '10.2.2.9';
+    const bad = `stint_${'E'.repeat(16)}.${'D'.repeat(43)}`;
+    const good = { authorization: `Bearer ${h.tokens.alice}` };
+    for (let i = 0; i < 3; i++) {
+      await h.app.inject({
+        method: 'GET',
+        url: '/v1/whoami',
+        headers: { authorization: `Bearer ${bad}` },
+        remoteAddress: ip,
+      });
+    }
+    for (let i = 0; i < 50; i++) {
+      const res = await h.app.inject({ method: 'GET', url: '/v1/whoami', headers: good, remoteAddress: ip });
+      expect(res.statusCode).toBe(429);
+    }
+    const reasons = (await authEvents(h))
+      .filter((e) => e.action === 'auth.failed' && e.parsed.source.ip === ip)
+      .map((e) => e.parsed.details.reason);
+    expect(reasons).toEqual(['unknown', 'unknown', 'unknown', 'locked']);
+  });
+
   it('never locks a person out because of their dead credential, whoever presents it and from where', async () => {
     const t = await h.stint.tokens.create('bob', 'x', new Date(), new Date(Date.now() + 86_400_000), [
       'requests:read',
