@@ -89,7 +89,7 @@ export function openDatabase(
     };
     return { db, dialect: 'postgres', health, forMigrations, close: () => db.destroy() };
   }
-  throw new StintError('BAD_REQUEST', 'database URL must start with sqlite: or postgres://');
+  throw new StintError('CONFIG_INVALID', 'database URL must start with sqlite: or postgres://');
 }
 
 export async function migrate(store: StintDatabase): Promise<void> {
