@@ -11,29 +11,47 @@ export const MIN_RETENTION_DAYS = 365;
  * `[start, end)` it blanks, recorded before the bodies go: the database triggers and every verifier accept a
  * missing body only under such an event (see docs/audit.md, Retention).
  */
-export function createAuditPurge(deps: { store: StintDatabase; clock: Clock; retentionDays: number }) {
+/** Bodies blanked per transaction: a first purge of a year's backlog must not hold one lock over it all. */
+export const PURGE_BATCH = 10_000;
+
+export function createAuditPurge(deps: {
+  store: StintDatabase;
+  clock: Clock;
+  retentionDays: number;
+  batchSize?: number;
+}) {
   if (!Number.isInteger(deps.retentionDays) || deps.retentionDays < MIN_RETENTION_DAYS) {
     throw new Error(`audit retention must be at least ${MIN_RETENTION_DAYS} days, got ${deps.retentionDays}`);
   }
-  return async function purge(): Promise<{ purged: number; before: Date }> {
-    const now = deps.clock();
-    const before = new Date(now.getTime() - deps.retentionDays * 86_400_000);
-    return deps.store.db.transaction().execute(async (trx) => {
-      const old = () =>
-        trx.selectFrom('audit_events').where('at', '<', before.getTime()).where('body', 'is not', null);
-      const span = await old()
-        .select((eb) => [eb.fn.min('seq').as('first'), eb.fn.max('seq').as('last'), eb.fn.countAll().as('n')])
-        .executeTakeFirst();
-      const purged = Number(span?.n ?? 0);
-      if (purged === 0 || span?.first == null || span.last == null) return { purged: 0, before };
-      const range = { start: Number(span.first), end: Number(span.last) + 1 };
+  const batchSize = deps.batchSize ?? PURGE_BATCH;
+
+  /** The oldest batch still holding bodies, under its own purge event; 0 once none is left. */
+  const purgeBatch = (now: Date, before: Date): Promise<number> =>
+    deps.store.db.transaction().execute(async (trx) => {
+      const seqs = await trx
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('at', '<', before.getTime())
+        .where('body', 'is not', null)
+        .orderBy('seq')
+        .limit(batchSize)
+        .execute();
+      const first = seqs[0]?.seq;
+      const last = seqs.at(-1)?.seq;
+      if (first == null || last == null) return 0;
+      const range = { start: Number(first), end: Number(last) + 1 };
       // The event first: the database lets a body go only under a recorded purge that covers it.
       await appendAudit(trx, {
         at: now,
         actor: 'stint',
         action: 'audit.purged',
         requestId: null,
-        details: { before: before.toISOString(), events: purged, retentionDays: deps.retentionDays, range },
+        details: {
+          before: before.toISOString(),
+          events: seqs.length,
+          retentionDays: deps.retentionDays,
+          range,
+        },
       });
       await trx
         .updateTable('audit_events')
@@ -43,7 +61,21 @@ export function createAuditPurge(deps: { store: StintDatabase; clock: Clock; ret
         .where('seq', '>=', range.start)
         .where('seq', '<', range.end)
         .execute();
-      return { purged, before };
+      return seqs.length;
     });
+
+  return async function purge(): Promise<{ purged: number; batches: number; before: Date }> {
+    const now = deps.clock();
+    const before = new Date(now.getTime() - deps.retentionDays * 86_400_000);
+    let purged = 0;
+    let batches = 0;
+    for (;;) {
+      const n = await purgeBatch(now, before);
+      if (n === 0) break;
+      purged += n;
+      batches += 1;
+      if (n < batchSize) break;
+    }
+    return { purged, batches, before };
   };
 }

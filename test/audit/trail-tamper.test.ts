@@ -298,6 +298,27 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     );
   });
 
+  it('a large purge goes in batches, each under its own purge event, and the trail still verifies', async () => {
+    const store = await setup();
+    const purge = createAuditPurge({
+      store,
+      clock: () => new Date(Date.now() + 800 * 86_400_000),
+      retentionDays: 730,
+      batchSize: 4,
+    });
+    expect(await purge()).toMatchObject({ purged: 6, batches: 2 });
+    const rows = await store.db.selectFrom('audit_events').select(['seq', 'body']).orderBy('seq').execute();
+    expect(rows.slice(0, 6).every((b) => b.body === null)).toBe(true);
+    const events = rows.slice(6).map((r) => JSON.parse(r.body as string));
+    expect(events).toMatchObject([
+      { action: 'audit.purged', details: { events: 4, range: { start: 0, end: 4 } } },
+      { action: 'audit.purged', details: { events: 2, range: { start: 4, end: 6 } } },
+    ]);
+    expect(await purge()).toMatchObject({ purged: 0, batches: 0 });
+    await h.stint.auditLog.build({ checkpoint: true });
+    expect(await verify()).toMatchObject({ ok: true, size: 8 });
+  });
+
   it('retention purges bodies but keeps leaf hashes: the trail still verifies, and the purge is recorded', async () => {
     const store = await setup();
     const purge = createAuditPurge({
