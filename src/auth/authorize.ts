@@ -1,6 +1,6 @@
+import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
-import type { Actor } from '../requests/request-types.js';
 
 /**
  * The one policy point for who may do what. Deny by default: an action not listed here is refused. Anything in
