@@ -1,4 +1,5 @@
 import type { Actor } from '../domain/actor.js';
+import { isApproverOf } from '../domain/eligibility.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 
@@ -23,8 +24,7 @@ export type Action =
   | 'token.manage'
   | 'token.manage-all';
 
-const isApprover = (actor: Actor, r: AccessRequest) =>
-  r.requester !== actor.userId && r.slots.some((s) => s.eligible.includes(actor.userId));
+const isApprover = (actor: Actor, r: AccessRequest) => isApproverOf(r, actor.userId);
 
 const canRead = (actor: Actor, r: AccessRequest) =>
   r.requester === actor.userId || isApprover(actor, r) || actor.security || actor.auditor || actor.admin;

@@ -1,4 +1,5 @@
-import { isEligibleReviewer, isSatisfied } from './approval.js';
+import { isSatisfied } from './approval.js';
+import { reviewEligibility } from './eligibility.js';
 import { StintError } from './errors.js';
 import { type AccessRequest, isTerminal, type ReviewDecision } from './request.js';
 import { allowedFrom, TRANSITIONS, type TransitionName } from './transitions.js';
@@ -88,7 +89,9 @@ export function review(
   comment: string,
   now: Date,
 ): Transition {
-  if (reviewer === request.requester) {
+  const eligibility = reviewEligibility(request, reviewer);
+  // Self-review is refused before anything else, whatever state the request is in.
+  if (!eligibility.eligible && eligibility.reason === 'SELF_APPROVAL') {
     throw new StintError('SELF_APPROVAL', 'nobody may review their own request');
   }
   assertState(request, 'review', decision);
@@ -98,7 +101,10 @@ export function review(
       `request ${request.id} passed its approval deadline unapproved`,
     );
   }
-  if (!isEligibleReviewer(request, reviewer)) {
+  if (!eligibility.eligible) {
+    if (eligibility.reason === 'ALREADY_REVIEWED') {
+      throw new StintError('ALREADY_REVIEWED', `${reviewer} has already reviewed request ${request.id}`);
+    }
     throw new StintError(
       'NOT_AN_APPROVER',
       `${reviewer} is not an eligible approver of request ${request.id}`,
@@ -106,9 +112,6 @@ export function review(
         tiers: request.tiers,
       },
     );
-  }
-  if (request.reviews.some((r) => r.reviewer === reviewer)) {
-    throw new StintError('ALREADY_REVIEWED', `${reviewer} has already reviewed request ${request.id}`);
   }
   const reviews = [...request.reviews, { reviewer, decision, comment, at: now }];
   if (decision === 'deny') {
