@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../logger.js';
-import type { Clock } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { registerLeafMacKeys } from './audit-store.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '../requests/context.js';
+import type { Clock } from '../domain/clock.js';
 import type { StintDatabase } from '../store/database.js';
 import { appendAudit } from './audit-store.js';
 

@@ -1,6 +1,6 @@
 import { authorize, can } from '../auth/authorize.js';
+import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
-import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import type { AuditLog, StoredCheckpoint } from './audit-log.js';
 import { verifyStore } from './audit-verify.js';

@@ -1,6 +1,7 @@
+import type { Actor } from '../domain/actor.js';
+import { isApproverOf } from '../domain/eligibility.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
-import type { Actor } from '../requests/request-types.js';
 
 /**
  * The one policy point for who may do what. Deny by default: an action not listed here is refused. Anything in
@@ -23,11 +24,12 @@ export type Action =
   | 'token.manage'
   | 'token.manage-all';
 
-const isApprover = (actor: Actor, r: AccessRequest) =>
-  r.requester !== actor.userId && r.slots.some((s) => s.eligible.includes(actor.userId));
-
 const canRead = (actor: Actor, r: AccessRequest) =>
-  r.requester === actor.userId || isApprover(actor, r) || actor.security || actor.auditor || actor.admin;
+  r.requester === actor.userId ||
+  isApproverOf(r, actor.userId) ||
+  actor.security ||
+  actor.auditor ||
+  actor.admin;
 
 type Rule = (actor: Actor, r: AccessRequest | undefined) => boolean;
 
@@ -46,7 +48,7 @@ const RULES: Record<Action, Rule> = {
   'request.review': (a, r) => r !== undefined && canRead(a, r),
   'request.withdraw': (a, r) => r !== undefined && r.requester === a.userId,
   'request.revoke': (a, r) =>
-    r !== undefined && (r.requester === a.userId || isApprover(a, r) || a.security || a.admin),
+    r !== undefined && (r.requester === a.userId || isApproverOf(r, a.userId) || a.security || a.admin),
   // Credentials go to the requester alone: not to approvers, security or admins.
   'credential.take': (a, r) => r !== undefined && r.requester === a.userId,
   // Tokens: everyone manages their own; only an admin sees and revokes everyone's.

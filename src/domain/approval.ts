@@ -1,3 +1,4 @@
+import { isApproverOf } from './eligibility.js';
 import type { AccessRequest, ApprovalSlot } from './request.js';
 
 /**
@@ -47,9 +48,8 @@ export function openSlots(request: Pick<AccessRequest, 'reviews' | 'requester' |
   return request.slots.filter((_, i) => !filled.has(i));
 }
 
-export function isEligibleReviewer(
+/** Kept for callers that ask only "is this person an approver": the rule itself lives in eligibility.ts. */
+export const isEligibleReviewer: (
   request: Pick<AccessRequest, 'slots' | 'requester'>,
   userId: string,
-): boolean {
-  return userId !== request.requester && request.slots.some((s) => s.eligible.includes(userId));
-}
+) => boolean = isApproverOf;

@@ -1,3 +1,5 @@
+import type { RequestState, Tier } from './request.js';
+
 /**
  * Every failure Stint reports to a user has a stable code from this closed list. The API, the CLI and the tests
  * all speak in codes; the HTTP status lives here, in one place, so a route can never pick its own.
@@ -57,21 +59,88 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-export class StintError extends Error {
-  override readonly name = 'StintError';
-  readonly code: ErrorCode;
-  readonly details: Record<string, unknown> | undefined;
+/**
+ * The facts each code may carry beside its message, one declared shape per code: what API clients may rely on
+ * under `error.details`. A code not listed carries none, and the compiler refuses details for it. Every field is
+ * here because some caller acts on it (retry after, which factor to offer, which scope to ask for).
+ */
+export type ErrorDetails = {
+  INVALID_TRANSITION: { state: RequestState };
+  NOT_AN_APPROVER: { tiers: Tier[] };
+  /** A token named scopes that do not exist. */
+  VALIDATION_FAILED: { unknown: string[] };
+  DURATION_TOO_SHORT: { minDurationSeconds: number; requestedSeconds: number };
+  DURATION_TOO_LONG: { maxDurationSeconds: number; requestedSeconds: number };
+  /** The ticket forms the rule accepts, as the policy author wrote them. */
+  TICKET_MALFORMED: { patterns: string[] };
+  /** `onCall: false` when being on call is all that is missing. */
+  NOT_ELIGIBLE: { ruleId: string; onCall?: boolean };
+  /** The scope a scoped token would need (null: no scoped token may do it). */
+  FORBIDDEN: { needed: string | null };
+  /** Second factors the user has enrolled, to offer the right one. */
+  MFA_NOT_ENROLLED: { methods: string[] };
+  MFA_REQUIRED: { methods: string[]; maxAgeSeconds: number };
+  MFA_RATE_LIMITED: { retryAfterSeconds: number };
+  REAUTH_REQUIRED: { maxAgeSeconds: number };
+  POLICY_INVALID: {
+    problems: { file: string; line: number; column: number; field: string; message: string }[];
+  };
+  PROVIDER_ERROR: { resource: string; sqlstate?: string };
+  /** Another Stint store already owns roles on the target under this deployment name. */
+  CONFIG_INVALID: { resource: string; otherStore: string };
+};
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+/** The fields of each code's details, for documents (the OpenAPI `Error` schema); the compiler holds it to ErrorDetails. */
+export const ERROR_DETAIL_FIELDS = {
+  INVALID_TRANSITION: ['state'],
+  NOT_AN_APPROVER: ['tiers'],
+  VALIDATION_FAILED: ['unknown'],
+  DURATION_TOO_SHORT: ['minDurationSeconds', 'requestedSeconds'],
+  DURATION_TOO_LONG: ['maxDurationSeconds', 'requestedSeconds'],
+  TICKET_MALFORMED: ['patterns'],
+  NOT_ELIGIBLE: ['ruleId', 'onCall'],
+  FORBIDDEN: ['needed'],
+  MFA_NOT_ENROLLED: ['methods'],
+  MFA_REQUIRED: ['methods', 'maxAgeSeconds'],
+  MFA_RATE_LIMITED: ['retryAfterSeconds'],
+  REAUTH_REQUIRED: ['maxAgeSeconds'],
+  POLICY_INVALID: ['problems'],
+  PROVIDER_ERROR: ['resource', 'sqlstate'],
+  CONFIG_INVALID: ['resource', 'otherStore'],
+} as const satisfies { [C in keyof ErrorDetails]: readonly (keyof ErrorDetails[C])[] };
+
+/** The details a code carries: its declared shape, or undefined for a code that carries none. */
+export type DetailsOf<C extends ErrorCode> = C extends keyof ErrorDetails ? ErrorDetails[C] : undefined;
+
+/** What follows the message in `new StintError(code, message, …)`: optional details of the code's shape, or nothing. */
+type DetailsArgs<C extends ErrorCode> = C extends keyof ErrorDetails ? [details?: ErrorDetails[C]] : [];
+
+/** The `error` object of an API error response, one variant per code: narrow on `code` to read `details`. */
+export type ErrorBody = {
+  [C in ErrorCode]: { code: C; message: string; details?: DetailsOf<C> };
+}[ErrorCode];
+
+export class StintError<C extends ErrorCode = ErrorCode> extends Error {
+  override readonly name = 'StintError';
+  readonly code: C;
+  readonly details: DetailsOf<C> | undefined;
+
+  constructor(code: C, message: string, ...[details]: DetailsArgs<C>) {
     super(message);
     this.code = code;
-    this.details = details;
+    this.details = details as DetailsOf<C> | undefined;
   }
 
   get status(): number {
     return ERROR_STATUS[this.code];
   }
 }
+
+/**
+ * Any StintError as a union over codes (jose's closed set of error classes): unlike `StintError`, whose details
+ * are those of any code, checking `code` on this narrows `details` to that code's shape.
+ */
+export type AnyStintError = { [C in ErrorCode]: StintError<C> }[ErrorCode];
 
 export function isStintError(e: unknown): e is StintError {
   return e instanceof StintError;

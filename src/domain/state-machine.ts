@@ -1,6 +1,8 @@
-import { isEligibleReviewer, isSatisfied } from './approval.js';
+import { isSatisfied } from './approval.js';
+import { reviewEligibility } from './eligibility.js';
 import { StintError } from './errors.js';
-import { type AccessRequest, isTerminal, type RequestState, type ReviewDecision } from './request.js';
+import { type AccessRequest, isTerminal, type ReviewDecision } from './request.js';
+import { allowedFrom, TRANSITIONS, type TransitionName } from './transitions.js';
 
 /**
  * The only way a request changes state. Each function is pure: it takes the request as stored and `now`, and
@@ -32,8 +34,13 @@ export interface Transition {
 
 export const SYSTEM_ACTOR = 'stint';
 
-function assertState(request: AccessRequest, allowed: readonly RequestState[], verb: string): void {
-  if (!allowed.includes(request.state)) {
+/** Refuses, changing nothing, a transition the table does not allow from the request's state. */
+function assertState(
+  request: AccessRequest,
+  name: TransitionName,
+  verb: string = TRANSITIONS[name].verb,
+): void {
+  if (!allowedFrom(name).includes(request.state)) {
     const why = isTerminal(request.state) ? 'it has ended' : `it is ${request.state}`;
     throw new StintError('INVALID_TRANSITION', `cannot ${verb} request ${request.id}: ${why}`, {
       state: request.state,
@@ -82,17 +89,22 @@ export function review(
   comment: string,
   now: Date,
 ): Transition {
-  if (reviewer === request.requester) {
+  const eligibility = reviewEligibility(request, reviewer);
+  // Self-review is refused before anything else, whatever state the request is in.
+  if (!eligibility.eligible && eligibility.reason === 'SELF_APPROVAL') {
     throw new StintError('SELF_APPROVAL', 'nobody may review their own request');
   }
-  assertState(request, ['pending'], decision);
+  assertState(request, 'review', decision);
   if (now.getTime() >= request.pendingUntil.getTime()) {
     throw new StintError(
       'INVALID_TRANSITION',
       `request ${request.id} passed its approval deadline unapproved`,
     );
   }
-  if (!isEligibleReviewer(request, reviewer)) {
+  if (!eligibility.eligible) {
+    if (eligibility.reason === 'ALREADY_REVIEWED') {
+      throw new StintError('ALREADY_REVIEWED', `${reviewer} has already reviewed request ${request.id}`);
+    }
     throw new StintError(
       'NOT_AN_APPROVER',
       `${reviewer} is not an eligible approver of request ${request.id}`,
@@ -100,9 +112,6 @@ export function review(
         tiers: request.tiers,
       },
     );
-  }
-  if (request.reviews.some((r) => r.reviewer === reviewer)) {
-    throw new StintError('ALREADY_REVIEWED', `${reviewer} has already reviewed request ${request.id}`);
   }
   const reviews = [...request.reviews, { reviewer, decision, comment, at: now }];
   if (decision === 'deny') {
@@ -141,7 +150,7 @@ export function withdraw(request: AccessRequest, actor: string, comment: string,
   if (actor !== request.requester) {
     throw new StintError('FORBIDDEN', 'only the requester may withdraw a request');
   }
-  assertState(request, ['pending', 'approved'], 'withdraw');
+  assertState(request, 'withdraw');
   return {
     request: next(request, { state: 'withdrawn', endedAt: now, endedBy: actor, endReason: comment || null }),
     action: 'request.withdrawn',
@@ -152,7 +161,7 @@ export function withdraw(request: AccessRequest, actor: string, comment: string,
 
 /** The window starts at activation, not when the request was made or approved. */
 export function activate(request: AccessRequest, now: Date): Transition {
-  assertState(request, ['approved'], 'activate');
+  assertState(request, 'activate');
   const expiresAt = new Date(now.getTime() + request.durationSeconds * 1000);
   return {
     request: next(request, { state: 'active', activatedAt: now, expiresAt }),
@@ -163,7 +172,7 @@ export function activate(request: AccessRequest, now: Date): Transition {
 }
 
 export function fail(request: AccessRequest, reason: string, now: Date): Transition {
-  assertState(request, ['approved'], 'fail');
+  assertState(request, 'fail');
   return {
     request: next(request, { state: 'failed', endedAt: now, endedBy: SYSTEM_ACTOR, endReason: reason }),
     action: 'request.failed',
@@ -173,7 +182,7 @@ export function fail(request: AccessRequest, reason: string, now: Date): Transit
 }
 
 export function expire(request: AccessRequest, now: Date): Transition {
-  assertState(request, ['active'], 'expire');
+  assertState(request, 'expire');
   if (request.expiresAt === null || now.getTime() < request.expiresAt.getTime()) {
     throw new StintError('INVALID_TRANSITION', `request ${request.id} has not reached its expiry`);
   }
@@ -187,7 +196,7 @@ export function expire(request: AccessRequest, now: Date): Transition {
 
 /** Ends access now. Who may revoke is decided by authorization; the state machine only checks it is live. */
 export function revoke(request: AccessRequest, actor: string, comment: string, now: Date): Transition {
-  assertState(request, ['approved', 'active'], 'revoke');
+  assertState(request, 'revoke');
   return {
     request: next(request, { state: 'revoked', endedAt: now, endedBy: actor, endReason: comment || null }),
     action: 'grant.revoked',
@@ -204,7 +213,7 @@ export const VANISHED_REASON = 'the credential was removed from the target outsi
  * has ended in fact; the request says so instead of showing `active` for access that no longer exists.
  */
 export function vanish(request: AccessRequest, now: Date, details: Record<string, unknown>): Transition {
-  assertState(request, ['active'], 'mark as vanished');
+  assertState(request, 'vanish');
   return {
     request: next(request, {
       state: 'revoked',
@@ -219,7 +228,7 @@ export function vanish(request: AccessRequest, now: Date, details: Record<string
 }
 
 export function timeOut(request: AccessRequest, now: Date): Transition {
-  assertState(request, ['pending'], 'time out');
+  assertState(request, 'timeOut');
   if (now.getTime() < request.pendingUntil.getTime()) {
     throw new StintError('INVALID_TRANSITION', `request ${request.id} has not reached its approval deadline`);
   }

@@ -1,11 +1,13 @@
 import type { SecretBox } from '../crypto/secret-box.js';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../logger.js';
 import type { Policy } from '../policy/policy-types.js';
 import type { ProviderSet } from '../providers/provider-set.js';
 import type { StintDatabase } from '../store/database.js';
 import type { RequestStore } from '../store/request-store.js';
 
-export type Clock = () => Date;
+// Clock lives in the domain (audit sits below requests and needs it); re-exported for the callers here.
+export type { Clock };
 
 export interface PolicySource {
   current(): Policy;

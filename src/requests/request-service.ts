@@ -181,14 +181,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         authorize(actor, 'request.list-all');
         requests = await deps.requests.list(db, { limit, ...(input.state ? { state: input.state } : {}) });
       } else if (input.scope === 'to-approve') {
+        // Exactly the requests a review by this actor would not refuse for eligibility (domain/eligibility.ts).
         requests = await deps.requests.list(db, {
-          approver: actor.userId,
+          reviewableBy: actor.userId,
           state: input.state ?? 'pending',
           limit,
         });
-        requests = requests.filter(
-          (r) => r.requester !== actor.userId && !r.reviews.some((v) => v.reviewer === actor.userId),
-        );
       } else {
         requests = await deps.requests.list(db, {
           requester: actor.userId,

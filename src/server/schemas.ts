@@ -1,4 +1,4 @@
-import { ERROR_STATUS } from '../domain/errors.js';
+import { ERROR_DETAIL_FIELDS, ERROR_STATUS } from '../domain/errors.js';
 import { REQUEST_STATES, TIERS } from '../domain/request.js';
 
 /**
@@ -20,7 +20,13 @@ export const errorSchema = {
       properties: {
         code: { type: 'string', enum: Object.keys(ERROR_STATUS) },
         message: { type: 'string' },
-        details: { type: 'object', additionalProperties: true },
+        details: {
+          type: 'object',
+          additionalProperties: true,
+          description: `Facts beside the message; which, per code: ${Object.entries(ERROR_DETAIL_FIELDS)
+            .map(([code, fields]) => `${code} (${fields.join(', ')})`)
+            .join('; ')}. Other codes carry none.`,
+        },
       },
     },
   },

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { reviewEligibility } from '../domain/eligibility.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ApprovalSlot, RequestState, ReviewDecision, Tier } from '../domain/request.js';
 import type { Transition } from '../domain/state-machine.js';
@@ -72,8 +73,8 @@ function fromRow(
 export interface RequestFilter {
   requester?: string;
   state?: RequestState;
-  /** Requests whose frozen eligible approvers include this user. */
-  approver?: string;
+  /** Requests this user may review (domain/eligibility.ts): listed for a slot, not the requester, not yet reviewed. */
+  reviewableBy?: string;
   limit: number;
 }
 
@@ -122,13 +123,29 @@ export function createRequestStore(dialect: Dialect) {
       let q = db.selectFrom('requests').selectAll().orderBy('created_at', 'desc').limit(filter.limit);
       if (filter.requester) q = q.where('requester', '=', filter.requester);
       if (filter.state) q = q.where('state', '=', filter.state);
-      // Slots are JSON text; a quoted id cannot match a prefix of another id.
-      if (filter.approver) q = q.where('slots', 'like', `%${JSON.stringify(filter.approver)}%`);
+      const reviewer = filter.reviewableBy;
+      if (reviewer !== undefined) {
+        // Narrowed in SQL as far as it can be, so the limit counts only requests the rule below keeps. Slots are
+        // JSON text; a quoted id cannot match a prefix of another id, but may match a label, hence the recheck.
+        q = q
+          .where('slots', 'like', `%${JSON.stringify(reviewer)}%`)
+          .where('requester', '!=', reviewer)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('reviews')
+                  .select('reviews.request_id')
+                  .whereRef('reviews.request_id', '=', 'requests.id')
+                  .where('reviews.reviewer', '=', reviewer),
+              ),
+            ),
+          );
+      }
       const rows = await q.execute();
       const requests = await load(db, rows);
-      return filter.approver
-        ? requests.filter((r) => r.slots.some((s) => s.eligible.includes(filter.approver as string)))
-        : requests;
+      return reviewer === undefined
+        ? requests
+        : requests.filter((r) => reviewEligibility(r, reviewer).eligible);
     },
 
     async insert(db: Db, request: AccessRequest): Promise<void> {
