@@ -4,9 +4,10 @@ import { packChunk } from '../../src/audit/log/chunk.js';
 import { createHashPool, type HashPool } from '../../src/audit/log/hash-pool.js';
 import { canonicalize } from '../../src/audit/log/jcs.js';
 import { createMemoryTreeStore } from '../../src/audit/log/memory-tree-store.js';
-import { consistencyProof, leafHash, rootPlan } from '../../src/audit/log/merkle.js';
+import { leafHash, rootPlan } from '../../src/audit/log/merkle.js';
 import { verifyLogParallel } from '../../src/audit/log/parallel-verifier.js';
 import { generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
+import { consistencyProof } from '../../src/audit/log/tree-store.js';
 import {
   createLogVerifier,
   type LeafRecord,

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../log/checkpoint.js';
 import { isAuditLogError } from '../log/errors.js';
 import type { HashPool } from '../log/hash-pool.js';
-import { rootPlan, verifyConsistency } from '../log/merkle.js';
+import { rootPlan } from '../log/merkle.js';
 import { verifyLogParallel } from '../log/parallel-verifier.js';
+import { verifyConsistency } from '../log/proof-verification.js';
 import type { NoteVerifier } from '../log/signed-note.js';
 import {
   type LeafRecord,

@@ -13,5 +13,7 @@ export * from './jcs.js';
 export * from './memory-tree-store.js';
 export * from './merkle.js';
 export * from './parallel-verifier.js';
+export * from './proof-verification.js';
 export * from './signed-note.js';
+export * from './tree-store.js';
 export * from './verifier.js';

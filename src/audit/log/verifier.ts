@@ -3,7 +3,8 @@ import { type AuditLogErrorCode, isAuditLogError } from './errors.js';
 import { Frontier } from './frontier.js';
 import type { LeafMacKey } from './leaf-mac.js';
 import { MacAudit } from './mac-audit.js';
-import { bytesEqual, HASH_SIZE, leafHash, verifyConsistency } from './merkle.js';
+import { bytesEqual, HASH_SIZE, leafHash } from './merkle.js';
+import { verifyConsistency } from './proof-verification.js';
 import { PurgeCoverage } from './purge-coverage.js';
 import type { NoteVerifier } from './signed-note.js';
 
