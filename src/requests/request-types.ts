@@ -1,5 +1,6 @@
 import type { AuditEventBody } from '../audit/audit-event.js';
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
+import type { Sensitivity } from '../policy/policy-types.js';
 
 /** Who is acting. Roles beyond requester come from the directory; approver is decided per request. */
 export interface Actor {
@@ -83,7 +84,7 @@ export interface ResourceView {
   id: string;
   kind: string;
   description: string;
-  sensitivity: string;
+  sensitivity: Sensitivity;
   roles: { name: string; description: string }[];
 }
 
