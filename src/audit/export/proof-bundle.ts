@@ -5,7 +5,7 @@ import { canonicalize, isCanonical } from '../log/jcs.js';
 import { bytesEqual, leafHash } from '../log/merkle.js';
 import { verifyConsistency, verifyInclusion } from '../log/proof-verification.js';
 import type { NoteVerifier } from '../log/signed-note.js';
-import type { VerifyProblemCode } from '../log/verifier.js';
+import type { VerifyProblemCode } from '../log/verify-problem.js';
 import { decodeHash, decodeHashes, isCount } from './export-format.js';
 
 /**
