@@ -89,10 +89,10 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
       async (request, reply) => {
         const actor = actorOf(request);
         authorize(actor, 'token.manage');
-        const body = request.body;
+        const { name, scopes, expiresInDays } = request.body;
         const now = deps.clock();
-        const expiresAt = new Date(now.getTime() + body.expiresInDays * 86_400_000);
-        const created = await deps.tokens.create(actor.userId, body.name, now, expiresAt, body.scopes);
+        const expiresAt = new Date(now.getTime() + expiresInDays * 86_400_000);
+        const created = await deps.tokens.create(actor.userId, name, now, expiresAt, scopes);
         const view = await deps.tokens.get(created.id);
         return reply.status(201).send({ ...view, token: created.token });
       },
