@@ -15,12 +15,8 @@ import { createHashPool } from '../src/audit/log/hash-pool.js';
 import { leafHash } from '../src/audit/log/merkle.js';
 import { verifyLogParallel } from '../src/audit/log/parallel-verifier.js';
 import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
-import {
-  type LeafRecord,
-  type VerifyOptions,
-  type VerifyReport,
-  verifyLog,
-} from '../src/audit/log/verifier.js';
+import { verifyLog } from '../src/audit/log/verifier.js';
+import type { LeafRecord, VerifyOptions, VerifyReport } from '../src/audit/log/verify-types.js';
 
 const total = Number(process.argv[2] ?? 1_000_000);
 const origin = 'bench.stint.example/audit';

@@ -9,14 +9,9 @@ import { macStart, requireLeafMacs } from './leaf-mac-gate.js';
 import { signCheckpoint } from './log/checkpoint.js';
 import { Frontier } from './log/frontier.js';
 import { leafMacKeys } from './log/leaf-mac.js';
-import {
-  type AsyncNodeSource,
-  consistencyProofAsync,
-  inclusionProofAsync,
-  type NodeId,
-  rootPlan,
-} from './log/merkle.js';
+import { type NodeId, rootPlan } from './log/merkle.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
+import { type AsyncNodeSource, consistencyProofAsync, inclusionProofAsync } from './log/tree-store.js';
 import { AuditTrailBroken, createTrailHealth, isAuditTrailBroken } from './trail-health.js';
 
 /** Leaves folded per build transaction: keeps each one short while catching up after a burst. */

@@ -10,7 +10,7 @@ import { encodeBase64 } from './log/base64.js';
 import { Frontier } from './log/frontier.js';
 import { leafMacKeys } from './log/leaf-mac.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
-import type { VerifyReport } from './log/verifier.js';
+import type { VerifyReport } from './log/verify-types.js';
 
 const b64 = (bytes: Uint8Array) => encodeBase64(bytes);
 

@@ -4,7 +4,8 @@ import type { StintDatabase } from '../store/database.js';
 import { macStart } from './leaf-mac-gate.js';
 import type { LeafMacKey } from './log/leaf-mac.js';
 import type { NoteVerifier } from './log/signed-note.js';
-import { createLogVerifier, type LeafRecord, type VerifyReport } from './log/verifier.js';
+import { createLogVerifier } from './log/verifier.js';
+import type { LeafRecord, VerifyReport } from './log/verify-types.js';
 
 const PAGE = 10_000;
 

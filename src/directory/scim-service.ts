@@ -5,18 +5,14 @@ import type { Clock } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { badRequest, notFound, ScimError } from './scim-errors.js';
+import { listResponse, parseFilter, parsePage, type ScimFilter } from './scim-list.js';
+import { applyPatch, parsePatch } from './scim-patch.js';
 import {
-  applyPatch,
   ENTERPRISE_SCHEMA,
   GROUP_SCHEMA,
   groupResource,
-  listResponse,
-  parseFilter,
   parseGroup,
-  parsePage,
-  parsePatch,
   parseUser,
-  type ScimFilter,
   type ScimGroupDoc,
   type ScimUserDoc,
   userResource,

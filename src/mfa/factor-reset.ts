@@ -7,21 +7,11 @@ import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { logFactorChange } from './factors.js';
+import type { FactorResetView } from './mfa-types.js';
 import type { StepUp } from './step-up.js';
 
 /** How long an asked-for reset waits for its confirmation. */
 export const RESET_TTL_MS = 24 * 3_600_000;
-
-export interface FactorResetView {
-  id: string;
-  user: string;
-  reason: string;
-  requestedBy: string;
-  requestedAt: string;
-  expiresAt: string;
-  confirmedBy: string | null;
-  confirmedAt: string | null;
-}
 
 export interface FactorResetDeps {
   store: Pick<StintDatabase, 'db'>;

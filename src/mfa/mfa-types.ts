@@ -8,7 +8,6 @@ import type { Clock } from '../requests/context.js';
 import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import type { RateLimit } from './attempts.js';
-import type { FactorResetView } from './factor-reset.js';
 import type { MfaConfig } from './mfa-config.js';
 import type { MfaMethod } from './mfa-store.js';
 import type { StepUp } from './step-up.js';
@@ -35,6 +34,18 @@ export interface MfaStatusView {
 export interface TotpEnrollmentView {
   secret: string;
   otpauthUrl: string;
+}
+
+/** A reset of someone's factors (factor-reset.ts): asked for by an admin, confirmed by a second person. */
+export interface FactorResetView {
+  id: string;
+  user: string;
+  reason: string;
+  requestedBy: string;
+  requestedAt: string;
+  expiresAt: string;
+  confirmedBy: string | null;
+  confirmedAt: string | null;
 }
 
 /** The browser's credential as JSON (PublicKeyCredential.toJSON()); checked field by field by the library. */

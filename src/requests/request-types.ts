@@ -1,6 +1,7 @@
 import type { AuditEventBody } from '../audit/audit-event.js';
 import type { Actor } from '../domain/actor.js';
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
+import type { Sensitivity } from '../policy/policy-types.js';
 
 // Actor lives in the domain (audit and auth need it, and sit below requests); re-exported for the callers here.
 export type { Actor };
@@ -71,7 +72,7 @@ export interface ResourceView {
   id: string;
   kind: string;
   description: string;
-  sensitivity: string;
+  sensitivity: Sensitivity;
   roles: { name: string; description: string }[];
 }
 

@@ -1,5 +1,8 @@
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { FastifyTypeProvider } from 'fastify';
 import { ERROR_DETAIL_FIELDS, ERROR_STATUS } from '../domain/errors.js';
 import { REQUEST_STATES, TIERS } from '../domain/request.js';
+import { SENSITIVITIES } from '../policy/policy-types.js';
 
 /**
  * JSON schemas of the API. Requests are validated against them (unknown fields refused); responses are
@@ -105,7 +108,7 @@ export const resourceSchema = {
     id: { type: 'string' },
     kind: { type: 'string' },
     description: { type: 'string' },
-    sensitivity: { type: 'string', enum: ['routine', 'sensitive', 'critical'] },
+    sensitivity: { type: 'string', enum: SENSITIVITIES },
     roles: {
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string' }, description: { type: 'string' } } },
@@ -148,7 +151,36 @@ export const sharedSchemas = [
   resourceSchema,
   auditEventSchema,
   whoamiSchema,
-];
+] as const;
+
+type SharedSchemas = { references: [...typeof sharedSchemas] };
+type JsonSchemaTypes = JsonSchemaToTsProvider<{
+  ValidatorSchemaOptions: SharedSchemas;
+  SerializerSchemaOptions: SharedSchemas;
+}>;
+/** What the provider makes of one schema, on the way in (validator) or out (serializer). */
+type FromRouteSchema<S, Side extends 'validator' | 'serializer'> = (JsonSchemaTypes & { schema: S })[Side];
+
+/**
+ * An object schema without `additionalProperties: false` types as `{ [x: string]: unknown; ... }`, which no
+ * interface satisfies (interfaces have no implicit index signature). The serialiser writes only the listed
+ * properties, so a reply may carry more: the open index is dropped, and the listed properties keep their types.
+ */
+type Listed<T> = T extends readonly (infer U)[]
+  ? Listed<U>[]
+  : T extends object
+    ? { [K in keyof T as string extends K ? (unknown extends T[K] ? never : K) : K]: Listed<T[K]> }
+    : T;
+
+/**
+ * Route types derived from the routes' own schemas (`app.withTypeProvider<SchemaTypes>()`), so a handler's
+ * request and reply types cannot drift from what is validated and serialised. The shared schemas are given
+ * as references: a `$ref` to one of them types as that schema, on the way in and on the way out.
+ */
+export interface SchemaTypes extends FastifyTypeProvider {
+  validator: FromRouteSchema<this['schema'], 'validator'>;
+  serializer: Listed<FromRouteSchema<this['schema'], 'serializer'>>;
+}
 
 export const errorResponses = {
   400: { $ref: 'Error#' },

@@ -4,8 +4,9 @@ import { writeExport } from '../../src/audit/export/export-writer.js';
 import { encodeBase64 } from '../../src/audit/log/base64.js';
 import { signCheckpoint } from '../../src/audit/log/checkpoint.js';
 import { createMemoryTreeStore } from '../../src/audit/log/memory-tree-store.js';
-import { consistencyProof, inclusionProof, leafHash, rootPlan } from '../../src/audit/log/merkle.js';
+import { leafHash, rootPlan } from '../../src/audit/log/merkle.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
+import { consistencyProof, inclusionProof } from '../../src/audit/log/tree-store.js';
 
 /**
  * A synthetic audit log built with the real log library and a real Ed25519 key: what a Stint server would

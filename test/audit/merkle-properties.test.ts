@@ -3,16 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { hashChunk, packChunk } from '../../src/audit/log/chunk.js';
 import { Frontier } from '../../src/audit/log/frontier.js';
 import { createMemoryTreeStore } from '../../src/audit/log/memory-tree-store.js';
-import {
-  compactRange,
-  consistencyProof,
-  HASH_SIZE,
-  inclusionProof,
-  leafHash,
-  rootFromLeaves,
-  verifyConsistency,
-  verifyInclusion,
-} from '../../src/audit/log/merkle.js';
+import { compactRange, HASH_SIZE, leafHash, rootFromLeaves } from '../../src/audit/log/merkle.js';
+import { verifyConsistency, verifyInclusion } from '../../src/audit/log/proof-verification.js';
+import { consistencyProof, inclusionProof } from '../../src/audit/log/tree-store.js';
 
 /** A tree of 1..max random leaves, its store, and every root by size. */
 const tree = (max: number) =>

@@ -3,20 +3,21 @@ import { Frontier } from '../../src/audit/log/frontier.js';
 import { createMemoryTreeStore } from '../../src/audit/log/memory-tree-store.js';
 import {
   consistencyPlan,
-  consistencyProof,
-  consistencyProofAsync,
   EMPTY_ROOT,
   inclusionPlan,
-  inclusionProof,
-  inclusionProofAsync,
   leafHash,
   type NodeId,
   nodeHash,
   type ProofPlan,
   rootFromLeaves,
-  verifyConsistency,
-  verifyInclusion,
 } from '../../src/audit/log/merkle.js';
+import { verifyConsistency, verifyInclusion } from '../../src/audit/log/proof-verification.js';
+import {
+  consistencyProof,
+  consistencyProofAsync,
+  inclusionProof,
+  inclusionProofAsync,
+} from '../../src/audit/log/tree-store.js';
 import {
   CONSISTENCY_NODES,
   CONSISTENCY_PROOFS,

@@ -4,16 +4,12 @@ import { packChunk } from '../../src/audit/log/chunk.js';
 import { createHashPool, type HashPool } from '../../src/audit/log/hash-pool.js';
 import { canonicalize } from '../../src/audit/log/jcs.js';
 import { createMemoryTreeStore } from '../../src/audit/log/memory-tree-store.js';
-import { consistencyProof, leafHash, rootPlan } from '../../src/audit/log/merkle.js';
+import { leafHash, rootPlan } from '../../src/audit/log/merkle.js';
 import { verifyLogParallel } from '../../src/audit/log/parallel-verifier.js';
 import { generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
-import {
-  createLogVerifier,
-  type LeafRecord,
-  type VerifyOptions,
-  type VerifyReport,
-  verifyLog,
-} from '../../src/audit/log/verifier.js';
+import { consistencyProof } from '../../src/audit/log/tree-store.js';
+import { createLogVerifier, verifyLog } from '../../src/audit/log/verifier.js';
+import type { LeafRecord, VerifyOptions, VerifyReport } from '../../src/audit/log/verify-types.js';
 
 const origin = 'stint.example.com/audit';
 const logKey = parseSkey(generateNoteKey(origin).skey);

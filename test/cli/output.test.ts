@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { shortDetails } from '../../src/cli/commands/audit.js';
 import { formatLocalTime, formatRelative, formatWhen, truncate } from '../../src/cli/output.js';
+import { shortDetails } from '../../src/cli/render-audit-event.js';
 
 const now = new Date('2025-06-01T12:00:00Z');
 const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);

@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseCheckpoint } from '../../src/audit/log/checkpoint.js';
-import { verifyConsistency } from '../../src/audit/log/merkle.js';
+import { verifyConsistency } from '../../src/audit/log/proof-verification.js';
 import { type NoteVerifier, openNote } from '../../src/audit/log/signed-note.js';
 
 /**

@@ -1,6 +1,6 @@
 import { decodeBase64Strict } from '../log/base64.js';
 import { HASH_SIZE } from '../log/merkle.js';
-import type { LeafRecord } from '../log/verifier.js';
+import type { LeafRecord } from '../log/verify-types.js';
 
 /**
  * The audit export directory: the unit of archival and of offline verification (docs/audit.md).

@@ -5,18 +5,13 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../log/checkpoint.js';
 import { isAuditLogError } from '../log/errors.js';
 import type { HashPool } from '../log/hash-pool.js';
-import { rootPlan, verifyConsistency } from '../log/merkle.js';
+import { rootPlan } from '../log/merkle.js';
 import { verifyLogParallel } from '../log/parallel-verifier.js';
+import { verifyConsistency } from '../log/proof-verification.js';
 import type { NoteVerifier } from '../log/signed-note.js';
-import {
-  type LeafRecord,
-  type VerifiedCheckpoint,
-  type VerifyOptions,
-  type VerifyProblem,
-  type VerifyProblemCode,
-  type VerifyReport,
-  verifyLog,
-} from '../log/verifier.js';
+import { verifyLog } from '../log/verifier.js';
+import type { VerifyProblem, VerifyProblemCode } from '../log/verify-problem.js';
+import type { LeafRecord, VerifiedCheckpoint, VerifyOptions, VerifyReport } from '../log/verify-types.js';
 import {
   CHECKPOINT_FILE,
   CONSISTENCY_FILE,

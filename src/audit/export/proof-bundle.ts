@@ -2,9 +2,10 @@ import { encodeBase64 } from '../log/base64.js';
 import { type Checkpoint, openCheckpoint } from '../log/checkpoint.js';
 import { isAuditLogError } from '../log/errors.js';
 import { canonicalize, isCanonical } from '../log/jcs.js';
-import { bytesEqual, leafHash, verifyConsistency, verifyInclusion } from '../log/merkle.js';
+import { bytesEqual, leafHash } from '../log/merkle.js';
+import { verifyConsistency, verifyInclusion } from '../log/proof-verification.js';
 import type { NoteVerifier } from '../log/signed-note.js';
-import type { VerifyProblemCode } from '../log/verifier.js';
+import type { VerifyProblemCode } from '../log/verify-problem.js';
 import { decodeHash, decodeHashes, isCount } from './export-format.js';
 
 /**

@@ -1,5 +1,5 @@
 import { checkLeafMac, type LeafMacKey } from './leaf-mac.js';
-import type { VerifyProblem } from './verifier.js';
+import type { VerifyProblem } from './verify-problem.js';
 
 /**
  * The verifier's MAC check, for verifiers that hold the signing key (the server, an operator with the skey).

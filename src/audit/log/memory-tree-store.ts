@@ -1,7 +1,8 @@
 import { AuditLogError } from './errors.js';
 import { Frontier } from './frontier.js';
-import type { NodeId, TreeStore } from './merkle.js';
-import { rootAt } from './merkle.js';
+import type { NodeId } from './merkle.js';
+import type { TreeStore } from './tree-store.js';
+import { rootAt } from './tree-store.js';
 
 /**
  * Every complete subtree of the log, kept in memory: level ℓ holds one hash per 2^ℓ leaves. It is the

@@ -1,20 +1,13 @@
+import { prepareCheckpoints } from './checkpoint-targets.js';
 import { ChunkBuilder, type ChunkResult } from './chunk.js';
 import { AuditLogError } from './errors.js';
 import { createHashPool, type HashPool } from './hash-pool.js';
+import { checkLeaf, leafChecks, recordDefect } from './leaf-checks.js';
 import { compactRange, HASH_SIZE } from './merkle.js';
-import {
-  checkLeaf,
-  finishReport,
-  type LeafRecord,
-  leafChecks,
-  prepareCheckpoints,
-  recordDefect,
-  Sequencer,
-  startTree,
-  TreeCheck,
-  type VerifyOptions,
-  type VerifyReport,
-} from './verifier.js';
+import { Sequencer } from './sequencer.js';
+import { startTree, TreeCheck } from './tree-check.js';
+import { finishReport } from './verifier.js';
+import type { LeafRecord, VerifyOptions, VerifyReport } from './verify-types.js';
 
 export interface ParallelVerifyOptions extends VerifyOptions {
   /** A pool to reuse across runs (the caller closes it); otherwise one is made and closed here. */

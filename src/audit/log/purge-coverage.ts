@@ -1,4 +1,4 @@
-import type { VerifyProblem } from './verifier.js';
+import type { VerifyProblem } from './verify-problem.js';
 
 const DAY_MS = 86_400_000;
 /** PCI DSS 10.5.1: no purge may claim a shorter retention than a year. */

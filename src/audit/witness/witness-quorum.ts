@@ -1,5 +1,5 @@
 import { parseCheckpoint } from '../log/checkpoint.js';
-import type { VerifyProblem } from '../log/verifier.js';
+import type { VerifyProblem } from '../log/verify-problem.js';
 import { type CosignatureVerifier, cosignedBy } from './cosignature.js';
 
 export interface Witnessed {

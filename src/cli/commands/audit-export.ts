@@ -5,7 +5,7 @@ import { verifyExport } from '../../audit/export/export-verifier.js';
 import { ExportDirectoryError, writeExport } from '../../audit/export/export-writer.js';
 import { openCheckpoint } from '../../audit/log/checkpoint.js';
 import { isAuditLogError } from '../../audit/log/errors.js';
-import type { VerifyProblem } from '../../audit/log/verifier.js';
+import type { VerifyProblem } from '../../audit/log/verify-problem.js';
 import type { StintApi } from '../api.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';

@@ -1,5 +1,6 @@
 import { encodeBase64 } from '../../audit/log/base64.js';
-import type { VerifiedCheckpoint, VerifyProblem } from '../../audit/log/verifier.js';
+import type { VerifyProblem } from '../../audit/log/verify-problem.js';
+import type { VerifiedCheckpoint } from '../../audit/log/verify-types.js';
 import { EXIT_FAILURE, ExitStatus } from '../cli-error.js';
 import type { Output } from '../output.js';
 

@@ -6,7 +6,7 @@ import { CliError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { integerArg } from '../options.js';
 import type { Output } from '../output.js';
-import { shortDetails } from './audit.js';
+import { shortDetails } from '../render-audit-event.js';
 
 /** The most /v1/audit/events returns at once. */
 const EVENTS_PAGE = 1000;

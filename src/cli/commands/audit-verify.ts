@@ -7,12 +7,9 @@ import { openCheckpoint } from '../../audit/log/checkpoint.js';
 import { isAuditLogError } from '../../audit/log/errors.js';
 import { type LeafMacKey, leafMacKeys } from '../../audit/log/leaf-mac.js';
 import { parseSkey } from '../../audit/log/signed-note.js';
-import {
-  createLogVerifier,
-  type VerifiedCheckpoint,
-  type VerifyProblem,
-  type VerifyReport,
-} from '../../audit/log/verifier.js';
+import { createLogVerifier } from '../../audit/log/verifier.js';
+import type { VerifyProblem } from '../../audit/log/verify-problem.js';
+import type { VerifiedCheckpoint, VerifyReport } from '../../audit/log/verify-types.js';
 import { type CosignatureVerifier, parseWitnessVkey } from '../../audit/witness/cosignature.js';
 import { largestWitnessed, unwitnessed, type Witnessed } from '../../audit/witness/witness-quorum.js';
 import type { StintApi } from '../api.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { integerArg } from '../options.js';
-import { truncate } from '../output.js';
+import { shortDetails } from '../render-audit-event.js';
 import { registerAuditExport } from './audit-export.js';
 import { registerAuditKey } from './audit-keys.js';
 import { registerAuditProofs } from './audit-proof.js';
@@ -12,19 +12,6 @@ interface AuditListOptions {
   request?: string;
   after?: number;
   limit?: number;
-}
-
-/** The why of an event in a few words: its reason or comment, else its first plain fields. */
-export function shortDetails(details: Record<string, unknown>): string {
-  const parts: string[] = [];
-  if (typeof details.reason === 'string' && details.reason) parts.push(`reason: ${details.reason}`);
-  if (typeof details.comment === 'string' && details.comment) parts.push(`comment: ${details.comment}`);
-  if (parts.length === 0) {
-    for (const [k, v] of Object.entries(details)) {
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') parts.push(`${k}=${v}`);
-    }
-  }
-  return truncate(parts.join('; '), 60);
 }
 
 export function registerAudit(program: Command, ctx: CliContext): void {

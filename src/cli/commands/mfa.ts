@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { FactorResetView } from '../../mfa/factor-reset.js';
-import type { MfaStatusView, StepUpView, TotpEnrollmentView } from '../../mfa/mfa-types.js';
+import type { FactorResetView, MfaStatusView, StepUpView, TotpEnrollmentView } from '../../mfa/mfa-types.js';
 import { usageError } from '../cli-error.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createHttpClient, DEFAULT_URL, type HttpClient } from '../http-client.js';

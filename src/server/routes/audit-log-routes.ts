@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../../audit/audit-service.js';
 import { StintError } from '../../domain/errors.js';
 import { actorOf } from '../authenticate.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, type SchemaTypes } from '../schemas.js';
 
 const size = { type: 'integer', minimum: 0 } as const;
 const noteSchema = {
@@ -25,7 +25,8 @@ const signedNoteText = {
  */
 export function auditLogRoutes(audit: AuditService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.get(
       '/audit/checkpoint',
       {
         config: { public: true },
@@ -40,7 +41,7 @@ export function auditLogRoutes(audit: AuditService) {
       async (_request, reply) => reply.type('text/plain; charset=utf-8').send(await audit.latestNote()),
     );
 
-    app.get(
+    api.get(
       '/v1/audit/key',
       {
         config: { public: true },
@@ -64,7 +65,7 @@ export function auditLogRoutes(audit: AuditService) {
       async () => audit.key(),
     );
 
-    app.get<{ Querystring: { limit?: number } }>(
+    api.get(
       '/v1/audit/checkpoints',
       {
         config: { public: true },
@@ -87,7 +88,7 @@ export function auditLogRoutes(audit: AuditService) {
       async (request) => ({ checkpoints: await audit.checkpoints(request.query.limit ?? 100) }),
     );
 
-    app.post<{ Body: { size: number } }>(
+    api.post(
       '/v1/audit/checkpoints',
       {
         schema: {
@@ -101,7 +102,7 @@ export function auditLogRoutes(audit: AuditService) {
       async (request) => audit.checkpointAt(actorOf(request), request.body.size),
     );
 
-    app.get<{ Querystring: { start?: number; limit?: number } }>(
+    api.get(
       '/v1/audit/leaves',
       {
         schema: {
@@ -142,7 +143,7 @@ export function auditLogRoutes(audit: AuditService) {
       }),
     );
 
-    app.get<{ Querystring: { since: string; until: string } }>(
+    api.get(
       '/v1/audit/range',
       {
         schema: {
@@ -171,7 +172,7 @@ export function auditLogRoutes(audit: AuditService) {
       },
     );
 
-    app.get<{ Querystring: { size: number } }>(
+    api.get(
       '/v1/audit/frontier',
       {
         schema: {
@@ -197,7 +198,7 @@ export function auditLogRoutes(audit: AuditService) {
       async (request) => audit.frontier(actorOf(request), request.query.size),
     );
 
-    app.get<{ Querystring: { event?: string; seq?: number; size?: number } }>(
+    api.get(
       '/v1/audit/proof/inclusion',
       {
         schema: {
@@ -235,7 +236,7 @@ export function auditLogRoutes(audit: AuditService) {
       },
     );
 
-    app.get<{ Querystring: { old: number; new: number } }>(
+    api.get(
       '/v1/audit/proof/consistency',
       {
         config: { public: true },
@@ -268,7 +269,7 @@ export function auditLogRoutes(audit: AuditService) {
       async (request) => audit.consistency(request.query.old, request.query.new),
     );
 
-    app.post(
+    api.post(
       '/v1/audit/verify',
       {
         schema: {

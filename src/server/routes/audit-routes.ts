@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { RequestService } from '../../requests/request-types.js';
 import { actorOf } from '../authenticate.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, type SchemaTypes } from '../schemas.js';
 
 export function auditRoutes(service: RequestService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get<{ Querystring: { request?: string; after?: number; limit?: number } }>(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.get(
       '/v1/audit/events',
       {
         schema: {

@@ -15,7 +15,7 @@ import type { ResolveUser } from '../../identity/resolve-user.js';
 import { csrfTokenFor, type SessionStore } from '../../identity/session-store.js';
 import type { Clock } from '../../requests/context.js';
 import { actorOf, SESSION_COOKIE } from '../authenticate.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, type SchemaTypes } from '../schemas.js';
 
 const LOGIN_COOKIE = 'stint_login';
 const LOGIN_AAD = 'stint-login-state';
@@ -121,7 +121,8 @@ export function authRoutes(deps: AuthRouteDeps) {
   const cookieBase = { httpOnly: true, secure: config.cookieSecure, sameSite: 'lax' as const };
 
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.get(
       '/auth/session',
       {
         schema: {
@@ -143,7 +144,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       },
     );
 
-    app.post(
+    api.post(
       '/auth/logout',
       {
         config: { rateLimit },
@@ -167,7 +168,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     const oidc = deps.oidc;
     if (!oidc) return;
 
-    app.get(
+    api.get(
       '/v1/auth/config',
       {
         config: { public: true, rateLimit },
@@ -197,7 +198,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       }),
     );
 
-    app.get(
+    api.get(
       '/auth/login',
       {
         config: { public: true, rateLimit },
@@ -221,7 +222,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         }),
     );
 
-    app.get(
+    api.get(
       '/auth/callback',
       {
         config: { public: true, rateLimit },
@@ -253,7 +254,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       },
     );
 
-    app.post(
+    api.post(
       '/v1/auth/token',
       {
         config: { public: true, rateLimit },
@@ -287,9 +288,8 @@ export function authRoutes(deps: AuthRouteDeps) {
       },
       async (request, reply) =>
         guarded(request, reply, 'cli', async () => {
-          const body = request.body as { id_token: string; nonce?: string };
-          const idToken = body.id_token;
-          const nonce = body.nonce ?? null;
+          const idToken = request.body.id_token;
+          const nonce = request.body.nonce ?? null;
           const now = deps.clock();
           const claims = await oidc.client.verify(idToken, nonce, now);
           // Kept until the token expires: the same nonce can never buy a second session. Without a nonce

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { RequestService } from '../../requests/request-types.js';
 import { actorOf } from '../authenticate.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, type SchemaTypes } from '../schemas.js';
 
 export function directoryRoutes(service: RequestService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.get(
       '/v1/whoami',
       {
         schema: {
@@ -18,7 +19,7 @@ export function directoryRoutes(service: RequestService) {
       async (request) => service.whoami(actorOf(request)),
     );
 
-    app.get(
+    api.get(
       '/v1/resources',
       {
         schema: {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../schemas.js';
 
 /** Every field the probe reports passes through: the schema documents, it does not filter. */
 const statusView = {
@@ -20,7 +21,8 @@ function bounded(check: Promise<void>): Promise<void> {
 
 export function healthRoutes(ready: () => Promise<void>) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.get(
       '/healthz',
       {
         config: { public: true },
@@ -34,7 +36,7 @@ export function healthRoutes(ready: () => Promise<void>) {
       },
       async () => ({ status: 'ok' }),
     );
-    app.get(
+    api.get(
       '/readyz',
       {
         config: { public: true },

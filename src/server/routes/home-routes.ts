@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Stint } from '../../app/stint.js';
 import { createSessionStore, isSessionToken } from '../../identity/session-store.js';
 import { SESSION_COOKIE } from '../authenticate.js';
+import type { SchemaTypes } from '../schemas.js';
 
 /** Who a valid credential on the request belongs to, and by which kind of credential. */
 interface Caller {
@@ -103,7 +104,8 @@ export function homeRoutes(stint: Pick<Stint, 'tokens' | 'deps'>, opts: { signIn
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.get(
       '/',
       {
         config: { public: true, rateLimit: { max: 60, timeWindow: 60_000 } },

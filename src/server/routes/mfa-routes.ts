@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { MfaService, WebAuthnResponseJSON } from '../../mfa/mfa-types.js';
+import type { MfaService } from '../../mfa/mfa-types.js';
 import { actorOf } from '../authenticate.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, type SchemaTypes } from '../schemas.js';
 
 const errors = { ...errorResponses, 429: { $ref: 'Error#' } } as const;
 
@@ -72,9 +72,10 @@ const resetView = {
 /** Step-up MFA: every route acts on the caller's own factors, except the two-person reset of someone's. */
 export function mfaRoutes(service: MfaService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
+    const api = app.withTypeProvider<SchemaTypes>();
     const tags = ['mfa'];
 
-    app.get(
+    api.get(
       '/v1/mfa',
       {
         schema: {
@@ -87,7 +88,7 @@ export function mfaRoutes(service: MfaService) {
       async (request) => service.status(actorOf(request)),
     );
 
-    app.post(
+    api.post(
       '/v1/mfa/totp/enroll',
       {
         schema: {
@@ -110,7 +111,7 @@ export function mfaRoutes(service: MfaService) {
       },
     );
 
-    app.post<{ Body: { code: string } }>(
+    api.post(
       '/v1/mfa/totp/confirm',
       {
         schema: {
@@ -124,7 +125,7 @@ export function mfaRoutes(service: MfaService) {
       async (request) => service.confirmTotp(actorOf(request), request.body.code),
     );
 
-    app.post<{ Body: { method: 'totp'; code: string } }>(
+    api.post(
       '/v1/mfa/verify',
       {
         schema: {
@@ -143,7 +144,7 @@ export function mfaRoutes(service: MfaService) {
       async (request) => service.verify(actorOf(request), request.body),
     );
 
-    app.post(
+    api.post(
       '/v1/mfa/webauthn/register/options',
       {
         schema: {
@@ -156,7 +157,7 @@ export function mfaRoutes(service: MfaService) {
       async (request) => service.webauthnRegisterOptions(actorOf(request)),
     );
 
-    app.post<{ Body: { response: WebAuthnResponseJSON } }>(
+    api.post(
       '/v1/mfa/webauthn/register/verify',
       {
         schema: {
@@ -170,7 +171,7 @@ export function mfaRoutes(service: MfaService) {
       async (request) => service.webauthnRegisterVerify(actorOf(request), request.body.response),
     );
 
-    app.post(
+    api.post(
       '/v1/mfa/webauthn/authenticate/options',
       {
         schema: {
@@ -183,7 +184,7 @@ export function mfaRoutes(service: MfaService) {
       async (request) => service.webauthnAuthenticateOptions(actorOf(request)),
     );
 
-    app.post<{ Body: { user: string; reason: string } }>(
+    api.post(
       '/v1/mfa/resets',
       {
         schema: {
@@ -207,7 +208,7 @@ export function mfaRoutes(service: MfaService) {
         reply.status(201).send(await service.requestReset(actorOf(request), request.body)),
     );
 
-    app.post<{ Params: { id: string } }>(
+    api.post(
       '/v1/mfa/resets/:id/confirm',
       {
         schema: {
@@ -225,7 +226,7 @@ export function mfaRoutes(service: MfaService) {
       async (request) => service.confirmReset(actorOf(request), request.params.id),
     );
 
-    app.post<{ Body: { response: WebAuthnResponseJSON } }>(
+    api.post(
       '/v1/mfa/webauthn/authenticate/verify',
       {
         schema: {

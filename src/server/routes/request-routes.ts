@@ -1,22 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../../domain/duration.js';
-import { REQUEST_STATES, type RequestState } from '../../domain/request.js';
-import type { RequestScope, RequestService } from '../../requests/request-types.js';
+import { REQUEST_STATES } from '../../domain/request.js';
+import type { RequestService } from '../../requests/request-types.js';
 import { actorOf } from '../authenticate.js';
-import { commentBody, errorResponses, idParams } from '../schemas.js';
-
-interface IdParams {
-  id: string;
-}
-interface CommentBody {
-  comment?: string;
-}
+import { commentBody, errorResponses, idParams, type SchemaTypes } from '../schemas.js';
 
 const one = { 200: { $ref: 'Request#' }, ...errorResponses } as const;
 
 export function requestRoutes(service: RequestService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.post<{ Body: { resource: string; role: string; reason: string; duration?: string } }>(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.post(
       '/v1/requests',
       {
         schema: {
@@ -47,7 +41,7 @@ export function requestRoutes(service: RequestService) {
       },
     );
 
-    app.get<{ Querystring: { scope?: RequestScope; state?: RequestState; limit?: number } }>(
+    api.get(
       '/v1/requests',
       {
         schema: {
@@ -83,7 +77,7 @@ export function requestRoutes(service: RequestService) {
       },
     );
 
-    app.get<{ Params: IdParams }>(
+    api.get(
       '/v1/requests/:id',
       {
         schema: {
@@ -98,7 +92,7 @@ export function requestRoutes(service: RequestService) {
     );
 
     const review = (decision: 'approve' | 'deny') =>
-      app.post<{ Params: IdParams; Body: CommentBody | null }>(
+      api.post(
         `/v1/requests/:id/${decision}`,
         {
           schema: {
@@ -116,7 +110,7 @@ export function requestRoutes(service: RequestService) {
     review('approve');
     review('deny');
 
-    app.post<{ Params: IdParams; Body: CommentBody | null }>(
+    api.post(
       '/v1/requests/:id/withdraw',
       {
         schema: {
@@ -131,7 +125,7 @@ export function requestRoutes(service: RequestService) {
       async (request) => service.withdraw(actorOf(request), request.params.id, request.body?.comment ?? ''),
     );
 
-    app.post<{ Params: IdParams; Body: CommentBody | null }>(
+    api.post(
       '/v1/requests/:id/revoke',
       {
         schema: {
@@ -146,7 +140,7 @@ export function requestRoutes(service: RequestService) {
       async (request) => service.revoke(actorOf(request), request.params.id, request.body?.comment ?? ''),
     );
 
-    app.post<{ Params: IdParams }>(
+    api.post(
       '/v1/requests/:id/credentials',
       {
         schema: {

@@ -2,9 +2,10 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ScimAuthenticator } from '../../directory/scim-auth.js';
 import { ScimError } from '../../directory/scim-errors.js';
 import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from '../../directory/scim-resources.js';
-import { type ListQuery, MAX_PAGE, type ScimService } from '../../directory/scim-service.js';
+import { MAX_PAGE, type ScimService } from '../../directory/scim-service.js';
 import { isStintError, type StintError } from '../../domain/errors.js';
 import { strictJsonParser } from '../json-body.js';
+import type { SchemaTypes } from '../schemas.js';
 
 const SCIM_TYPE = 'application/scim+json; charset=utf-8';
 const SPC_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig';
@@ -167,11 +168,14 @@ const resourceView = { type: 'object', additionalProperties: true } as const;
 const resourceBody = {
   type: 'object',
   description: 'A SCIM resource (RFC 7643) or PatchOp (RFC 7644 §3.5.2)',
-};
+} as const;
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
 
-/** The OpenAPI description of one SCIM operation; SCIM has its own token (STINT_SCIM_TOKEN), not Stint's. */
-function doc(operationId: string, summary: string, extra: Record<string, unknown> = {}) {
+/**
+ * The OpenAPI description of one SCIM operation; SCIM has its own token (STINT_SCIM_TOKEN), not Stint's.
+ * `extra` keeps its literal type, so the route's request and reply types come from its schemas.
+ */
+function doc<const Extra extends object>(operationId: string, summary: string, extra = {} as Extra) {
   return {
     operationId,
     summary,
@@ -189,6 +193,7 @@ function doc(operationId: string, summary: string, extra: Record<string, unknown
  */
 export function scimRoutes(deps: ScimRoutesDeps) {
   async function scim(app: FastifyInstance): Promise<void> {
+    const api = app.withTypeProvider<SchemaTypes>();
     app.addContentTypeParser('application/scim+json', { parseAs: 'buffer' }, strictJsonParser(app));
 
     app.setErrorHandler((err: FastifyError | ScimError | StintError, request, reply) => {
@@ -223,19 +228,21 @@ export function scimRoutes(deps: ScimRoutesDeps) {
 
     // A full-group PUT from an IdP lists every member: more than the API's 64 KiB default.
     const opts = { config: { public: true }, bodyLimit: 1024 * 1024 } as const;
-    type WithId = { Params: { id: string } };
-    type WithQuery = { Querystring: ListQuery };
     const s = deps.service;
     const get = (operationId: string, summary: string) => ({
       ...opts,
       schema: doc(operationId, summary),
     });
-    const withId = (operationId: string, summary: string, extra: Record<string, unknown> = {}) => ({
+    const withId = <const Extra extends object>(
+      operationId: string,
+      summary: string,
+      extra = {} as Extra,
+    ) => ({
       ...opts,
       schema: doc(operationId, summary, { params: idParams, ...extra }),
     });
-    const created = { response: { 201: resourceView, ...scimErrors }, body: resourceBody };
-    const deleted = { response: { 204: { type: 'null' }, ...scimErrors } };
+    const created = { response: { 201: resourceView, ...scimErrors }, body: resourceBody } as const;
+    const deleted = { response: { 204: { type: 'null' }, ...scimErrors } } as const;
     const list = {
       querystring: {
         type: 'object',
@@ -247,33 +254,29 @@ export function scimRoutes(deps: ScimRoutesDeps) {
           excludedAttributes: { type: 'string' },
         },
       },
-    };
+    } as const;
 
-    app.get(
+    api.get(
       '/ServiceProviderConfig',
       get('scimGetServiceProviderConfig', 'What this SCIM service supports'),
       async () => SERVICE_PROVIDER_CONFIG,
     );
-    app.get('/Schemas', get('scimListSchemas', 'The SCIM schemas Stint reads'), async () => listOf(SCHEMAS));
-    app.get<WithId>('/Schemas/:id', withId('scimGetSchema', 'One SCIM schema'), async (req) => {
+    api.get('/Schemas', get('scimListSchemas', 'The SCIM schemas Stint reads'), async () => listOf(SCHEMAS));
+    api.get('/Schemas/:id', withId('scimGetSchema', 'One SCIM schema'), async (req) => {
       const found = SCHEMAS.find((x) => x.id === req.params.id);
       if (!found) throw new ScimError(404, `schema ${req.params.id} not found`);
       return found;
     });
-    app.get('/ResourceTypes', get('scimListResourceTypes', 'Users and Groups'), async () =>
+    api.get('/ResourceTypes', get('scimListResourceTypes', 'Users and Groups'), async () =>
       listOf(RESOURCE_TYPES),
     );
-    app.get<WithId>(
-      '/ResourceTypes/:id',
-      withId('scimGetResourceType', 'One SCIM resource type'),
-      async (req) => {
-        const found = RESOURCE_TYPES.find((x) => x.id === req.params.id);
-        if (!found) throw new ScimError(404, `resource type ${req.params.id} not found`);
-        return found;
-      },
-    );
+    api.get('/ResourceTypes/:id', withId('scimGetResourceType', 'One SCIM resource type'), async (req) => {
+      const found = RESOURCE_TYPES.find((x) => x.id === req.params.id);
+      if (!found) throw new ScimError(404, `resource type ${req.params.id} not found`);
+      return found;
+    });
 
-    app.post(
+    api.post(
       '/Users',
       { ...opts, schema: doc('scimCreateUser', 'Provision a user', created) },
       async (req, reply) => {
@@ -284,32 +287,30 @@ export function scimRoutes(deps: ScimRoutesDeps) {
           .send(user);
       },
     );
-    app.get<WithQuery>(
+    api.get(
       '/Users',
       { ...opts, schema: doc('scimListUsers', 'Users, filtered and paged', list) },
       async (req) => s.listUsers(req.query),
     );
-    app.get<WithId>('/Users/:id', withId('scimGetUser', 'One user'), async (req) => s.getUser(req.params.id));
-    app.put<WithId>(
-      '/Users/:id',
-      withId('scimReplaceUser', 'Replace a user', { body: resourceBody }),
-      async (req) => s.replaceUser(req.params.id, req.body),
+    api.get('/Users/:id', withId('scimGetUser', 'One user'), async (req) => s.getUser(req.params.id));
+    api.put('/Users/:id', withId('scimReplaceUser', 'Replace a user', { body: resourceBody }), async (req) =>
+      s.replaceUser(req.params.id, req.body),
     );
-    app.patch<WithId>(
+    api.patch(
       '/Users/:id',
       withId('scimPatchUser', 'Change a user (PatchOp)', { body: resourceBody }),
       async (req) => s.patchUser(req.params.id, req.body),
     );
-    app.delete<WithId>(
+    api.delete(
       '/Users/:id',
       withId('scimDeleteUser', 'Deprovision a user: their access ends', deleted),
-      async (req, reply) => {
+      async (req, reply: FastifyReply) => {
         await s.deleteUser(req.params.id);
         return reply.status(204).send();
       },
     );
 
-    app.post(
+    api.post(
       '/Groups',
       { ...opts, schema: doc('scimCreateGroup', 'Provision a group', created) },
       async (req, reply) => {
@@ -320,28 +321,26 @@ export function scimRoutes(deps: ScimRoutesDeps) {
           .send(group);
       },
     );
-    app.get<WithQuery>(
+    api.get(
       '/Groups',
       { ...opts, schema: doc('scimListGroups', 'Groups, filtered and paged', list) },
       async (req) => s.listGroups(req.query),
     );
-    app.get<WithId>('/Groups/:id', withId('scimGetGroup', 'One group'), async (req) =>
-      s.getGroup(req.params.id),
-    );
-    app.put<WithId>(
+    api.get('/Groups/:id', withId('scimGetGroup', 'One group'), async (req) => s.getGroup(req.params.id));
+    api.put(
       '/Groups/:id',
       withId('scimReplaceGroup', 'Replace a group', { body: resourceBody }),
       async (req) => s.replaceGroup(req.params.id, req.body),
     );
-    app.patch<WithId>(
+    api.patch(
       '/Groups/:id',
       withId('scimPatchGroup', 'Change a group (PatchOp)', { body: resourceBody }),
       async (req) => s.patchGroup(req.params.id, req.body),
     );
-    app.delete<WithId>(
+    api.delete(
       '/Groups/:id',
       withId('scimDeleteGroup', 'Remove a group', deleted),
-      async (req, reply) => {
+      async (req, reply: FastifyReply) => {
         await s.deleteGroup(req.params.id);
         return reply.status(204).send();
       },
@@ -354,7 +353,7 @@ export function scimRoutes(deps: ScimRoutesDeps) {
         'bulk operations are not supported (ServiceProviderConfig: bulk.supported false)',
       );
     };
-    app.post(
+    api.post(
       '/Bulk',
       {
         ...opts,
@@ -375,7 +374,7 @@ export function scimRoutes(deps: ScimRoutesDeps) {
         `no SCIM endpoint ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
       );
     };
-    app.all('/*', { ...opts, onRequest: unknown, schema: { hide: true } }, unknown);
+    api.all('/*', { ...opts, onRequest: unknown, schema: { hide: true } }, unknown);
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {

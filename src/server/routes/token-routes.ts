@@ -5,7 +5,7 @@ import type { TokenStore } from '../../auth/token-store.js';
 import { StintError } from '../../domain/errors.js';
 import type { Clock } from '../../requests/context.js';
 import { actorOf } from '../authenticate.js';
-import { errorResponses } from '../schemas.js';
+import { errorResponses, type SchemaTypes } from '../schemas.js';
 
 const tokenView = {
   type: 'object',
@@ -28,7 +28,8 @@ const tokenView = {
  */
 export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get(
+    const api = app.withTypeProvider<SchemaTypes>();
+    api.get(
       '/v1/tokens',
       {
         schema: {
@@ -48,13 +49,13 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
       },
       async (request) => {
         const actor = actorOf(request);
-        const all = (request.query as { all?: boolean }).all === true;
+        const all = request.query.all === true;
         authorize(actor, all ? 'token.manage-all' : 'token.manage');
         return { tokens: await deps.tokens.list(all ? null : actor.userId) };
       },
     );
 
-    app.post(
+    api.post(
       '/v1/tokens',
       {
         schema: {
@@ -88,16 +89,16 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
       async (request, reply) => {
         const actor = actorOf(request);
         authorize(actor, 'token.manage');
-        const body = request.body as { name: string; scopes: string[]; expiresInDays: number };
+        const { name, scopes, expiresInDays } = request.body;
         const now = deps.clock();
-        const expiresAt = new Date(now.getTime() + body.expiresInDays * 86_400_000);
-        const created = await deps.tokens.create(actor.userId, body.name, now, expiresAt, body.scopes);
+        const expiresAt = new Date(now.getTime() + expiresInDays * 86_400_000);
+        const created = await deps.tokens.create(actor.userId, name, now, expiresAt, scopes);
         const view = await deps.tokens.get(created.id);
         return reply.status(201).send({ ...view, token: created.token });
       },
     );
 
-    app.delete(
+    api.delete(
       '/v1/tokens/:id',
       {
         schema: {
@@ -116,13 +117,16 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
       async (request) => {
         const actor = actorOf(request);
         authorize(actor, 'token.manage');
-        const { id } = request.params as { id: string };
+        const { id } = request.params;
         const token = await deps.tokens.get(id);
         if (!token || (token.userId !== actor.userId && !can(actor, 'token.manage-all'))) {
           throw new StintError('NOT_FOUND', `token ${id} not found`);
         }
         await deps.tokens.revoke(id, deps.clock());
-        return deps.tokens.get(id);
+        const revoked = await deps.tokens.get(id);
+        // Never taken: revoking keeps the row, and tokens are never deleted.
+        if (!revoked) throw new StintError('NOT_FOUND', `token ${id} not found`);
+        return revoked;
       },
     );
   };

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './migration-context.js';
 
 /** Released migrations are never edited; add a new file instead. */
 export function initial(ctx: MigrationContext) {

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './migration-context.js';
 
 /**
  * The audit trail as a Merkle log (RFC 9162): every event is a leaf whose index (`seq`) is assigned gap-free in

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './migration-context.js';
 
 /**
  * Identity: sign-in sessions (portal cookie or CLI bearer), the ID-token nonces already used (so a captured

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './migration-context.js';
 
 /**
  * People and groups pushed by an identity provider over SCIM 2.0. A SCIM DELETE keeps the row as a tombstone

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './migration-context.js';
 
 /** Step-up MFA: TOTP secrets (sealed), WebAuthn credentials, single-use challenges, failures and step-ups. */
 export function mfa(ctx: MigrationContext) {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { MigrationContext } from './index.js';
+import type { MigrationContext } from './migration-context.js';
 
 /**
  * Directory facts taken from the OIDC provider's claims at each sign-in (STINT_OIDC_CLAIMS_DIRECTORY): one row

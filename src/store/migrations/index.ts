@@ -8,11 +8,9 @@ import { oidcProfiles } from './0006-oidc-profiles.js';
 import { storeIdentity } from './0007-store-identity.js';
 import { factorChanges } from './0008-factor-changes.js';
 import { auditIntegrity } from './0009-audit-integrity.js';
+import type { MigrationContext } from './migration-context.js';
 
-export type Dialect = 'sqlite' | 'postgres';
-export interface MigrationContext {
-  dialect: Dialect;
-}
+export type { Dialect, MigrationContext } from './migration-context.js';
 
 /**
  * Migrations are compiled into the program (no directory scan), so the bundle that runs is the bundle that
