@@ -17,7 +17,7 @@ export interface Actor {
   authAt?: Date | null;
 }
 
-export type RevocationStatus = 'none' | 'pending' | 'done';
+export type RevocationStatus = 'none' | 'pending' | 'done' | 'abandoned';
 
 /** A request as the API shows it: never a secret in it. Dates as ISO strings. */
 export interface RequestView {
