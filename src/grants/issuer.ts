@@ -64,7 +64,13 @@ export function createIssuer(
     try {
       provider = deps.providers.get(resource);
       issued = await provider.issue(
-        { requestId: id, requester: request.requester, role: request.role, grants: roleDef.grants, expiresAt },
+        {
+          requestId: id,
+          requester: request.requester,
+          role: request.role,
+          grants: roleDef.grants,
+          expiresAt,
+        },
         NO_CANCEL,
       );
     } catch (e) {

@@ -35,8 +35,7 @@ export function createRevoker(
     if (grant.revocation === 'abandoned') return false;
     try {
       const resource = deps.policy.current().resources.get(grant.resource);
-      if (!resource)
-        throw permanentProviderError(`resource ${grant.resource} is no longer in the policy`);
+      if (!resource) throw permanentProviderError(`resource ${grant.resource} is no longer in the policy`);
       const provider = deps.providers.get(resource);
       await provider.revoke({ principal: grant.principal }, NO_CANCEL);
       if (!(await provider.verifyRevoked({ principal: grant.principal }, NO_CANCEL)).gone) {

@@ -26,7 +26,10 @@ export interface InstrumentOptions {
 
 /** Calls worth an info line when they succeed; reads are counted, not logged. */
 const LOGGED: ReadonlySet<ProviderMethod> = new Set(['issue', 'revoke']);
-const MESSAGE: Partial<Record<ProviderMethod, string>> = { issue: 'credential issued', revoke: 'credential revoked' };
+const MESSAGE: Partial<Record<ProviderMethod, string>> = {
+  issue: 'credential issued',
+  revoke: 'credential revoked',
+};
 
 /**
  * What of a call may be logged: every field of the request and result except `secret`, of which only the field

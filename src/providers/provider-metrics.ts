@@ -13,7 +13,12 @@ export interface ProviderCallStats {
 }
 
 export interface ProviderMetrics {
-  record(call: { kind: string; method: ProviderMethod; ms: number; outcome: 'ok' | 'failed' | 'cancelled' }): void;
+  record(call: {
+    kind: string;
+    method: ProviderMethod;
+    ms: number;
+    outcome: 'ok' | 'failed' | 'cancelled';
+  }): void;
   /** A copy, sorted by kind then method: for an operations module to publish. */
   snapshot(): ProviderCallStats[];
 }

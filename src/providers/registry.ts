@@ -29,13 +29,15 @@ const KINDS: { [K in ProviderKind]: KindEntry<Extract<ProviderConfig, { kind: K 
         { adminUrl: readConnectionRef(resource, env) },
         describeRef(resource.connection),
       ),
-    create: (config, { owner, logger }) => createPostgresProvider({ config, owner, ...(logger ? { logger } : {}) }),
+    create: (config, { owner, logger }) =>
+      createPostgresProvider({ config, owner, ...(logger ? { logger } : {}) }),
   },
 };
 
 function entryFor(resource: Resource): KindEntry<ProviderConfig> {
   const entry = (KINDS as Record<string, KindEntry<ProviderConfig> | undefined>)[resource.kind];
-  if (!entry) throw new StintError('CONFIG_INVALID', `resource ${resource.id}: unknown kind ${String(resource.kind)}`);
+  if (!entry)
+    throw new StintError('CONFIG_INVALID', `resource ${resource.id}: unknown kind ${String(resource.kind)}`);
   return entry;
 }
 
@@ -49,7 +51,10 @@ export function resolveProviderConfig(resource: Resource, env: Env): ProviderCon
  * variable, an unreadable file or a bad URL stops the boot, or refuses the reload, with one CONFIG_INVALID that
  * lists every resource at fault. Values are never in the message.
  */
-export function resolveProviderConfigs(policy: Pick<Policy, 'resources'>, env: Env): Map<string, ProviderConfig> {
+export function resolveProviderConfigs(
+  policy: Pick<Policy, 'resources'>,
+  env: Env,
+): Map<string, ProviderConfig> {
   const configs = new Map<string, ProviderConfig>();
   const problems: string[] = [];
   for (const resource of policy.resources.values()) {
@@ -75,9 +80,16 @@ export interface CreateProviderOptions {
 }
 
 /** A resource's provider, inside the wrapper that logs, times out and counts its calls. */
-export function createProvider(resource: Resource, env: Env, options: CreateProviderOptions): CredentialProvider {
+export function createProvider(
+  resource: Resource,
+  env: Env,
+  options: CreateProviderOptions,
+): CredentialProvider {
   const entry = entryFor(resource);
-  const inner = entry.create(entry.configure(resource, env), { owner: options.owner, logger: options.logger });
+  const inner = entry.create(entry.configure(resource, env), {
+    owner: options.owner,
+    logger: options.logger,
+  });
   return instrumentProvider(inner, {
     resource: resource.id,
     logger: options.logger ?? silentLogger,

@@ -67,10 +67,7 @@ function checkout(pool: pg.Pool, signal: AbortSignal): Promise<pg.PoolClient> {
   checkSignal(signal);
   const pending = pool.connect();
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      pending.then((c) => c.release(), () => {});
-      reject(new Aborted('aborted'));
-    };
+    const onAbort = () => reject(new Aborted('aborted'));
     signal.addEventListener('abort', onAbort, { once: true });
     pending.then(
       (client) => {
@@ -99,6 +96,10 @@ export async function withConnection<T>(
   const client = await checkout(admin.pool, signal);
   const onAbort = () => void client.end().catch(() => {});
   signal.addEventListener('abort', onAbort, { once: true });
+  // A connection lost between two statements is reported by the next one; the pool's own listener covers only
+  // idle clients, so without this an 'error' on a checked-out client would end the process.
+  const onError = () => {};
+  client.on('error', onError);
   let failed = false;
   try {
     return await fn(client);
@@ -107,6 +108,7 @@ export async function withConnection<T>(
     throw err;
   } finally {
     signal.removeEventListener('abort', onAbort);
+    client.off('error', onError);
     client.release(failed || signal.aborted ? true : undefined);
   }
 }

@@ -3,7 +3,7 @@ import type { IssueRequest, IssueResult } from '../provider.js';
 import type { Admin } from './connect.js';
 import { CreateRoleFailed, createRole } from './create-role.js';
 import { parseComment, principalFor } from './principal-name.js';
-import { readRoleTag, type RoleTag, unsafeGrants } from './tags.js';
+import { type RoleTag, readRoleTag, unsafeGrants } from './tags.js';
 import { terminateBackend } from './terminate-sessions.js';
 
 /** What undoing an issuance of unknown outcome may take, on its own deadline: the caller's may be spent. */
@@ -50,7 +50,10 @@ export async function issueCredential(
     // A role of this name is what an earlier attempt for the same request left; anything else is a name clash
     // (ids that differ only in case or punctuation) and must not be touched.
     const tag = parseComment(leftover.comment);
-    if (tag?.requestId !== request.requestId || (tag.storeId !== null && tag.storeId !== admin.owner.storeId)) {
+    if (
+      tag?.requestId !== request.requestId ||
+      (tag.storeId !== null && tag.storeId !== admin.owner.storeId)
+    ) {
       throw new StintError(
         'PROVIDER_ERROR',
         `postgres target ${resourceId}: ${action}: a role of that name exists for another request`,
@@ -61,7 +64,11 @@ export async function issueCredential(
   }
 
   try {
-    return await createRole(admin, { requestId: request.requestId, principal, grants, expiresAt: request.expiresAt }, signal);
+    return await createRole(
+      admin,
+      { requestId: request.requestId, principal, grants, expiresAt: request.expiresAt },
+      signal,
+    );
   } catch (err) {
     if (!(err instanceof CreateRoleFailed)) throw admin.fail(action, err, signal);
     if (err.unknown) await undo(admin, principal, err.backendPid, revoke);

@@ -16,7 +16,11 @@ const COLLISION_ATTEMPTS = 3;
  * Ends a credential: NOLOGIN, sessions terminated, then the role dropped. Only a role Stint made, for this
  * store, is touched; a role already gone answers `absent`.
  */
-export async function revokeRole(admin: Admin, principal: string, signal: AbortSignal): Promise<RevokeResult> {
+export async function revokeRole(
+  admin: Admin,
+  principal: string,
+  signal: AbortSignal,
+): Promise<RevokeResult> {
   const { resourceId } = admin.config;
   if (!isPrincipalName(principal)) {
     // No retry turns a name Stint never makes into one it does.
