@@ -75,7 +75,11 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
 
     ping: (_request, signal) =>
       guarded('ping', signal, async () => {
-        const { rows } = await query<{ version: string }>(admin, signal, "SELECT current_setting('server_version') AS version");
+        const { rows } = await query<{ version: string }>(
+          admin,
+          signal,
+          "SELECT current_setting('server_version') AS version",
+        );
         return { target: `PostgreSQL ${rows[0]?.version ?? 'unknown'}` };
       }),
 
