@@ -1,6 +1,6 @@
 import { isStintError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
-import { type CredentialProvider, isCancelled, type ProviderMethod } from './provider.js';
+import { type CredentialProvider, isCancelled, NO_CANCEL, type ProviderMethod } from './provider.js';
 import type { ProviderMetrics } from './provider-metrics.js';
 
 /**
@@ -73,7 +73,9 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     try {
-      const result = await run(request, AbortSignal.any([signal, deadline.signal]));
+      // NO_CANCEL lives for the whole process: composing with it would only pile dependents onto it.
+      const composed = signal === NO_CANCEL ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
+      const result = await run(request, composed);
       metrics?.record({ kind, method, ms: elapsed(), outcome: 'ok' });
       if (LOGGED.has(method)) {
         logger.info(
