@@ -1,10 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  CredentialProvider,
-  IssuedCredential,
-  IssueInput,
-  OwnedPrincipal,
-} from '../src/providers/provider.js';
+import type { CredentialProvider } from '../src/providers/provider.js';
 
 /**
  * A credential provider with no network I/O, for the throughput and memory figures: it keeps principals in a
@@ -20,28 +15,32 @@ export function createMemoryProvider(): CredentialProvider & { readonly live: nu
     get live() {
       return owned.size;
     },
-    async issue(input: IssueInput): Promise<IssuedCredential> {
-      const principal = principalFor(input.requestId);
+    async issue(request) {
+      const principal = principalFor(request.requestId);
       const password = randomBytes(32).toString('base64url');
-      owned.set(principal, input.requestId);
+      owned.set(principal, request.requestId);
       return {
         principal,
         secret: { url: `memory://${principal}:${password}@bench/db`, username: principal, password },
       };
     },
-    async revoke(principal: string): Promise<void> {
-      owned.delete(principal);
+    async revoke({ principal }) {
+      return { outcome: owned.delete(principal) ? 'revoked' : 'absent' };
     },
-    async verifyRevoked(principal: string): Promise<boolean> {
-      return !owned.has(principal);
+    async verifyRevoked({ principal }) {
+      return { gone: !owned.has(principal) };
     },
-    async listOwned(): Promise<OwnedPrincipal[]> {
-      return [...owned].map(([principal, requestId]) => ({ principal, requestId, legacy: false }));
+    async listOwned() {
+      return {
+        principals: [...owned].map(([principal, requestId]) => ({ principal, requestId, legacy: false })),
+      };
     },
     async listForeign() {
-      return [];
+      return { principals: [] };
     },
-    async ping(): Promise<void> {},
+    async ping() {
+      return { target: 'memory' };
+    },
     async close(): Promise<void> {
       owned.clear();
     },

@@ -22,22 +22,24 @@ export function timeProvider(inner: CredentialProvider, times: ProviderTimes): C
   return {
     kind: inner.kind,
     principalFor: (id) => inner.principalFor(id),
-    async issue(input) {
+    async issue(request, signal) {
       const started = performance.now();
-      const issued = await inner.issue(input);
-      times.issueMs.set(input.requestId, performance.now() - started);
+      const issued = await inner.issue(request, signal);
+      times.issueMs.set(request.requestId, performance.now() - started);
       return issued;
     },
-    async revoke(principal) {
+    async revoke(request, signal) {
+      const { principal } = request;
       if (!times.revokeCalledAt.has(principal)) times.revokeCalledAt.set(principal, Date.now());
       const started = performance.now();
-      await inner.revoke(principal);
+      const result = await inner.revoke(request, signal);
       if (!times.revokeMs.has(principal)) times.revokeMs.set(principal, performance.now() - started);
+      return result;
     },
-    verifyRevoked: (principal) => inner.verifyRevoked(principal),
-    listOwned: () => inner.listOwned(),
-    listForeign: () => inner.listForeign(),
-    ping: () => inner.ping(),
+    verifyRevoked: (request, signal) => inner.verifyRevoked(request, signal),
+    listOwned: (request, signal) => inner.listOwned(request, signal),
+    listForeign: (request, signal) => inner.listForeign(request, signal),
+    ping: (request, signal) => inner.ping(request, signal),
     close: () => inner.close(),
   };
 }

@@ -21,7 +21,13 @@ export interface AuditEventBody {
 }
 
 /** Actions that record something failing rather than something done. */
-const FAILURES = new Set(['request.failed', 'grant.revocation_failed', 'auth.failed', 'mfa.failed']);
+const FAILURES = new Set([
+  'request.failed',
+  'grant.revocation_failed',
+  'grant.revocation_abandoned',
+  'auth.failed',
+  'mfa.failed',
+]);
 
 export function resultOf(action: string): 'success' | 'failure' {
   return FAILURES.has(action) ? 'failure' : 'success';

@@ -36,5 +36,7 @@ export function expiresField(r: RequestView, when: (iso: string) => string): str
 export function revocationLine(r: RequestView): string | null {
   if (r.revocation === 'pending') return `revocation pending: ${r.revocationError ?? 'not yet confirmed'}`;
   if (r.revocation === 'done') return 'revocation: done (credential removed from the target)';
+  if (r.revocation === 'abandoned')
+    return `revocation ABANDONED (check the target by hand): ${r.revocationError}`;
   return null;
 }

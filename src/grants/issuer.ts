@@ -1,7 +1,7 @@
 import { isStintError, StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import { activate, fail } from '../domain/state-machine.js';
-import type { CredentialProvider } from '../providers/provider.js';
+import { type CredentialProvider, NO_CANCEL } from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
 import { type GrantRow, grantStore } from '../store/grant-store.js';
@@ -63,13 +63,16 @@ export function createIssuer(
     const expiresAt = new Date(activatedAt.getTime() + request.durationSeconds * 1000);
     try {
       provider = deps.providers.get(resource);
-      issued = await provider.issue({
-        requestId: id,
-        requester: request.requester,
-        role: request.role,
-        grants: roleDef.grants,
-        expiresAt,
-      });
+      issued = await provider.issue(
+        {
+          requestId: id,
+          requester: request.requester,
+          role: request.role,
+          grants: roleDef.grants,
+          expiresAt,
+        },
+        NO_CANCEL,
+      );
     } catch (e) {
       deps.logger.warn({ requestId: id, err: e }, 'credential issuance failed');
       return failRequest(request, `issuing the credential failed: ${describeError(e)}`);
@@ -96,7 +99,7 @@ export function createIssuer(
       result = { request: transition.request, grant };
     } catch (e) {
       // Withdrawn or revoked while we issued, or the store failed: nothing may be left on the target.
-      await provider.revoke(issued.principal).catch((err: unknown) => {
+      await provider.revoke({ principal: issued.principal }, NO_CANCEL).catch((err: unknown) => {
         deps.logger.error(
           { requestId: id, err },
           'undoing an unrecorded credential failed; the reconciler will remove it',

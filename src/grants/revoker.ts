@@ -1,8 +1,9 @@
 import { appendAudit } from '../audit/audit-store.js';
 import { isStintError, StintError } from '../domain/errors.js';
 import { SYSTEM_ACTOR } from '../domain/state-machine.js';
+import { isPermanentFailure, NO_CANCEL, permanentProviderError } from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
-import { grantStore } from '../store/grant-store.js';
+import { type GrantRow, grantStore } from '../store/grant-store.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
@@ -19,7 +20,8 @@ export function backoffMs(attempts: number): number {
 
 /**
  * Removes a grant's credential from its target and records the outcome. Access has already ended in Stint
- * (the grant is "revocation pending"); this makes it true on the target, and is retried until it is.
+ * (the grant is "revocation pending"); this makes it true on the target, and is retried until it is, or until
+ * the provider says no retry can succeed: then the revocation is `abandoned`, loudly, for a person to finish.
  */
 export function createRevoker(
   deps: Pick<WorkflowDeps, 'store' | 'policy' | 'providers' | 'clock' | 'logger'>,
@@ -30,13 +32,13 @@ export function createRevoker(
   async function attempt(requestId: string): Promise<boolean> {
     const grant = await grantStore.get(db, requestId);
     if (!grant || grant.revocation === 'done') return true;
+    if (grant.revocation === 'abandoned') return false;
     try {
       const resource = deps.policy.current().resources.get(grant.resource);
-      if (!resource)
-        throw new StintError('PROVIDER_ERROR', `resource ${grant.resource} is no longer in the policy`);
+      if (!resource) throw permanentProviderError(`resource ${grant.resource} is no longer in the policy`);
       const provider = deps.providers.get(resource);
-      await provider.revoke(grant.principal);
-      if (!(await provider.verifyRevoked(grant.principal))) {
+      await provider.revoke({ principal: grant.principal }, NO_CANCEL);
+      if (!(await provider.verifyRevoked({ principal: grant.principal }, NO_CANCEL)).gone) {
         throw new StintError(
           'PROVIDER_ERROR',
           `${grant.principal} still present on ${grant.resource} after revocation`,
@@ -60,6 +62,7 @@ export function createRevoker(
       });
       return true;
     } catch (e) {
+      if (isPermanentFailure(e)) return abandon(grant, describeError(e));
       const now = deps.clock();
       const attempts = grant.revoke_attempts + 1;
       const nextAt = new Date(now.getTime() + backoffMs(attempts));
@@ -86,6 +89,31 @@ export function createRevoker(
       });
       return false;
     }
+  }
+
+  /**
+   * No retry can succeed (the target's database is gone, the resource left the policy): a terminal state the
+   * sweeper no longer picks up, an alerting audit event and an error line. What may remain on the target is
+   * for a person to remove.
+   */
+  async function abandon(grant: GrantRow, error: string): Promise<boolean> {
+    const now = deps.clock();
+    const attempts = grant.revoke_attempts + 1;
+    deps.logger.error(
+      { requestId: grant.request_id, resource: grant.resource, principal: grant.principal, attempts, error },
+      'revocation abandoned: it cannot succeed; check the target by hand',
+    );
+    await db.transaction().execute(async (trx) => {
+      if (!(await grantStore.markRevocationAbandoned(trx, grant.request_id, error))) return;
+      await appendAudit(trx, {
+        at: now,
+        actor: SYSTEM_ACTOR,
+        action: 'grant.revocation_abandoned',
+        requestId: grant.request_id,
+        details: { resource: grant.resource, principal: grant.principal, attempts, error, alert: true },
+      });
+    });
+    return false;
   }
 
   return {

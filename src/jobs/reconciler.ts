@@ -3,7 +3,7 @@ import { isStintError, StintError } from '../domain/errors.js';
 import { SYSTEM_ACTOR, vanish } from '../domain/state-machine.js';
 import { describeError, type Revoker } from '../grants/revoker.js';
 import type { Resource } from '../policy/policy-types.js';
-import type { CredentialProvider } from '../providers/provider.js';
+import { type CredentialProvider, NO_CANCEL } from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
 import { grantStore } from '../store/grant-store.js';
@@ -38,7 +38,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
     // Read before the target: a grant live here had its role created before this read, so a role missing
     // from the listing after it was removed (or is being revoked, which the transition below re-checks).
     const live = await liveGrants(db, resource.id);
-    const owned = await provider.listOwned();
+    const { principals: owned } = await provider.listOwned({}, NO_CANCEL);
     report.owned = owned.length;
     // Read after the target: a role listed there whose request is approved or active here is a live one.
     const snapshot = await ownershipSnapshot(
@@ -56,7 +56,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
       }
       const state = row?.state;
       if ((grant?.revocation === 'none' && state === 'active') || (!grant && state === 'approved')) continue;
-      await provider.revoke(o.principal);
+      await provider.revoke({ principal: o.principal }, NO_CANCEL);
       report.removed.push(o.principal);
       await appendAudit(db, {
         at: deps.clock(),
@@ -71,7 +71,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
     for (const g of live) {
       if (listed.has(g.principal)) continue;
       // Not in the listing is not yet gone: a role whose tag someone edited still exists and still logs in.
-      if (!(await provider.verifyRevoked(g.principal))) continue;
+      if (!(await provider.verifyRevoked({ principal: g.principal }, NO_CANCEL)).gone) continue;
       if (await markVanished(resource, g.requestId, g.principal)) report.vanished.push(g.requestId);
     }
 
@@ -107,7 +107,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
     provider: CredentialProvider,
     report: ReconcileReport,
   ): Promise<void> {
-    const foreign = await provider.listForeign();
+    const { principals: foreign } = await provider.listForeign({}, NO_CANCEL);
     report.foreign = foreign.length;
     const settings = deps.policy.current().settings;
     for (const storeId of new Set(foreign.map((f) => f.storeId))) {
@@ -157,9 +157,9 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
     const settings = deps.policy.current().settings;
     if (settings.allowSharedDeploymentName) return;
     for (const resource of deps.policy.current().resources.values()) {
-      let foreign: Awaited<ReturnType<CredentialProvider['listForeign']>>;
+      let foreign: Awaited<ReturnType<CredentialProvider['listForeign']>>['principals'];
       try {
-        foreign = await deps.providers.get(resource).listForeign();
+        ({ principals: foreign } = await deps.providers.get(resource).listForeign({}, NO_CANCEL));
       } catch (e) {
         deps.logger.warn(
           { resource: resource.id, err: e },

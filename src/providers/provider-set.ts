@@ -1,15 +1,25 @@
 import type { Resource } from '../policy/policy-types.js';
 import type { CredentialProvider, TargetOwner } from './provider.js';
+import { createProviderMetrics, type ProviderMetrics } from './provider-metrics.js';
 
-/** Builds a resource's provider; it must tag what it creates with `owner`, the only owner it reconciles for. */
-export type ProviderFactory = (resource: Resource, owner: TargetOwner) => CredentialProvider;
+/**
+ * Builds a resource's provider; it must tag what it creates with `owner`, the only owner it reconciles for, and
+ * record its calls in `ctx.metrics` (createProvider does both).
+ */
+export type ProviderFactory = (
+  resource: Resource,
+  owner: TargetOwner,
+  ctx: { metrics: ProviderMetrics },
+) => CredentialProvider;
 
 /**
  * One provider (and its admin connection pool) per resource, created on first use. A policy reload that changes
- * a resource's connection (or the deployment's name) gets a fresh provider; the old one is closed.
+ * a resource's connection (or the deployment's name) gets a fresh provider; the old one is closed. The call
+ * metrics outlive the providers, so a reload does not reset them.
  */
 export function createProviderSet(factory: ProviderFactory, owner: () => TargetOwner) {
   const byResource = new Map<string, { key: string; provider: CredentialProvider }>();
+  const metrics = createProviderMetrics();
 
   return {
     get(resource: Resource): CredentialProvider {
@@ -18,10 +28,12 @@ export function createProviderSet(factory: ProviderFactory, owner: () => TargetO
       const cached = byResource.get(resource.id);
       if (cached && cached.key === key) return cached.provider;
       if (cached) void cached.provider.close().catch(() => {});
-      const provider = factory(resource, who);
+      const provider = factory(resource, who, { metrics });
       byResource.set(resource.id, { key, provider });
       return provider;
     },
+    /** Counts and durations of every provider call, per kind and method. */
+    metrics: (): ReturnType<ProviderMetrics['snapshot']> => metrics.snapshot(),
     async closeAll(): Promise<void> {
       const all = [...byResource.values()];
       byResource.clear();

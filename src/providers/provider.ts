@@ -1,9 +1,20 @@
+import { StintError } from '../domain/errors.js';
+
 /**
- * One interface for every credential target (PostgreSQL now; SSH, cloud, Kubernetes later). The core never
- * talks to a target directly: it asks a provider to issue, revoke, verify and list what Stint owns.
+ * One contract for every credential target (PostgreSQL now; SSH, cloud, Kubernetes later). The core never talks
+ * to a target directly: it asks a provider to issue, revoke, verify and list what Stint owns.
+ *
+ * Shaped after Vault's database plugin SDK (dbplugin/v5): every call takes one request object and a cancellation
+ * signal, and answers one result object, so a field can be added to either side without touching every
+ * provider and caller. Logging, deadlines and metrics are not a provider's business: `instrumentProvider` wraps
+ * any provider with them.
  */
 
-export interface IssueInput {
+/** The kinds of target Stint knows. Closed: a new kind is a new folder and one entry in the registry. */
+export const PROVIDER_KINDS = ['postgres'] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+
+export interface IssueRequest {
   requestId: string;
   requester: string;
   /** The resource role asked for, e.g. `admin`. */
@@ -14,12 +25,35 @@ export interface IssueInput {
   expiresAt: Date;
 }
 
-export interface IssuedCredential {
+export interface IssueResult {
   /** The name of what was created on the target, e.g. the login role. Not a secret. */
   principal: string;
   /** What the user needs to connect, shown once. Secret: never logged, encrypted at rest. */
   secret: Record<string, string>;
 }
+
+export interface RevokeRequest {
+  principal: string;
+}
+
+export interface RevokeResult {
+  /** `absent`: there was nothing left to remove (revoked before, or never created). Both mean access is gone. */
+  outcome: 'revoked' | 'absent';
+  /** Live sessions the revoke ended, where the target has sessions. */
+  sessionsEnded?: number;
+}
+
+export interface VerifyRevokedRequest {
+  principal: string;
+}
+
+export interface VerifyRevokedResult {
+  /** True when nothing of the principal remains: it cannot log in and has no live session. */
+  gone: boolean;
+}
+
+/** The calls that need no input still take a request object, so one can be given fields later. */
+export type EmptyRequest = Record<string, never>;
 
 /**
  * Who owns what a provider creates: the store's random id (the claim no other store can make) and the
@@ -41,33 +75,77 @@ export interface OwnedPrincipal {
   legacy: boolean;
 }
 
+export interface ListOwnedResult {
+  principals: OwnedPrincipal[];
+}
+
 /** A role of this deployment's name tagged by another store: two deployments share the name. */
 export interface ForeignPrincipal {
   principal: string;
   storeId: string;
 }
 
+export interface ListForeignResult {
+  principals: ForeignPrincipal[];
+}
+
+export interface PingResult {
+  /** What answered, e.g. `PostgreSQL 16.4`: for readiness output and support, never a secret. */
+  target: string;
+}
+
+/**
+ * Failures are thrown as StintError `PROVIDER_ERROR`. A failure no retry can mend (the target database was
+ * dropped) carries `permanent: true` in its details: see `permanentProviderError` and `isPermanentFailure`.
+ * A cancelled call (signal aborted: the caller gave up, or the deadline passed) throws `cancelledError`, which
+ * is never permanent.
+ */
 export interface CredentialProvider {
   readonly kind: string;
   /** Deterministic principal name for a request, so a retry after a crash finds what an earlier attempt left. */
   principalFor(requestId: string): string;
   /**
-   * Creates the credential. All or nothing: on any failure it removes what it created and throws. An existing
-   * principal of the same name (left by a crashed attempt) is removed first.
+   * Creates the credential. All or nothing: on any failure, cancellation included, it removes what it created
+   * and throws. An existing principal of the same request (left by a crashed attempt) is removed first.
    */
-  issue(input: IssueInput): Promise<IssuedCredential>;
+  issue(request: IssueRequest, signal: AbortSignal): Promise<IssueResult>;
   /**
    * Ends access: no new logins, live sessions terminated, principal removed. Idempotent: a principal that no
-   * longer exists counts as revoked.
+   * longer exists answers `absent`.
    */
-  revoke(principal: string): Promise<void>;
-  /** True when nothing of the principal remains: it cannot log in and has no live session. */
-  verifyRevoked(principal: string): Promise<boolean>;
+  revoke(request: RevokeRequest, signal: AbortSignal): Promise<RevokeResult>;
+  verifyRevoked(request: VerifyRevokedRequest, signal: AbortSignal): Promise<VerifyRevokedResult>;
   /** What this store created on the target and still exists (and untagged legacy roles), for reconciliation. */
-  listOwned(): Promise<OwnedPrincipal[]>;
-  /** Roles tagged with this deployment's name by another store. Never touched; reported. */
-  listForeign(): Promise<ForeignPrincipal[]>;
+  listOwned(request: EmptyRequest, signal: AbortSignal): Promise<ListOwnedResult>;
+  /** Principals tagged with this deployment's name by another store. Never touched; reported. */
+  listForeign(request: EmptyRequest, signal: AbortSignal): Promise<ListForeignResult>;
   /** Whether the target answers; for readiness. */
-  ping(): Promise<void>;
+  ping(request: EmptyRequest, signal: AbortSignal): Promise<PingResult>;
   close(): Promise<void>;
+}
+
+export type ProviderMethod = 'issue' | 'revoke' | 'verifyRevoked' | 'listOwned' | 'listForeign' | 'ping';
+
+/** A signal that never aborts, for callers with no way to give up other than the wrapper's deadline. */
+export const NO_CANCEL: AbortSignal = new AbortController().signal;
+
+/** A provider failure no retry can mend: the revoker stops retrying and reports it (`revocation: abandoned`). */
+export function permanentProviderError(message: string, details: Record<string, unknown> = {}): StintError {
+  return new StintError('PROVIDER_ERROR', message, { ...details, permanent: true });
+}
+
+export function isPermanentFailure(err: unknown): boolean {
+  return err instanceof StintError && err.code === 'PROVIDER_ERROR' && err.details?.permanent === true;
+}
+
+/** What a cancelled call throws: says whether the deadline passed or the caller gave up. */
+export function cancelledError(what: string, signal: AbortSignal): StintError {
+  const reason: unknown = signal.reason;
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  const why = timedOut ? reason.message : 'cancelled by the caller';
+  return new StintError('PROVIDER_ERROR', `${what}: ${why}`, { cancelled: true });
+}
+
+export function isCancelled(err: unknown): boolean {
+  return err instanceof StintError && err.details?.cancelled === true;
 }

@@ -6,7 +6,7 @@ import type { Sensitivity } from '../policy/policy-types.js';
 // Actor lives in the domain (audit and auth need it, and sit below requests); re-exported for the callers here.
 export type { Actor };
 
-export type RevocationStatus = 'none' | 'pending' | 'done';
+export type RevocationStatus = 'none' | 'pending' | 'done' | 'abandoned';
 
 /** A request as the API shows it: never a secret in it. Dates as ISO strings. */
 export interface RequestView {

@@ -81,7 +81,7 @@ export const requestViewSchema = {
     endedAt: nullableDateTime,
     endedBy: nullableString,
     endReason: nullableString,
-    revocation: { type: 'string', enum: ['none', 'pending', 'done'] },
+    revocation: { type: 'string', enum: ['none', 'pending', 'done', 'abandoned'] },
     revocationError: nullableString,
     credentialShown: { type: 'boolean' },
     credentialVanishedAt: nullableDateTime,

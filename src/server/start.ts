@@ -12,7 +12,7 @@ import { loadIdentityConfig } from '../identity/identity-config.js';
 import { mfaConfigFromEnv } from '../mfa/mfa-config.js';
 import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
-import { createProvider } from '../providers/registry.js';
+import { createProvider, resolveProviderConfigs } from '../providers/registry.js';
 import { migrate, openDatabase } from '../store/database.js';
 import { readStoreId } from '../store/store-identity.js';
 import { buildHttpApp, httpLogOptions } from './http-app.js';
@@ -45,9 +45,13 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const logger = pino({ level: config.logLevel, ...httpLogOptions });
 
   // An invalid policy stops the server here: it never half-loads.
-  const policy = createPolicyHolder(loadPolicyFile(config.policyPath), () =>
-    loadPolicyFile(config.policyPath),
-  );
+  // So does a resource whose connection cannot be read or parsed; a reload with one is refused.
+  const loadPolicy = () => {
+    const loaded = loadPolicyFile(config.policyPath);
+    resolveProviderConfigs(loaded, env);
+    return loaded;
+  };
+  const policy = createPolicyHolder(loadPolicy(), loadPolicy);
   for (const note of policy.current().notes) logger.warn({ note: formatProblem(note) }, 'policy note');
   // Identity, directory and MFA settings are all checked before anything starts: a bad value stops the boot.
   const identity = loadIdentityConfig(env);
@@ -72,7 +76,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     // The merged directory (SCIM, LDAP, OIDC claims, then the YAML users) is what evaluation and sign-in see.
     policy: directory.policy,
     mfa,
-    providerFactory: (resource, owner) => createProvider(resource, env, { logger, owner }),
+    providerFactory: (resource, owner, ctx) => createProvider(resource, env, { logger, owner, ...ctx }),
     secrets: createSecretBox(parseKey(config.encryptionKey)),
     logger,
     sweepIntervalMs: config.sweepIntervalMs,

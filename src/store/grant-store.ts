@@ -114,6 +114,25 @@ export const grantStore = {
       .execute();
   },
 
+  /**
+   * The revocation can never succeed (its provider said so): a terminal state, out of the retry queue, with the
+   * reason kept for the request view. True when this call made the change.
+   */
+  async markRevocationAbandoned(db: Db, requestId: string, error: string): Promise<boolean> {
+    const res = await db
+      .updateTable('grants')
+      .set((eb) => ({
+        revocation: 'abandoned',
+        revoke_attempts: eb('revoke_attempts', '+', 1),
+        revoke_error: error,
+        next_revoke_at: null,
+      }))
+      .where('request_id', '=', requestId)
+      .where('revocation', '=', 'pending')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  },
+
   async dueRevocations(db: Db, now: Date, limit: number): Promise<GrantRow[]> {
     return db
       .selectFrom('grants')

@@ -42,7 +42,10 @@ export interface GrantsTable {
   /** AES-256-GCM sealed credential; NULL once it has been shown (shown once, then not kept). */
   credential_enc: string | null;
   credential_shown_at: number | null;
-  /** none → live; pending → access ended in Stint, target clean-up not yet confirmed; done → verified gone. */
+  /**
+   * none → live; pending → access ended in Stint, target clean-up not yet confirmed; done → verified gone;
+   * abandoned → the provider said clean-up can never succeed (target gone): alerted, left for a person.
+   */
   revocation: string;
   revoke_attempts: number;
   next_revoke_at: number | null;

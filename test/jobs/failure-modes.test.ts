@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_CANCEL } from '../../src/providers/provider.js';
 import { createHarness, type Harness, targetEnv } from '../support/harness.js';
 import { connect, loginError, waitFor } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -65,7 +66,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
     const provider = h.stint.deps.providers.get(
       h.stint.deps.policy.current().resources.get('staging-db') as never,
     );
-    expect(await provider.verifyRevoked(grant.principal)).toBe(true);
+    expect((await provider.verifyRevoked({ principal: grant.principal }, NO_CANCEL)).gone).toBe(true);
   }, 60_000);
 
   it('a pending request times out unapproved and can no longer be approved', async () => {
@@ -86,17 +87,20 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
     const resource = h.stint.deps.policy.current().resources.get('prod-db');
     if (!resource) throw new Error('policy lacks prod-db');
     const provider = h.stint.deps.providers.get(resource);
-    const orphan = await provider.issue({
-      requestId: 'req_00000000deadbeef',
-      requester: 'ghost',
-      role: 'read',
-      grants: ['app_read'],
-      expiresAt: new Date(Date.now() + 3_600_000),
-    });
+    const orphan = await provider.issue(
+      {
+        requestId: 'req_00000000deadbeef',
+        requester: 'ghost',
+        role: 'read',
+        grants: ['app_read'],
+        expiresAt: new Date(Date.now() + 3_600_000),
+      },
+      NO_CANCEL,
+    );
     const session = await connect(orphan.secret.url as string);
     const reports = await h.stint.reconcile();
     expect(reports.find((r) => r.resource === 'prod-db')?.removed).toContain(orphan.principal);
-    expect(await provider.verifyRevoked(orphan.principal)).toBe(true);
+    expect((await provider.verifyRevoked({ principal: orphan.principal }, NO_CANCEL)).gone).toBe(true);
     await expect(session.query('SELECT 1')).rejects.toThrow();
     const events = await h.as('erin').get('/v1/audit/events?limit=1000');
     const removed = events.body.events.filter((e: { action: string }) => e.action === 'reconciler.removed');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStint, type Stint } from '../../src/app/stint.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { silentLogger } from '../../src/logger.js';
-import type { CredentialProvider } from '../../src/providers/provider.js';
+import type { CredentialProvider, RevokeRequest } from '../../src/providers/provider.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
@@ -28,13 +28,13 @@ describe.each(STORE_KINDS)('overdue grants after a restart on %s', (kind) => {
     return new Proxy(provider, {
       get(target, prop, receiver) {
         if (prop !== 'revoke') return Reflect.get(target, prop, receiver);
-        return async (principal: string) => {
+        return async (request: RevokeRequest, signal: AbortSignal) => {
           const now = (inFlight.get(resourceId) ?? 0) + 1;
           inFlight.set(resourceId, now);
           peak.set(resourceId, Math.max(peak.get(resourceId) ?? 0, now));
           try {
             await new Promise((r) => setTimeout(r, REVOKE_MS));
-            await target.revoke(principal);
+            return await target.revoke(request, signal);
           } finally {
             inFlight.set(resourceId, (inFlight.get(resourceId) ?? 1) - 1);
           }

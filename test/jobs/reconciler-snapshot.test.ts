@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { principalFor } from '../../src/providers/postgres/principal-name.js';
+import { NO_CANCEL } from '../../src/providers/provider.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
 
@@ -36,13 +37,16 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
     const resource = h.stint.deps.policy.current().resources.get('prod-db');
     if (!resource) throw new Error('policy lacks prod-db');
     const provider = h.stint.deps.providers.get(resource);
-    const cred = await provider.issue({
-      requestId: id,
-      requester: 'alice',
-      role: 'admin',
-      grants: ['app_admin'],
-      expiresAt: new Date(Date.now() + 3_600_000),
-    });
+    const cred = await provider.issue(
+      {
+        requestId: id,
+        requester: 'alice',
+        role: 'admin',
+        grants: ['app_admin'],
+        expiresAt: new Date(Date.now() + 3_600_000),
+      },
+      NO_CANCEL,
+    );
     expect(cred.principal).toBe(principalFor(id));
 
     await store.query('BEGIN');
@@ -70,8 +74,8 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
 
     const reports = await reconciling;
     expect(reports.flatMap((r) => r.removed)).not.toContain(cred.principal);
-    expect(await provider.verifyRevoked(cred.principal)).toBe(false);
+    expect((await provider.verifyRevoked({ principal: cred.principal }, NO_CANCEL)).gone).toBe(false);
     await h.as('alice').post(`/v1/requests/${id}/revoke`, { comment: 'done' });
-    expect(await provider.verifyRevoked(cred.principal)).toBe(true);
+    expect((await provider.verifyRevoked({ principal: cred.principal }, NO_CANCEL)).gone).toBe(true);
   });
 });

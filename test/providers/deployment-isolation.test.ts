@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isStintError, type StintError } from '../../src/domain/errors.js';
+import { parsePostgresConfig } from '../../src/providers/postgres/postgres-config.js';
 import { createPostgresProvider } from '../../src/providers/postgres/postgres-provider.js';
 import { parseComment } from '../../src/providers/postgres/principal-name.js';
+import { type CredentialProvider, NO_CANCEL, type TargetOwner } from '../../src/providers/provider.js';
 
 const storeId = () => `st_${randomBytes(8).toString('hex')}`;
 const IN_A_MINUTE = () => new Date(Date.now() + 60_000);
@@ -17,33 +19,37 @@ async function caught(p: Promise<unknown>): Promise<StintError> {
   throw new Error('expected a StintError');
 }
 
+/** The calls these tests make, over the v2 contract. */
+function view(p: CredentialProvider) {
+  return {
+    issue: (requestId: string) =>
+      p.issue(
+        { requestId, requester: 'x', role: 'read', grants: ['app_read'], expiresAt: IN_A_MINUTE() },
+        NO_CANCEL,
+      ),
+    revoke: (principal: string) => p.revoke({ principal }, NO_CANCEL),
+    gone: async (principal: string) => (await p.verifyRevoked({ principal }, NO_CANCEL)).gone,
+    listOwned: async () => (await p.listOwned({}, NO_CANCEL)).principals,
+    listForeign: async () => (await p.listForeign({}, NO_CANCEL)).principals,
+    close: () => p.close(),
+  };
+}
+
 /** Stint deployments on one cluster: each sees, and so reconciles, only what its own store created. */
 describe('deployments sharing a target', () => {
-  const adminUrl = inject('pgCluster').stintAdminUrl;
-  const a = createPostgresProvider({
-    resourceId: 'db',
-    adminUrl,
-    owner: { deployment: 'iso-a', storeId: storeId() },
-  });
-  const b = createPostgresProvider({
-    resourceId: 'db',
-    adminUrl,
-    owner: { deployment: 'iso-b', storeId: storeId() },
-  });
+  const config = parsePostgresConfig('db', { adminUrl: inject('pgCluster').stintAdminUrl });
+  const provider = (owner: TargetOwner) => view(createPostgresProvider({ config, owner }));
+  const a = provider({ deployment: 'iso-a', storeId: storeId() });
+  const b = provider({ deployment: 'iso-b', storeId: storeId() });
   // Same human name as `a`, another store: the collision of two default installs.
-  const twin = createPostgresProvider({
-    resourceId: 'db',
-    adminUrl,
-    owner: { deployment: 'iso-a', storeId: storeId() },
-  });
+  const twin = provider({ deployment: 'iso-a', storeId: storeId() });
   afterAll(async () => {
     await a.close();
     await b.close();
     await twin.close();
   });
 
-  const issue = (p: typeof a, requestId: string) =>
-    p.issue({ requestId, requester: 'x', role: 'read', grants: ['app_read'], expiresAt: IN_A_MINUTE() });
+  const issue = (p: typeof a, requestId: string) => p.issue(requestId);
 
   it('listOwned returns only the caller deployment’s roles', async () => {
     const fromA = await issue(a, 'req_1111aaaa2222bbbb');
@@ -61,8 +67,8 @@ describe('deployments sharing a target', () => {
       await a.revoke(fromA.principal);
       await b.revoke(fromB.principal);
     }
-    expect(await a.verifyRevoked(fromA.principal)).toBe(true);
-    expect(await b.verifyRevoked(fromB.principal)).toBe(true);
+    expect(await a.gone(fromA.principal)).toBe(true);
+    expect(await b.gone(fromB.principal)).toBe(true);
   });
 
   it('under one name, two stores own by store id: neither lists nor revokes the other’s roles', async () => {
@@ -79,7 +85,7 @@ describe('deployments sharing a target', () => {
       const refused = await caught(a.revoke(fromTwin.principal));
       expect(refused.code).toBe('PROVIDER_ERROR');
       expect(refused.message).toMatch(/another Stint store/);
-      expect(await twin.verifyRevoked(fromTwin.principal)).toBe(false);
+      expect(await twin.gone(fromTwin.principal)).toBe(false);
     } finally {
       await a.revoke(fromA.principal);
       await twin.revoke(fromTwin.principal);

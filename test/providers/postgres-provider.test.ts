@@ -3,15 +3,52 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isStintError, type StintError } from '../../src/domain/errors.js';
 import type { Logger } from '../../src/logger.js';
+import { instrumentProvider } from '../../src/providers/instrument.js';
+import {
+  type PostgresConfigInput,
+  parsePostgresConfig,
+} from '../../src/providers/postgres/postgres-config.js';
 import { createPostgresProvider } from '../../src/providers/postgres/postgres-provider.js';
 import { isPrincipalName, principalFor } from '../../src/providers/postgres/principal-name.js';
-import type { CredentialProvider, IssuedCredential } from '../../src/providers/provider.js';
+import {
+  type CredentialProvider,
+  type IssueRequest,
+  type IssueResult,
+  isCancelled,
+  isPermanentFailure,
+  NO_CANCEL,
+} from '../../src/providers/provider.js';
 import { connectAs, pgUrl } from '../support/pg-cluster.js';
 
 const cluster = inject('pgCluster');
 /** A store of its own, so no other test's reconciler or assertion sees these roles as its own. */
 const OWNER = { deployment: 'provider-test', storeId: `st_${randomBytes(8).toString('hex')}` };
 const IN_AN_HOUR = () => new Date(Date.now() + 3_600_000);
+
+/** A PostgreSQL provider for `resourceId`, as the registry makes it: inside the wrapper, logging to `logger`. */
+function postgresProvider(
+  resourceId: string,
+  input: PostgresConfigInput,
+  logger?: Logger,
+): CredentialProvider {
+  const inner = createPostgresProvider({
+    config: parsePostgresConfig(resourceId, input),
+    owner: OWNER,
+    ...(logger ? { logger } : {}),
+  });
+  return logger ? instrumentProvider(inner, { resource: resourceId, logger }) : inner;
+}
+
+/** The v1-shaped calls these tests were written in, over the v2 contract. */
+function calls(provider: CredentialProvider) {
+  return {
+    issue: (request: IssueRequest) => provider.issue(request, NO_CANCEL),
+    revoke: (principal: string) => provider.revoke({ principal }, NO_CANCEL),
+    gone: async (principal: string) => (await provider.verifyRevoked({ principal }, NO_CANCEL)).gone,
+    listOwned: async () => (await provider.listOwned({}, NO_CANCEL)).principals,
+    ping: () => provider.ping({}, NO_CANCEL),
+  };
+}
 
 /** Request ids unique to this file's run: other suites share the cluster. */
 const newId = (label = 'req') => `${label}-${randomBytes(5).toString('hex')}`;
@@ -67,7 +104,8 @@ function sessionEnded(client: pg.Client): Promise<void> {
 
 describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin)', () => {
   const logs: LogLine[] = [];
-  let provider: CredentialProvider;
+  let target: CredentialProvider;
+  let provider: ReturnType<typeof calls>;
   let root: pg.Client;
 
   const rolesNamed = async (name: string) =>
@@ -76,21 +114,13 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     (await root.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [name])).rows.length;
 
   beforeAll(async () => {
-    provider = createPostgresProvider({
-      owner: OWNER,
-      resourceId: 'test-db',
-      adminUrl: cluster.stintAdminUrl,
-      logger: capturingLogger(logs),
-    });
+    target = postgresProvider('test-db', { adminUrl: cluster.stintAdminUrl }, capturingLogger(logs));
+    provider = calls(target);
     root = await connectAs(pgUrl(cluster, 'postgres', new URL(cluster.superuserUrl).password, 'app'));
   });
   afterAll(async () => {
-    await provider?.close();
+    await target?.close();
     await root?.end();
-  });
-
-  it('answers ping', async () => {
-    await expect(provider.ping()).resolves.toBeUndefined();
   });
 
   it('issues a login with exactly the granted role: read can SELECT but not INSERT, admin can INSERT', async () => {
@@ -177,11 +207,12 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     await elevated.query('SET ROLE app_admin');
     expect((await elevated.query('SELECT current_user AS u')).rows[0].u).toBe('app_admin');
     const ended = Promise.all([sessionEnded(plain), sessionEnded(elevated)]);
-    expect(await provider.verifyRevoked(cred.principal)).toBe(false);
+    expect(await provider.gone(cred.principal)).toBe(false);
 
     const started = performance.now();
-    await provider.revoke(cred.principal);
+    const revoked = await provider.revoke(cred.principal);
     const ms = performance.now() - started;
+    expect(revoked).toEqual({ outcome: 'revoked', sessionsEnded: 2 });
 
     // Gone by the time revoke resolves, not eventually.
     expect(await sessionsOf(cred.principal)).toBe(0);
@@ -190,28 +221,18 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     await expect(plain.query('SELECT 1')).rejects.toThrow();
     await expect(elevated.query('SELECT 1')).rejects.toThrow();
     expect(await loginError(cred.secret.url as string)).toBe('28P01');
-    expect(await provider.verifyRevoked(cred.principal)).toBe(true);
+    expect(await provider.gone(cred.principal)).toBe(true);
     expect(ms).toBeLessThan(1_000);
     const line = logs.find(
       (l) =>
         l.msg === 'postgres credential revoked' &&
         (l.obj as { principal?: string }).principal === cred.principal,
     );
-    expect(line?.obj).toMatchObject({ terminated: 2 });
+    expect(line?.obj).toMatchObject({ sessionsEnded: 2 });
   });
 
-  it('revoke is idempotent: twice in a row, concurrently, and for a name that never existed', async () => {
-    const cred = await provider.issue({
-      requestId: newId(),
-      requester: 'a',
-      role: 'read',
-      grants: ['app_read'],
-      expiresAt: IN_AN_HOUR(),
-    });
-    await provider.revoke(cred.principal);
-    await provider.revoke(cred.principal);
-    await provider.revoke(principalFor(newId('never')));
-
+  // Twice in a row and for a name never issued: the contract suite.
+  it('revoke is idempotent when callers race', async () => {
     const racing = await provider.issue({
       requestId: newId(),
       requester: 'a',
@@ -226,7 +247,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
       provider.revoke(racing.principal),
     ]);
     await s.end().catch(() => {});
-    expect(await provider.verifyRevoked(racing.principal)).toBe(true);
+    expect(await provider.gone(racing.principal)).toBe(true);
   });
 
   it('revoke still drops the role after the user created tables; ownership goes to the granted role', async () => {
@@ -272,7 +293,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     const s = await connectAs(cred.secret.url as string);
     await s.query('CREATE TEMP TABLE t (id int)');
     await provider.revoke(cred.principal);
-    expect(await provider.verifyRevoked(cred.principal)).toBe(true);
+    expect(await provider.gone(cred.principal)).toBe(true);
   });
 
   it('listOwned finds issued roles and nothing else named stint_', async () => {
@@ -397,11 +418,10 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
   });
 
   it('a target that is down fails fast with PROVIDER_ERROR and no password in the message', async () => {
-    const down = createPostgresProvider({
-      owner: OWNER,
-      resourceId: 'down-db',
+    const target = postgresProvider('down-db', {
       adminUrl: 'postgres://stint_admin:s3cret-admin-pw@127.0.0.1:1/app',
     });
+    const down = calls(target);
     try {
       const started = Date.now();
       for (const op of [
@@ -415,7 +435,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
         }),
         down.revoke(principalFor(newId())),
         down.listOwned(),
-        down.verifyRevoked(principalFor(newId())),
+        down.gone(principalFor(newId())),
       ]) {
         const err = await caught(op);
         expect(err.code).toBe('PROVIDER_ERROR');
@@ -424,16 +444,16 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
       }
       expect(Date.now() - started).toBeLessThan(2_500);
     } finally {
-      await down.close();
+      await target.close();
     }
   });
 
   it('a wrong admin password fails with PROVIDER_ERROR and does not echo it', async () => {
     const url = new URL(cluster.stintAdminUrl);
     url.password = 'wrong-admin-pw';
-    const wrong = createPostgresProvider({ resourceId: 'bad-auth', adminUrl: url.toString(), owner: OWNER });
+    const wrong = postgresProvider('bad-auth', { adminUrl: url.toString() });
     try {
-      const err = await caught(wrong.ping());
+      const err = await caught(wrong.ping({}, NO_CANCEL));
       expect(err.code).toBe('PROVIDER_ERROR');
       expect(err.message).toContain('28P01');
       expect(err.message).not.toContain('wrong-admin-pw');
@@ -442,45 +462,105 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     }
   });
 
-  it('rejects an admin URL that is not postgres:// without echoing it', () => {
-    expect(() =>
-      createPostgresProvider({ resourceId: 'x', adminUrl: 'mysql://u:pw-123456@h/db', owner: OWNER }),
-    ).toThrow(/postgres:\/\/ URL/);
+  it('rejects an admin URL that is not postgres:// as a configuration error, without echoing it', () => {
     const cases = [
       ['mysql://u:pw-123456@h/db', 'admin connection must be a postgres:// URL'],
       ['not a url pw-123456', 'admin connection is not a valid URL'],
     ] as const;
     for (const [adminUrl, message] of cases) {
-      const err = caughtSync(() => createPostgresProvider({ resourceId: 'x', adminUrl, owner: OWNER }));
-      expect(err.code).toBe('PROVIDER_ERROR');
+      const err = caughtSync(() => parsePostgresConfig('x', { adminUrl }));
+      expect(err.code).toBe('CONFIG_INVALID');
       expect(err.message).toBe(`resource x: ${message}`);
       expect(err.message).not.toContain('pw-123456');
     }
   });
 
   it('uses the public host and port in the secret when given', async () => {
-    const proxied = createPostgresProvider({
-      owner: OWNER,
-      resourceId: 'proxied',
+    const proxied = postgresProvider('proxied', {
       adminUrl: cluster.stintAdminUrl,
       publicHost: 'db.example.com',
       publicPort: 6432,
     });
     try {
-      const cred: IssuedCredential = await proxied.issue({
-        requestId: newId(),
-        requester: 'a',
-        role: 'read',
-        grants: ['app_read'],
-        expiresAt: IN_AN_HOUR(),
-      });
+      const cred: IssueResult = await proxied.issue(
+        {
+          requestId: newId(),
+          requester: 'a',
+          role: 'read',
+          grants: ['app_read'],
+          expiresAt: IN_AN_HOUR(),
+        },
+        NO_CANCEL,
+      );
       expect(cred.secret).toMatchObject({ host: 'db.example.com', port: '6432' });
       expect(cred.secret.url).toMatch(
         /^postgres:\/\/stint_[a-z0-9_]+:[A-Za-z0-9_-]+@db\.example\.com:6432\/app$/,
       );
-      await proxied.revoke(cred.principal);
+      await proxied.revoke({ principal: cred.principal }, NO_CANCEL);
     } finally {
       await proxied.close();
+    }
+  });
+
+  it('cancelled just after COMMIT went out, with the outcome unknown: the issue is undone, nothing is left', async () => {
+    const requestId = newId('commit');
+    const controller = new AbortController();
+    const query = pg.Client.prototype.query;
+    // Cut the call the moment the COMMIT is on the wire: the server may well commit it.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const sent = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (args[0] === 'COMMIT') controller.abort();
+      return sent;
+    } as typeof query;
+    let err: StintError;
+    try {
+      err = await caught(
+        target.issue(
+          { requestId, requester: 'a', role: 'read', grants: ['app_read'], expiresAt: IN_AN_HOUR() },
+          controller.signal,
+        ),
+      );
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    expect(isCancelled(err)).toBe(true);
+    expect(err.message).toMatch(/cancelled/);
+    expect(await rolesNamed(principalFor(requestId))).toBe(0);
+  });
+
+  it('a revoke against a database that no longer exists is a permanent failure', async () => {
+    const db = `stint_gone_${randomBytes(4).toString('hex')}`;
+    await root.query(`CREATE DATABASE ${db}`);
+    const url = new URL(cluster.stintAdminUrl);
+    url.pathname = `/${db}`;
+    const doomed = postgresProvider('gone-db', { adminUrl: url.toString() });
+    try {
+      const cred = await doomed.issue(
+        { requestId: newId(), requester: 'a', role: 'read', grants: ['app_read'], expiresAt: IN_AN_HOUR() },
+        NO_CANCEL,
+      );
+      await root.query(`DROP DATABASE ${db} WITH (FORCE)`);
+      const err = await caught(doomed.revoke({ principal: cred.principal }, NO_CANCEL));
+      expect(err.code).toBe('PROVIDER_ERROR');
+      expect(err.details).toMatchObject({ sqlstate: '3D000', permanent: true });
+      expect(isPermanentFailure(err)).toBe(true);
+      // Roles are cluster-wide: it outlived its database, which is why an abandoned revocation alerts a person.
+      expect(await rolesNamed(cred.principal)).toBe(1);
+      await provider.revoke(cred.principal);
+    } finally {
+      await doomed.close();
+      await root.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    }
+  });
+
+  it('a name Stint never makes is refused as a permanent failure, and a target that is down is not', async () => {
+    expect(isPermanentFailure(await caught(provider.revoke('app_admin')))).toBe(true);
+    const down = postgresProvider('down-db', { adminUrl: 'postgres://stint_admin:x@127.0.0.1:1/app' });
+    try {
+      const err = await caught(down.revoke({ principal: principalFor(newId()) }, NO_CANCEL));
+      expect(isPermanentFailure(err)).toBe(false);
+    } finally {
+      await down.close();
     }
   });
 });

@@ -4,12 +4,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { StintError } from '../../src/domain/errors.js';
 import type { Resource } from '../../src/policy/policy-types.js';
-import { createProvider, resolveConnection } from '../../src/providers/registry.js';
+import { readConnectionRef } from '../../src/providers/connection-ref.js';
+import { NO_CANCEL } from '../../src/providers/provider.js';
+import {
+  createProvider,
+  resolveProviderConfig,
+  resolveProviderConfigs,
+} from '../../src/providers/registry.js';
 
 const OWNER = { deployment: 'registry-test', storeId: 'st_0000000000000000' };
 
-const resource = (connection: Resource['connection']): Resource => ({
-  id: 'prod-db',
+const resource = (connection: Resource['connection'], id = 'prod-db'): Resource => ({
+  id,
   kind: 'postgres',
   description: 'test',
   sensitivity: 'critical',
@@ -32,37 +38,73 @@ describe('provider registry', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads the admin URL from an env var', () => {
-    expect(resolveConnection(resource({ env: 'STINT_X' }), { STINT_X: ' postgres://a:b@h/db \n' })).toBe(
+    expect(readConnectionRef(resource({ env: 'STINT_X' }), { STINT_X: ' postgres://a:b@h/db \n' })).toBe(
       'postgres://a:b@h/db',
     );
+    expect(
+      resolveProviderConfig(resource({ env: 'STINT_X' }), { STINT_X: 'postgres://a:b@h/db' }),
+    ).toMatchObject({
+      kind: 'postgres',
+      host: 'h',
+      database: 'db',
+    });
   });
 
   it('reads the admin URL from a file, trimmed', () => {
     const file = join(dir, 'url');
     writeFileSync(file, 'postgres://a:b@h/db\n');
-    expect(resolveConnection(resource({ file }), {})).toBe('postgres://a:b@h/db');
+    expect(readConnectionRef(resource({ file }), {})).toBe('postgres://a:b@h/db');
   });
 
-  it('names a missing env var or file without revealing any value', () => {
+  it('names a missing env var or file as a configuration error, without revealing any value', () => {
     const unset = thrown(() =>
       createProvider(resource({ env: 'STINT_X' }), { OTHER: 'postgres://u:secret@h/db' }, { owner: OWNER }),
     );
-    expect(unset.code).toBe('PROVIDER_ERROR');
+    expect(unset.code).toBe('CONFIG_INVALID');
     expect(unset.message).toBe('resource prod-db: env STINT_X is not set');
-    expect(thrown(() => resolveConnection(resource({ env: 'STINT_X' }), { STINT_X: '  ' })).message).toBe(
+    expect(thrown(() => readConnectionRef(resource({ env: 'STINT_X' }), { STINT_X: '  ' })).message).toBe(
       'resource prod-db: env STINT_X is not set',
     );
 
-    const missing = thrown(() => resolveConnection(resource({ file: join(dir, 'nope') }), {}));
-    expect(missing.code).toBe('PROVIDER_ERROR');
+    const missing = thrown(() => readConnectionRef(resource({ file: join(dir, 'nope') }), {}));
+    expect(missing.code).toBe('CONFIG_INVALID');
     expect(missing.message).toContain('cannot be read (ENOENT)');
 
     const empty = join(dir, 'empty');
     writeFileSync(empty, '\n');
-    expect(thrown(() => resolveConnection(resource({ file: empty }), {})).message).toContain('is empty');
+    expect(thrown(() => readConnectionRef(resource({ file: empty }), {})).message).toContain('is empty');
   });
 
-  it('builds a postgres provider for a postgres resource', async () => {
+  it('checks every resource of a policy at once: one CONFIG_INVALID naming each resource and where it looked', () => {
+    const file = join(dir, 'bad-url');
+    writeFileSync(file, 'mysql://u:pw-in-file@h/db\n');
+    const resources = new Map(
+      [
+        resource({ env: 'STINT_OK' }, 'ok-db'),
+        resource({ env: 'STINT_MISSING' }, 'missing-db'),
+        resource({ env: 'STINT_NOT_URL' }, 'garbled-db'),
+        resource({ file }, 'wrong-kind-db'),
+      ].map((r) => [r.id, r]),
+    );
+    const env = { STINT_OK: 'postgres://a:b@h/db', STINT_NOT_URL: 'pw-in-env not a url' };
+    const err = thrown(() => resolveProviderConfigs({ resources }, env));
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.details?.problems).toEqual([
+      'resource missing-db: env STINT_MISSING is not set',
+      'resource garbled-db: env STINT_NOT_URL is not a valid URL',
+      `resource wrong-kind-db: file ${file} must be a postgres:// URL`,
+    ]);
+    expect(err.message).not.toMatch(/pw-in-/);
+    expect(err.message).not.toContain('ok-db');
+
+    const fine = resolveProviderConfigs(
+      { resources: new Map([['ok-db', resources.get('ok-db') as Resource]]) },
+      env,
+    );
+    expect([...fine.keys()]).toEqual(['ok-db']);
+  });
+
+  it('builds a postgres provider for a postgres resource, inside the wrapper', async () => {
     const provider = createProvider(
       resource({ env: 'STINT_X' }),
       {
@@ -72,7 +114,7 @@ describe('provider registry', () => {
     );
     try {
       expect(provider.kind).toBe('postgres');
-      await provider.ping();
+      expect((await provider.ping({}, NO_CANCEL)).target).toMatch(/^PostgreSQL \d+/);
     } finally {
       await provider.close();
     }
@@ -80,8 +122,8 @@ describe('provider registry', () => {
 
   it('refuses an unknown kind', () => {
     const odd = { ...resource({ env: 'STINT_X' }), kind: 'redis' } as unknown as Resource;
-    expect(
-      thrown(() => createProvider(odd, { STINT_X: 'postgres://a@h/db' }, { owner: OWNER })).message,
-    ).toBe('resource prod-db: unknown kind redis');
+    const err = thrown(() => createProvider(odd, { STINT_X: 'postgres://a@h/db' }, { owner: OWNER }));
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toBe('resource prod-db: unknown kind redis');
   });
 });

@@ -29,6 +29,12 @@ export function redact(text: string, secrets: readonly string[]): string {
 }
 
 /**
+ * Failures no retry mends: the admin connection's database no longer exists (invalid_catalog_name). Roles are
+ * cluster-wide, so one may outlive its database: whoever reads the abandoned revocation removes it by hand.
+ */
+const PERMANENT_STATES = new Set(['3D000']);
+
+/**
  * A provider failure as a StintError: what was being done, the driver's message with secrets removed, and the
  * SQLSTATE when the server sent one. The original error is not attached: its fields could carry a statement.
  */
@@ -54,5 +60,6 @@ export function providerError(
   return new StintError('PROVIDER_ERROR', message, {
     resource: resourceId,
     ...(state ? { sqlstate: state } : {}),
+    ...(state !== undefined && PERMANENT_STATES.has(state) ? { permanent: true } : {}),
   });
 }

@@ -1,0 +1,121 @@
+import { isStintError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+import { type CredentialProvider, isCancelled, NO_CANCEL, type ProviderMethod } from './provider.js';
+import type { ProviderMetrics } from './provider-metrics.js';
+
+/**
+ * Per-call deadlines. Issue stays well under the issuer's claim (15 s); revoke may wait out sessions
+ * (5 s) more than once; reads answer a sweep or a probe.
+ */
+export const DEFAULT_DEADLINES_MS: Readonly<Record<ProviderMethod, number>> = {
+  issue: 10_000,
+  revoke: 30_000,
+  verifyRevoked: 10_000,
+  listOwned: 15_000,
+  listForeign: 15_000,
+  ping: 5_000,
+};
+
+export interface InstrumentOptions {
+  /** The resource the provider serves, named in every log line. */
+  resource: string;
+  logger: Logger;
+  metrics?: ProviderMetrics;
+  deadlinesMs?: Partial<Record<ProviderMethod, number>>;
+}
+
+/** Calls worth an info line when they succeed; reads are counted, not logged. */
+const LOGGED: ReadonlySet<ProviderMethod> = new Set(['issue', 'revoke']);
+const MESSAGE: Partial<Record<ProviderMethod, string>> = {
+  issue: 'credential issued',
+  revoke: 'credential revoked',
+};
+
+/**
+ * What of a call may be logged: every field of the request and result except `secret`, of which only the field
+ * names are kept. Providers put what the user needs to connect there and nowhere else.
+ */
+export function loggable(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === 'secret') out.secretFields = v && typeof v === 'object' ? Object.keys(v).sort() : [];
+    else if (v instanceof Date) out[k] = v.toISOString();
+    else if (Array.isArray(v) && v.length > 20) out[k] = `${v.length} items`;
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * The one wrapper every provider runs in: a deadline per call composed with the caller's signal, one log line
+ * per issue or revoke and per failure (secrets left out), and counts and durations per kind and method.
+ * Providers honour the signal; the wrapper does not race them, so a call that finished is never reported as
+ * cancelled and a cancelled one has cleaned up before it answers.
+ */
+export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOptions): CredentialProvider {
+  const { resource, logger, metrics } = opts;
+  const deadlines = { ...DEFAULT_DEADLINES_MS, ...opts.deadlinesMs };
+  const kind = inner.kind;
+
+  async function call<Req, Res>(
+    method: ProviderMethod,
+    request: Req,
+    signal: AbortSignal,
+    run: (request: Req, signal: AbortSignal) => Promise<Res>,
+  ): Promise<Res> {
+    const ms = deadlines[method];
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError')),
+      ms,
+    );
+    const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+    try {
+      // NO_CANCEL lives for the whole process: composing with it would only pile dependents onto it.
+      const composed = signal === NO_CANCEL ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
+      const result = await run(request, composed);
+      metrics?.record({ kind, method, ms: elapsed(), outcome: 'ok' });
+      if (LOGGED.has(method)) {
+        logger.info(
+          { kind, resource, ...loggable(request), ...loggable(result), ms: elapsed() },
+          `${kind} ${MESSAGE[method]}`,
+        );
+      }
+      return result;
+    } catch (err) {
+      const cancelled = isCancelled(err);
+      metrics?.record({ kind, method, ms: elapsed(), outcome: cancelled ? 'cancelled' : 'failed' });
+      logger.warn(
+        {
+          kind,
+          resource,
+          method,
+          ...loggable(request),
+          ms: elapsed(),
+          // Providers' own errors are redacted where they are made; anything else is not repeated here.
+          error: isStintError(err) ? err.message : 'unexpected error',
+          ...(isStintError(err) && err.details ? { details: err.details } : {}),
+        },
+        `${kind} ${method} failed`,
+      );
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    kind,
+    principalFor: (requestId) => inner.principalFor(requestId),
+    issue: (request, signal) => call('issue', request, signal, (r, s) => inner.issue(r, s)),
+    revoke: (request, signal) => call('revoke', request, signal, (r, s) => inner.revoke(r, s)),
+    verifyRevoked: (request, signal) =>
+      call('verifyRevoked', request, signal, (r, s) => inner.verifyRevoked(r, s)),
+    listOwned: (request, signal) => call('listOwned', request, signal, (r, s) => inner.listOwned(r, s)),
+    listForeign: (request, signal) => call('listForeign', request, signal, (r, s) => inner.listForeign(r, s)),
+    ping: (request, signal) => call('ping', request, signal, (r, s) => inner.ping(r, s)),
+    close: () => inner.close(),
+  };
+}

@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isStintError, type StintError } from '../../src/domain/errors.js';
+import {
+  type CredentialProvider,
+  type IssueResult,
+  isCancelled,
+  isPermanentFailure,
+  NO_CANCEL,
+  type TargetOwner,
+} from '../../src/providers/provider.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+
+/** A live login made with an issued credential, as its user would hold it. */
+export interface ContractSession {
+  /** Something the role grants (e.g. read a table): resolves. */
+  doGranted(): Promise<unknown>;
+  /** One thing the role does not grant (e.g. write that table): rejects. */
+  doUngranted(): Promise<unknown>;
+  /** Whether the session still answers: false once the target ended it. */
+  alive(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** What a provider's test supplies: its real target, seen through the provider and, independently, as root. */
+export interface ContractTarget {
+  /** Where the provider's admin connection goes; the suite puts a proxy in front of it to take the target down. */
+  endpoint: { host: string; port: number };
+  /** A role of the target's policy: what an issued credential is given. */
+  grants: string[];
+  /** A grant the target does not have: issuing with it must fail and leave nothing. */
+  unknownGrant: string;
+  /** A provider for this target (inside the registry's wrapper), through `via` when given. */
+  makeProvider(owner: TargetOwner, via?: { host: string; port: number }): CredentialProvider;
+  /** Logs in with an issued secret; rejects when the target refuses it. */
+  openSession(secret: Record<string, string>): Promise<ContractSession>;
+  /** Whether the principal exists on the target, read as the target's root, not through the provider. */
+  principalExists(principal: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const inAnHour = () => new Date(Date.now() + 3_600_000);
+const newOwner = (deployment: string): TargetOwner => ({
+  deployment,
+  storeId: `st_${randomBytes(8).toString('hex')}`,
+});
+/** Request ids unique to this run: other suites share the target. */
+const newId = (label = 'ct') => `${label}-${randomBytes(5).toString('hex')}`;
+
+async function rejection(p: Promise<unknown>): Promise<StintError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isStintError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/**
+ * The behaviour every credential provider must show against its real target. A provider's test calls
+ * `providerContract('kind', fixture)`; the fixture says how to reach the target and check it as root.
+ */
+export function providerContract(name: string, fixture: () => Promise<ContractTarget>): void {
+  describe(`provider contract: ${name}`, () => {
+    let target: ContractTarget;
+    let provider: CredentialProvider;
+    let proxy: TcpProxy;
+    /** The same store's provider, reaching the target through a proxy that can be taken down. */
+    let viaProxy: CredentialProvider;
+    const owner = newOwner(`contract-${name}`);
+
+    const issue = (p: CredentialProvider, requestId = newId(), signal = NO_CANCEL) =>
+      p.issue(
+        { requestId, requester: 'contract', role: 'read', grants: target.grants, expiresAt: inAnHour() },
+        signal,
+      );
+
+    beforeAll(async () => {
+      target = await fixture();
+      provider = target.makeProvider(owner);
+      proxy = await startTcpProxy(target.endpoint.host, target.endpoint.port);
+      viaProxy = target.makeProvider(owner, { host: '127.0.0.1', port: proxy.port });
+    });
+    afterAll(async () => {
+      await provider?.close();
+      await viaProxy?.close();
+      await proxy?.close();
+      await target?.close();
+    });
+
+    it('answers ping', async () => {
+      const { target: what } = await provider.ping({}, NO_CANCEL);
+      expect(what.length).toBeGreaterThan(0);
+    });
+
+    it('issues a credential with exactly the role’s privileges', async () => {
+      const requestId = newId();
+      const cred = await issue(provider, requestId);
+      expect(cred.principal).toBe(provider.principalFor(requestId));
+      expect(await target.principalExists(cred.principal)).toBe(true);
+      const session = await target.openSession(cred.secret);
+      try {
+        await expect(session.doGranted()).resolves.toBeDefined();
+        await expect(session.doUngranted()).rejects.toThrow();
+      } finally {
+        await session.close();
+        await provider.revoke({ principal: cred.principal }, NO_CANCEL);
+      }
+    });
+
+    it('revoke ends live sessions and logins, and nothing of the principal remains', async () => {
+      const cred = await issue(provider);
+      const session = await target.openSession(cred.secret);
+      expect(await session.alive()).toBe(true);
+      expect((await provider.verifyRevoked({ principal: cred.principal }, NO_CANCEL)).gone).toBe(false);
+
+      expect(await provider.revoke({ principal: cred.principal }, NO_CANCEL)).toMatchObject({
+        outcome: 'revoked',
+      });
+
+      // By the time revoke answers, not eventually.
+      expect(await session.alive()).toBe(false);
+      await session.close();
+      await expect(target.openSession(cred.secret)).rejects.toThrow();
+      expect(await target.principalExists(cred.principal)).toBe(false);
+      expect((await provider.verifyRevoked({ principal: cred.principal }, NO_CANCEL)).gone).toBe(true);
+    });
+
+    it('revoke again is a no-op, as is revoking a principal never issued', async () => {
+      const cred = await issue(provider);
+      expect((await provider.revoke({ principal: cred.principal }, NO_CANCEL)).outcome).toBe('revoked');
+      expect((await provider.revoke({ principal: cred.principal }, NO_CANCEL)).outcome).toBe('absent');
+      const never = provider.principalFor(newId('never'));
+      expect((await provider.revoke({ principal: never }, NO_CANCEL)).outcome).toBe('absent');
+      expect((await provider.verifyRevoked({ principal: never }, NO_CANCEL)).gone).toBe(true);
+    });
+
+    it('listOwned sees this store’s principals and not another store’s', async () => {
+      const other = target.makeProvider(newOwner(`contract-${name}-other`));
+      const mine = await issue(provider);
+      const theirs = await issue(other);
+      try {
+        const owned = (await provider.listOwned({}, NO_CANCEL)).principals.map((o) => o.principal);
+        const otherOwned = (await other.listOwned({}, NO_CANCEL)).principals.map((o) => o.principal);
+        expect(owned).toContain(mine.principal);
+        expect(owned).not.toContain(theirs.principal);
+        expect(otherOwned).toContain(theirs.principal);
+        expect(otherOwned).not.toContain(mine.principal);
+        // Nor does it touch another store's principal.
+        await expect(provider.revoke({ principal: theirs.principal }, NO_CANCEL)).rejects.toThrow();
+        expect(await target.principalExists(theirs.principal)).toBe(true);
+      } finally {
+        await provider.revoke({ principal: mine.principal }, NO_CANCEL);
+        await other.revoke({ principal: theirs.principal }, NO_CANCEL);
+        await other.close();
+      }
+      const after = (await provider.listOwned({}, NO_CANCEL)).principals.map((o) => o.principal);
+      expect(after).not.toContain(mine.principal);
+    });
+
+    it('an issue the target refuses part-way leaves nothing behind', async () => {
+      const requestId = newId();
+      const err = await rejection(
+        provider.issue(
+          {
+            requestId,
+            requester: 'contract',
+            role: 'broken',
+            grants: [...target.grants, target.unknownGrant],
+            expiresAt: inAnHour(),
+          },
+          NO_CANCEL,
+        ),
+      );
+      expect(err.code).toBe('PROVIDER_ERROR');
+      expect(await target.principalExists(provider.principalFor(requestId))).toBe(false);
+    });
+
+    it('target down at issue: a clean, retryable error and nothing issued', async () => {
+      const requestId = newId();
+      proxy.down();
+      try {
+        const err = await rejection(issue(viaProxy, requestId));
+        expect(err.code).toBe('PROVIDER_ERROR');
+        expect(isPermanentFailure(err)).toBe(false);
+        expect(err.message).not.toMatch(/password|SCRAM-SHA-256/i);
+      } finally {
+        proxy.up();
+      }
+      expect(await target.principalExists(viaProxy.principalFor(requestId))).toBe(false);
+    });
+
+    it('target down at revoke: a retryable (not permanent) error; once it is back, revoke completes', async () => {
+      const cred = await issue(viaProxy);
+      proxy.down();
+      try {
+        const err = await rejection(viaProxy.revoke({ principal: cred.principal }, NO_CANCEL));
+        expect(err.code).toBe('PROVIDER_ERROR');
+        expect(isPermanentFailure(err)).toBe(false);
+        expect(await target.principalExists(cred.principal)).toBe(true);
+      } finally {
+        proxy.up();
+      }
+      expect((await viaProxy.revoke({ principal: cred.principal }, NO_CANCEL)).outcome).toBe('revoked');
+      expect(await target.principalExists(cred.principal)).toBe(false);
+    });
+
+    it('an aborted signal stops issue with a clear error and leaves nothing behind', async () => {
+      const requestId = newId();
+      const before = new AbortController();
+      before.abort();
+      const err = await rejection(issue(provider, requestId, before.signal));
+      expect(isCancelled(err)).toBe(true);
+      expect(err.message).toMatch(/cancelled/);
+      expect(await target.principalExists(provider.principalFor(requestId))).toBe(false);
+
+      // Cut at every stage of the call: each attempt either finished (and is revoked) or left nothing.
+      let cut = 0;
+      for (const afterMs of [0, 1, 2, 4, 8, 16, 32, 64, 128]) {
+        const id = newId();
+        const controller = new AbortController();
+        const pending = issue(provider, id, controller.signal);
+        setTimeout(() => controller.abort(), afterMs);
+        let issued: IssueResult | undefined;
+        try {
+          issued = await pending;
+        } catch (e) {
+          expect(isCancelled(e)).toBe(true);
+          expect(isPermanentFailure(e)).toBe(false);
+          cut += 1;
+        }
+        if (issued) await provider.revoke({ principal: issued.principal }, NO_CANCEL);
+        expect(await target.principalExists(provider.principalFor(id))).toBe(false);
+      }
+      expect(cut).toBeGreaterThan(0);
+    });
+
+    it('an aborted revoke stops with a clear, retryable error; a later revoke completes', async () => {
+      const cred = await issue(provider);
+      const controller = new AbortController();
+      controller.abort();
+      const err = await rejection(provider.revoke({ principal: cred.principal }, controller.signal));
+      expect(isCancelled(err)).toBe(true);
+      expect(isPermanentFailure(err)).toBe(false);
+      expect(await target.principalExists(cred.principal)).toBe(true);
+      expect((await provider.revoke({ principal: cred.principal }, NO_CANCEL)).outcome).toBe('revoked');
+    });
+  });
+}

@@ -1,0 +1,52 @@
+import { inject } from 'vitest';
+import type { Resource } from '../../src/policy/policy-types.js';
+import { createProvider } from '../../src/providers/registry.js';
+import { connectAs, pgUrl } from '../support/pg-cluster.js';
+import { providerContract } from './contract.js';
+
+const cluster = inject('pgCluster');
+
+const resource: Resource = {
+  id: 'contract-db',
+  kind: 'postgres',
+  description: 'the contract suite’s target',
+  sensitivity: 'critical',
+  connection: { env: 'STINT_CONTRACT_PG_URL' },
+  roles: { read: { name: 'read', description: '', grants: ['app_read'] } },
+};
+
+/** The run's scram-sha-256 cluster, reached as the documented least-privileged stint_admin. */
+providerContract('postgres', async () => {
+  const root = await connectAs(pgUrl(cluster, 'postgres', new URL(cluster.superuserUrl).password, 'app'));
+  return {
+    endpoint: { host: cluster.host, port: cluster.port },
+    grants: ['app_read'],
+    unknownGrant: 'no_such_role',
+    makeProvider(owner, via) {
+      const url = new URL(cluster.stintAdminUrl);
+      if (via) {
+        url.hostname = via.host;
+        url.port = String(via.port);
+      }
+      return createProvider(resource, { STINT_CONTRACT_PG_URL: url.toString() }, { owner });
+    },
+    async openSession(secret) {
+      const client = await connectAs(secret.url as string);
+      return {
+        doGranted: () => client.query('SELECT count(*) FROM public.accounts'),
+        doUngranted: () => client.query("INSERT INTO public.accounts VALUES (999999, 'contract', 1)"),
+        alive: () =>
+          client.query('SELECT 1').then(
+            () => true,
+            () => false,
+          ),
+        close: () => client.end().catch(() => {}),
+      };
+    },
+    async principalExists(principal) {
+      const { rows } = await root.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [principal]);
+      return rows.length > 0;
+    },
+    close: () => root.end(),
+  };
+});
