@@ -85,9 +85,16 @@ export type ErrorDetails = {
   POLICY_INVALID: {
     problems: { file: string; line: number; column: number; field: string; message: string }[];
   };
-  PROVIDER_ERROR: { resource: string; sqlstate?: string };
-  /** Another Stint store already owns roles on the target under this deployment name. */
-  CONFIG_INVALID: { resource: string; otherStore: string };
+  /**
+   * `permanent`: no retry can mend it (the target's database is gone), so revocation is abandoned;
+   * `cancelled`: the call's deadline passed or its caller gave up.
+   */
+  PROVIDER_ERROR: { resource?: string; sqlstate?: string; permanent?: true; cancelled?: true };
+  /**
+   * The resource at fault; `otherStore` when another Stint store already owns roles on the target under this
+   * deployment name; `problems` when several resources' configurations fail at once.
+   */
+  CONFIG_INVALID: { resource?: string; otherStore?: string; problems?: string[] };
 };
 
 /** The fields of each code's details, for documents (the OpenAPI `Error` schema); the compiler holds it to ErrorDetails. */
@@ -105,8 +112,8 @@ export const ERROR_DETAIL_FIELDS = {
   MFA_RATE_LIMITED: ['retryAfterSeconds'],
   REAUTH_REQUIRED: ['maxAgeSeconds'],
   POLICY_INVALID: ['problems'],
-  PROVIDER_ERROR: ['resource', 'sqlstate'],
-  CONFIG_INVALID: ['resource', 'otherStore'],
+  PROVIDER_ERROR: ['resource', 'sqlstate', 'permanent', 'cancelled'],
+  CONFIG_INVALID: ['resource', 'otherStore', 'problems'],
 } as const satisfies { [C in keyof ErrorDetails]: readonly (keyof ErrorDetails[C])[] };
 
 /** The details a code carries: its declared shape, or undefined for a code that carries none. */

@@ -130,7 +130,10 @@ export type ProviderMethod = 'issue' | 'revoke' | 'verifyRevoked' | 'listOwned' 
 export const NO_CANCEL: AbortSignal = new AbortController().signal;
 
 /** A provider failure no retry can mend: the revoker stops retrying and reports it (`revocation: abandoned`). */
-export function permanentProviderError(message: string, details: Record<string, unknown> = {}): StintError {
+export function permanentProviderError(
+  message: string,
+  details: { resource?: string; sqlstate?: string } = {},
+): StintError<'PROVIDER_ERROR'> {
   return new StintError('PROVIDER_ERROR', message, { ...details, permanent: true });
 }
 

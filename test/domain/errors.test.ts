@@ -43,7 +43,7 @@ describe('StintError details', () => {
 
   it('types details per code for readers', () => {
     expectTypeOf(new StintError('PROVIDER_ERROR', 'm').details).toEqualTypeOf<
-      { resource: string; sqlstate?: string } | undefined
+      { resource?: string; sqlstate?: string; permanent?: true; cancelled?: true } | undefined
     >();
     expectTypeOf<DetailsOf<'REQUEST_NOT_FOUND'>>().toEqualTypeOf<undefined>();
     const narrow = (e: AnyStintError) =>

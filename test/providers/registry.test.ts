@@ -87,7 +87,7 @@ describe('provider registry', () => {
       ].map((r) => [r.id, r]),
     );
     const env = { STINT_OK: 'postgres://a:b@h/db', STINT_NOT_URL: 'pw-in-env not a url' };
-    const err = thrown(() => resolveProviderConfigs({ resources }, env));
+    const err = thrown(() => resolveProviderConfigs({ resources }, env)) as StintError<'CONFIG_INVALID'>;
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.details?.problems).toEqual([
       'resource missing-db: env STINT_MISSING is not set',
