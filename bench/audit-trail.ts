@@ -7,7 +7,8 @@
  * child processes so each peak RSS is that verifier's alone.
  *
  * `npx tsx bench/audit-trail.ts [events] [--out file]` (default 1,000,000 events) prints the table and a JSON
- * line, and writes that JSON to `file` (`npm run bench` puts it into bench/results.json). A small count is a
+ * line, and writes that JSON to `file` (`npm run bench` puts it into bench/results.json). `--mac-only` measures
+ * only what the leaf MAC costs appends (about a minute). A small count is a
  * quick smoke of the whole path: the verifier then checks that many events, and STINT_BENCH_VERIFY_LARGE
  * (default 10,000,000) events for the second, memory-flatness run.
  */
@@ -43,15 +44,18 @@ export interface AuditFigures {
   verify: VerifyFigures[];
   /** What the leaf MAC costs appends (issue 15: under 10 %). */
   leafMacCost?: {
-    single: { plain: number; mac: number; overheadPercent: number };
-    batched: { plain: number; mac: number; overheadPercent: number };
+    single: MacCostFigure;
+    batched: MacCostFigure;
     microsecondsPerMac: number;
+    method: string;
   };
   /** What write-once WORM checkpoint files cost appends (bench/checkpoint-files.ts; issue 15: under 10 %). */
   writeOnceFiles?: {
     costPercent: number;
     appendsPerSecondWithoutFolder: number;
     appendsPerSecondWithWriteOnceFiles: number;
+    roundsPercent?: number[];
+    method?: string;
   };
 }
 
@@ -67,59 +71,146 @@ function event(i: number) {
   };
 }
 
+/** One kind of append's MAC cost: medians over the rounds. */
+export interface MacCostFigure {
+  /** Events per second without and with MACs (each the median of the rounds' rates). */
+  plain: number;
+  mac: number;
+  /** Throughput lost to the MAC: the median of the rounds' figures, each from paired appends. */
+  overheadPercent: number;
+  /** Each round's figure, to see the spread. */
+  roundsPercent: number[];
+  /** The same from CPU time alone (the process's user + system), which waits for neither disk nor CPU. */
+  cpuOverheadPercent: number;
+}
+
+const median = (values: readonly number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
 /**
- * What the leaf MAC costs appends (issue 15: under 10 %): the same appends on fresh stores with and without MAC
- * keys registered, alternating, best of three rounds each so a noisy neighbour hurts both alike.
+ * What the leaf MAC costs appends (issue 15: under 10 %). Two fresh stores side by side, one with MAC keys
+ * registered, take the same appends in turn (ABBA: plain then MAC, MAC then plain, …), one event or one batch
+ * at a time, so the shared machine's load hits both alike. A round's figure comes from the median of its
+ * paired time ratios (a stalled fsync on one side does not decide it); the result is the median of `rounds`
+ * rounds, each on fresh stores. The CPU time each side used is reported beside it: on a machine whose other
+ * tenants come and go it varies less than the clock.
  */
-async function macCost(n: number): Promise<{
-  single: { plain: number; mac: number; overheadPercent: number };
-  batched: { plain: number; mac: number; overheadPercent: number };
-  /** CPU time of one leaf MAC alone, immune to disk and neighbour noise. */
+async function macCost(
+  singles: number,
+  batches: number,
+  rounds = 9,
+): Promise<{
+  single: MacCostFigure;
+  batched: MacCostFigure;
+  /** CPU time of one leaf MAC alone (median of 5 runs of 100,000), immune to disk and neighbour noise. */
   microsecondsPerMac: number;
+  method: string;
 }> {
   const signer = parseSkey(generateNoteKey('bench.stint/audit').skey);
-  const best = { plain: { single: 0, batched: 0 }, mac: { single: 0, batched: 0 } };
-  for (let round = 0; round < 3; round++) {
-    for (const mode of ['plain', 'mac'] as const) {
-      const dir = mkdtempSync(join(tmpdir(), 'stint-bench-mac-'));
-      const store = openDatabase(`sqlite:${join(dir, 'stint.db')}`);
-      await migrate(store);
-      if (mode === 'mac') registerLeafMacKeys(store.db, leafMacKeys([signer]));
-      let t = performance.now();
-      for (let i = 0; i < n; i++) await appendAudit(store.db, event(i));
-      const single = n / ((performance.now() - t) / 1000);
-      const many = n * 10;
-      t = performance.now();
-      for (let i = n; i < n + many; i += BATCH) {
-        await appendAudit(
-          store.db,
-          Array.from({ length: Math.min(BATCH, n + many - i) }, (_, k) => event(i + k)),
-        );
-      }
-      const batched = many / ((performance.now() - t) / 1000);
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-      best[mode].single = Math.max(best[mode].single, single);
-      best[mode].batched = Math.max(best[mode].batched, batched);
+  type Side = 'plain' | 'mac';
+  type Kind = 'single' | 'batched';
+  const perRound: Record<Kind, { overhead: number[]; cpu: number[]; plain: number[]; mac: number[] }> = {
+    single: { overhead: [], cpu: [], plain: [], mac: [] },
+    batched: { overhead: [], cpu: [], plain: [], mac: [] },
+  };
+  for (let round = 0; round < rounds; round++) {
+    const dir = mkdtempSync(join(tmpdir(), 'stint-bench-mac-'));
+    const stores = {} as Record<Side, ReturnType<typeof openDatabase>>;
+    for (const side of ['plain', 'mac'] as const) {
+      stores[side] = openDatabase(`sqlite:${join(dir, `${side}.db`)}`);
+      await migrate(stores[side]);
     }
+    registerLeafMacKeys(stores.mac.db, leafMacKeys([signer]));
+    let next = 0;
+    const measure = async (kind: Kind, turns: number, size: number) => {
+      const ratios: number[] = [];
+      const wall = { plain: 0, mac: 0 };
+      const cpu = { plain: 0, mac: 0 };
+      for (let turn = 0; turn < turns; turn++) {
+        const events = Array.from({ length: size }, (_, k) => event(next + k));
+        next += size;
+        const took = { plain: 0, mac: 0 };
+        for (const side of turn % 2 ? (['mac', 'plain'] as const) : (['plain', 'mac'] as const)) {
+          const c = process.cpuUsage();
+          const t = performance.now();
+          await appendAudit(stores[side].db, size === 1 ? (events[0] as ReturnType<typeof event>) : events);
+          took[side] = performance.now() - t;
+          const used = process.cpuUsage(c);
+          cpu[side] += used.user + used.system;
+          wall[side] += took[side];
+        }
+        ratios.push(took.mac / took.plain);
+      }
+      const r = perRound[kind];
+      r.overhead.push(100 * (1 - 1 / median(ratios)));
+      r.cpu.push(100 * (1 - cpu.plain / cpu.mac));
+      r.plain.push((turns * size) / (wall.plain / 1000));
+      r.mac.push((turns * size) / (wall.mac / 1000));
+    };
+    await measure('single', singles, 1);
+    await measure('batched', batches, BATCH);
+    for (const side of ['plain', 'mac'] as const) await stores[side].close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  const figure = (kind: 'single' | 'batched') => ({
-    plain: Math.round(best.plain[kind]),
-    mac: Math.round(best.mac[kind]),
-    overheadPercent: Number((100 * (1 - best.mac[kind] / best.plain[kind])).toFixed(1)),
-  });
+  const figure = (kind: Kind): MacCostFigure => {
+    const r = perRound[kind];
+    return {
+      plain: Math.round(median(r.plain)),
+      mac: Math.round(median(r.mac)),
+      overheadPercent: Number(median(r.overhead).toFixed(1)),
+      roundsPercent: r.overhead.map((o) => Number(o.toFixed(1))),
+      cpuOverheadPercent: Number(median(r.cpu).toFixed(1)),
+    };
+  };
   const keys = leafMacKeys([signer]);
   const leaf = new Uint8Array(32).fill(7);
-  const t = performance.now();
-  for (let i = 0; i < 100_000; i++) leafMac(keys, i, leaf);
-  const microsecondsPerMac = Number((((performance.now() - t) * 1000) / 100_000).toFixed(2));
-  return { single: figure('single'), batched: figure('batched'), microsecondsPerMac };
+  const runs: number[] = [];
+  for (let run = 0; run < 5; run++) {
+    const t = performance.now();
+    for (let i = 0; i < 100_000; i++) leafMac(keys, i, leaf);
+    runs.push(((performance.now() - t) * 1000) / 100_000);
+  }
+  return {
+    single: figure('single'),
+    batched: figure('batched'),
+    microsecondsPerMac: Number(median(runs).toFixed(2)),
+    method:
+      `${rounds} rounds on fresh SQLite stores, MAC off/on alternated per append (${singles} single-event and ` +
+      `${batches} ${BATCH}-event appends a side per round); overhead = 1 − 1/median(paired time ratio), ` +
+      'median of the rounds',
+  };
+}
+
+/** Prints the MAC cost lines (also alone: `audit-trail.ts --mac-only`). */
+function printMacCost(mac: Awaited<ReturnType<typeof macCost>>, batchedAppendMicroseconds: number): void {
+  const line = (label: string, f: MacCostFigure) =>
+    console.log(
+      `  leaf MAC cost, ${label} ${f.overheadPercent} % (${f.mac.toLocaleString('en-US')} vs ${f.plain.toLocaleString('en-US')} events/s; rounds ${f.roundsPercent.join(' / ')}; CPU time ${f.cpuOverheadPercent} %; target < 10 %)`,
+    );
+  line('1 event/transaction    ', mac.single);
+  line(`${BATCH} events/transaction`, mac.batched);
+  console.log(
+    `  one leaf MAC alone                      ${mac.microsecondsPerMac} µs (a batched append: ${batchedAppendMicroseconds.toFixed(1)} µs)`,
+  );
+  console.log(`  (${mac.method})`);
 }
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 
 async function main(): Promise<void> {
+  if (args.includes('--mac-only')) {
+    const mac = await macCost(1_000, 100);
+    console.log('audit trail (SQLite store)');
+    printMacCost(mac, 1e6 / mac.batched.mac);
+    const json = JSON.stringify({ leafMacCost: mac });
+    console.log(json);
+    if (out) writeFileSync(out, json);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'stint-bench-audit-'));
   const file = join(dir, 'stint.db');
   const store = openDatabase(`sqlite:${file}`);
@@ -211,16 +302,11 @@ async function main(): Promise<void> {
     `  inclusion proof at ${total.toLocaleString('en-US')} events   p50 ${results.inclusionProofMs.p50} ms, p99 ${results.inclusionProofMs.p99} ms (target < 1 ms)`,
   );
   console.log(`  bytes stored per event                 ${results.bytesPerEvent}`);
-  const mac = await macCost(Math.min(5_000, Math.max(100, Math.floor(total / 200))));
-  console.log(
-    `  leaf MAC cost, 1 event/transaction      ${mac.single.overheadPercent} % (${mac.single.mac.toLocaleString('en-US')} vs ${mac.single.plain.toLocaleString('en-US')} events/s; target < 10 %)`,
+  const mac = await macCost(
+    Math.min(1_000, Math.max(50, Math.floor(total / 1_000))),
+    Math.min(100, Math.max(4, Math.floor(total / 10_000))),
   );
-  console.log(
-    `  leaf MAC cost, ${BATCH} events/transaction  ${mac.batched.overheadPercent} % (${mac.batched.mac.toLocaleString('en-US')} vs ${mac.batched.plain.toLocaleString('en-US')} events/s; target < 10 %)`,
-  );
-  console.log(
-    `  one leaf MAC alone                      ${mac.microsecondsPerMac} µs (a batched append: ${(1e6 / results.appendsPerSecondBatched).toFixed(1)} µs)`,
-  );
+  printMacCost(mac, 1e6 / mac.batched.mac);
   Object.assign(results, { leafMacCost: mac });
   console.log('offline verification (bench/audit-verify.ts, child processes):');
   results.verify.push(verify(Math.min(total, 1_000_000)));

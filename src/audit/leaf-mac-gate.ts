@@ -23,7 +23,7 @@ export function requireLeafMacs(
   for (const leaf of leaves) {
     const seq = Number(leaf.seq);
     if (seq < from) continue;
-    const check = checkLeafMac(keys, seq, new Uint8Array(leaf.leaf_hash), leaf.leaf_mac);
+    const check = checkLeafMac(keys, seq, leaf.leaf_hash, leaf.leaf_mac);
     if (check === 'ok') continue;
     const why =
       check === 'missing'
