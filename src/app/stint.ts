@@ -1,6 +1,7 @@
 import { createAuditLog } from '../audit/audit-log.js';
 import { createAuditPurge } from '../audit/audit-purge.js';
 import { createAuditService } from '../audit/audit-service.js';
+import { appendAudit } from '../audit/audit-store.js';
 import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
 import { isAuditTrailBroken } from '../audit/trail-health.js';
 import { checkTrailAtStart } from '../audit/trail-start.js';
@@ -23,6 +24,7 @@ import type { Clock, PolicySource, WorkflowDeps } from '../requests/context.js';
 import { createRequestService } from '../requests/request-service.js';
 import { createTransitionRunner } from '../requests/transition-runner.js';
 import type { StintDatabase } from '../store/database.js';
+import { grantStore } from '../store/grant-store.js';
 import { createRequestStore } from '../store/request-store.js';
 
 export interface AuditOptions {
@@ -75,6 +77,8 @@ export function createStint(opts: StintOptions) {
   const deps: WorkflowDeps = {
     store: opts.store,
     requests: createRequestStore(opts.store.dialect),
+    grants: grantStore,
+    audit: { append: appendAudit },
     policy: opts.policy,
     providers,
     secrets: opts.secrets,

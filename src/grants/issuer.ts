@@ -4,7 +4,7 @@ import { activate, fail } from '../domain/state-machine.js';
 import type { CredentialProvider } from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
-import { type GrantRow, grantStore } from '../store/grant-store.js';
+import type { GrantRow } from '../store/grant-store.js';
 import { describeError } from './revoker.js';
 
 /**
@@ -24,7 +24,10 @@ export interface Issued {
  * first, then this runs after commit, and a crash in between is picked up again from the `approved` state.
  */
 export function createIssuer(
-  deps: Pick<WorkflowDeps, 'store' | 'requests' | 'policy' | 'providers' | 'secrets' | 'clock' | 'logger'>,
+  deps: Pick<
+    WorkflowDeps,
+    'store' | 'requests' | 'grants' | 'policy' | 'providers' | 'secrets' | 'clock' | 'logger'
+  >,
   run: TransitionRunner,
   onActivated: (requestId: string, expiresAt: Date) => void,
   /** Throws while the audit trail is broken: no access is granted whose events could never be signed. */
@@ -84,7 +87,7 @@ export function createIssuer(
         activatedAt,
         (r) => activate(r, activatedAt),
         async (trx) => {
-          grant = await grantStore.insert(trx, {
+          grant = await deps.grants.insert(trx, {
             requestId: id,
             resource: resource.id,
             principal: issued.principal,

@@ -1,8 +1,6 @@
-import { appendAudit } from '../audit/audit-store.js';
 import { isStintError, StintError } from '../domain/errors.js';
 import { SYSTEM_ACTOR } from '../domain/state-machine.js';
 import type { WorkflowDeps } from '../requests/context.js';
-import { grantStore } from '../store/grant-store.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
@@ -22,13 +20,13 @@ export function backoffMs(attempts: number): number {
  * (the grant is "revocation pending"); this makes it true on the target, and is retried until it is.
  */
 export function createRevoker(
-  deps: Pick<WorkflowDeps, 'store' | 'policy' | 'providers' | 'clock' | 'logger'>,
+  deps: Pick<WorkflowDeps, 'store' | 'grants' | 'audit' | 'policy' | 'providers' | 'clock' | 'logger'>,
 ) {
   const db = deps.store.db;
   const inFlight = new Map<string, Promise<boolean>>();
 
   async function attempt(requestId: string): Promise<boolean> {
-    const grant = await grantStore.get(db, requestId);
+    const grant = await deps.grants.get(db, requestId);
     if (!grant || grant.revocation === 'done') return true;
     try {
       const resource = deps.policy.current().resources.get(grant.resource);
@@ -44,8 +42,8 @@ export function createRevoker(
       }
       const now = deps.clock();
       await db.transaction().execute(async (trx) => {
-        if (await grantStore.markRevoked(trx, requestId, now)) {
-          await appendAudit(trx, {
+        if (await deps.grants.markRevoked(trx, requestId, now)) {
+          await deps.audit.append(trx, {
             at: now,
             actor: SYSTEM_ACTOR,
             action: 'grant.revocation_completed',
@@ -69,8 +67,8 @@ export function createRevoker(
         'revocation failed; will retry',
       );
       await db.transaction().execute(async (trx) => {
-        await grantStore.markRevokeFailed(trx, requestId, error, nextAt);
-        await appendAudit(trx, {
+        await deps.grants.markRevokeFailed(trx, requestId, error, nextAt);
+        await deps.audit.append(trx, {
           at: now,
           actor: SYSTEM_ACTOR,
           action: 'grant.revocation_failed',

@@ -1,11 +1,23 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { AuditInput } from '../audit/audit-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Logger } from '../logger.js';
 import type { Policy } from '../policy/policy-types.js';
 import type { ProviderSet } from '../providers/provider-set.js';
 import type { StintDatabase } from '../store/database.js';
+import type { GrantStore } from '../store/grant-store.js';
 import type { RequestStore } from '../store/request-store.js';
+import type { Database } from '../store/schema.js';
 
 export type Clock = () => Date;
+
+/** Appends audit events in the caller's transaction (or alone): the audit log's one way in for the workflow. */
+export interface AuditWriter {
+  append(
+    db: Kysely<Database> | Transaction<Database>,
+    events: AuditInput | readonly AuditInput[],
+  ): Promise<void>;
+}
 
 export interface PolicySource {
   current(): Policy;
@@ -15,6 +27,8 @@ export interface PolicySource {
 export interface WorkflowDeps {
   store: StintDatabase;
   requests: RequestStore;
+  grants: GrantStore;
+  audit: AuditWriter;
   policy: PolicySource;
   providers: ProviderSet;
   secrets: SecretBox;

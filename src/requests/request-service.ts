@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { appendAudit, listAudit } from '../audit/audit-store.js';
+import { listAudit } from '../audit/audit-store.js';
 import { authorize, can } from '../auth/authorize.js';
 import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
@@ -11,7 +11,7 @@ import type { Revoker } from '../grants/revoker.js';
 import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
-import { grantStore } from '../store/grant-store.js';
+import type { GrantStore } from '../store/grant-store.js';
 import type { Database } from '../store/schema.js';
 import type { WorkflowDeps } from './context.js';
 import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
@@ -25,7 +25,7 @@ export function newRequestId(): string {
 }
 
 export interface RequestServiceDeps
-  extends Pick<WorkflowDeps, 'store' | 'requests' | 'policy' | 'secrets' | 'clock'> {
+  extends Pick<WorkflowDeps, 'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'secrets' | 'clock'> {
   run: TransitionRunner;
   issue: Issuer;
   revoker: Revoker;
@@ -46,8 +46,12 @@ function grantExpired(id: string, expiresAt: Date): StintError {
  * Why a take found nothing: shown before, or access ended after the request was read (an expiry or revoke that
  * committed first). Read in the take's transaction, so the answer matches what made it find nothing.
  */
-async function notTaken(trx: Transaction<Database>, id: string): Promise<{ error: StintError }> {
-  const grant = await grantStore.get(trx, id);
+async function notTaken(
+  grants: Pick<GrantStore, 'get'>,
+  trx: Transaction<Database>,
+  id: string,
+): Promise<{ error: StintError }> {
+  const grant = await grants.get(trx, id);
   if (grant?.credential_shown_at != null) {
     return {
       error: new StintError(
@@ -76,7 +80,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const db = deps.store.db;
 
   async function view(r: AccessRequest): Promise<RequestView> {
-    return toRequestView(r, await grantStore.get(db, r.id));
+    return toRequestView(r, await deps.grants.get(db, r.id));
   }
 
   async function readable(actor: Actor, id: string): Promise<AccessRequest> {
@@ -153,7 +157,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           previous = t.request;
         }
         await claimIfApproved(trx, previous, now);
-        await appendAudit(
+        await deps.audit.append(
           trx,
           transitions.map((t) => ({
             at: now,
@@ -196,7 +200,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           ...(input.state ? { state: input.state } : {}),
         });
       }
-      const grants = await grantStore.getMany(
+      const grants = await deps.grants.getMany(
         db,
         requests.map((r) => r.id),
       );
@@ -252,7 +256,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           return revoke(r, actor.userId, comment, now);
         },
         async (trx, _t, before) => {
-          if (before.state === 'active') await grantStore.markRevocationPending(trx, id, now);
+          if (before.state === 'active') await deps.grants.markRevocationPending(trx, id, now);
         },
         actor.source,
       );
@@ -271,10 +275,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const now = deps.clock();
       if (now.getTime() >= request.expiresAt.getTime()) throw grantExpired(id, request.expiresAt);
       const taken = await db.transaction().execute(async (trx) => {
-        const sealed = await grantStore.takeCredential(trx, id, now);
-        if (sealed === null) return notTaken(trx, id);
-        const grant = await grantStore.get(trx, id);
-        await appendAudit(trx, {
+        const sealed = await deps.grants.takeCredential(trx, id, now);
+        if (sealed === null) return notTaken(deps.grants, trx, id);
+        const grant = await deps.grants.get(trx, id);
+        await deps.audit.append(trx, {
           at: now,
           actor: actor.userId,
           action: 'credential.shown',
