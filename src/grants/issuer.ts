@@ -2,16 +2,10 @@ import { isStintError, StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import { activate, fail } from '../domain/state-machine.js';
 import type { CredentialProvider } from '../providers/provider.js';
-import type { WorkflowDeps } from '../requests/context.js';
+import { CLAIM_MS, type WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
 import type { GrantRow } from '../store/grant-store.js';
 import { describeError } from './revoker.js';
-
-/**
- * Longer than any issuance (the provider's connect and statement timeouts are a few seconds); a server that dies
- * holding a claim is replaced by another once it lapses.
- */
-export const CLAIM_MS = 15_000;
 
 /** What an issuance ended in: the request as stored afterwards, and its grant when it became active. */
 export interface Issued {

@@ -11,6 +11,12 @@ import type { Database } from '../store/schema.js';
 
 export type Clock = () => Date;
 
+/**
+ * How long an issuance claim holds: longer than any issuance (the provider's connect and statement timeouts are a
+ * few seconds), so a server that dies holding a claim is replaced by another once it lapses.
+ */
+export const CLAIM_MS = 15_000;
+
 /** Appends audit events in the caller's transaction (or alone): the audit log's one way in for the workflow. */
 export interface AuditWriter {
   append(

@@ -6,14 +6,12 @@ import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
 import { created, review, revoke, withdraw } from '../domain/state-machine.js';
-import { CLAIM_MS, type Issuer } from '../grants/issuer.js';
-import type { Revoker } from '../grants/revoker.js';
 import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
-import type { GrantStore } from '../store/grant-store.js';
+import type { GrantRow, GrantStore } from '../store/grant-store.js';
 import type { Database } from '../store/schema.js';
-import type { WorkflowDeps } from './context.js';
+import { CLAIM_MS, type WorkflowDeps } from './context.js';
 import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
 import type { TransitionRunner } from './transition-runner.js';
@@ -27,8 +25,10 @@ export function newRequestId(): string {
 export interface RequestServiceDeps
   extends Pick<WorkflowDeps, 'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'secrets' | 'clock'> {
   run: TransitionRunner;
-  issue: Issuer;
-  revoker: Revoker;
+  /** Issues an approved request whose claim this server took (the grants capability implements it). */
+  issue: { issueClaimed(r: AccessRequest): Promise<{ request: AccessRequest; grant: GrantRow | undefined }> };
+  /** Makes ended access end on the target too (the grants capability's revoker). */
+  revoker: { revokeOnTarget(requestId: string): Promise<boolean> };
   /** Expiry timers are cancelled when access ends early. */
   onEnded(requestId: string): void;
   /** Fresh second factor for approving sensitive and critical access. */
