@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { AuditInput } from '../audit/audit-store.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Logger } from '../logger.js';
 import type { Policy } from '../policy/policy-types.js';
@@ -7,7 +6,6 @@ import type { ProviderSet } from '../providers/provider-set.js';
 import type { StintDatabase } from '../store/database.js';
 import type { GrantStore } from '../store/grant-store.js';
 import type { RequestStore } from '../store/request-store.js';
-import type { Database } from '../store/schema.js';
 
 export type Clock = () => Date;
 
@@ -16,14 +14,6 @@ export type Clock = () => Date;
  * few seconds), so a server that dies holding a claim is replaced by another once it lapses.
  */
 export const CLAIM_MS = 15_000;
-
-/** Appends audit events in the caller's transaction (or alone): the audit log's one way in for the workflow. */
-export interface AuditWriter {
-  append(
-    db: Kysely<Database> | Transaction<Database>,
-    events: AuditInput | readonly AuditInput[],
-  ): Promise<void>;
-}
 
 export interface PolicySource {
   current(): Policy;

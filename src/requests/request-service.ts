@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { listAudit } from '../audit/audit-store.js';
 import { authorize, can } from '../auth/authorize.js';
 import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
@@ -301,50 +300,6 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         principal: taken.principal,
         expiresAt: request.expiresAt.toISOString(),
         secret: JSON.parse(deps.secrets.open(taken.sealed, id)) as Record<string, string>,
-      };
-    },
-
-    async resources(actor) {
-      authorize(actor, 'resource.list');
-      return [...deps.policy.current().resources.values()].map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        description: r.description,
-        sensitivity: r.sensitivity,
-        roles: Object.values(r.roles).map((role) => ({ name: role.name, description: role.description })),
-      }));
-    },
-
-    async audit(actor, input) {
-      const limit = Math.min(input.limit ?? 200, 1000);
-      const all = can(actor, 'audit.read-all');
-      if (input.requestId && !all) await readable(actor, input.requestId);
-      const events = await listAudit(db, {
-        limit,
-        ...(input.requestId ? { requestId: input.requestId } : {}),
-        ...(input.afterSeq !== undefined ? { afterSeq: input.afterSeq } : {}),
-        // Someone who may read a request may read its whole history; otherwise only their own.
-        ...(all || input.requestId ? {} : { visibleTo: actor.userId }),
-      });
-      return events.map((e) => ({ ...e, at: e.at.toISOString() }));
-    },
-
-    async whoami(actor) {
-      authorize(actor, 'whoami');
-      const user = deps.policy.current().users.get(actor.userId);
-      if (!user) throw new StintError('UNAUTHENTICATED', 'this user is no longer in the directory');
-      const roles = ['requester'];
-      if (user.security) roles.push('security');
-      if (user.auditor) roles.push('auditor');
-      if (user.admin) roles.push('admin');
-      if (user.onCall) roles.push('on-call');
-      return {
-        userId: user.id,
-        email: user.email,
-        name: user.name,
-        teams: user.teams,
-        manager: user.manager,
-        roles,
       };
     },
   };

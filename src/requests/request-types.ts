@@ -1,4 +1,5 @@
-import type { AuditEventBody } from '../audit/audit-event.js';
+export type { AuditEventView } from '../audit/audit-events.js';
+
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
 
 /** Who is acting. Roles beyond requester come from the directory; approver is decided per request. */
@@ -87,18 +88,6 @@ export interface ResourceView {
   roles: { name: string; description: string }[];
 }
 
-export interface AuditEventView {
-  seq: number;
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  requestId: string | null;
-  details: Record<string, unknown>;
-  /** The canonical event exactly as hashed into the audit log (null once retention purged it). */
-  body: AuditEventBody | null;
-}
-
 export interface WhoAmIView {
   userId: string;
   email: string;
@@ -108,7 +97,7 @@ export interface WhoAmIView {
   roles: string[];
 }
 
-/** The application service behind the HTTP API. Every method enforces authorization itself (deny by default). */
+/** The request workflow behind /v1/requests. Every method enforces authorization itself (deny by default). */
 export interface RequestService {
   create(actor: Actor, input: CreateRequestInput): Promise<RequestView>;
   get(actor: Actor, id: string): Promise<RequestView>;
@@ -118,10 +107,4 @@ export interface RequestService {
   revoke(actor: Actor, id: string, comment: string): Promise<RequestView>;
   /** Hands out the credential once; a second call fails with CREDENTIAL_ALREADY_SHOWN. */
   takeCredential(actor: Actor, id: string): Promise<CredentialView>;
-  resources(actor: Actor): Promise<ResourceView[]>;
-  audit(
-    actor: Actor,
-    input: { requestId?: string; afterSeq?: number; limit?: number },
-  ): Promise<AuditEventView[]>;
-  whoami(actor: Actor): Promise<WhoAmIView>;
 }

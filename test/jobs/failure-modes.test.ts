@@ -94,7 +94,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
       expiresAt: new Date(Date.now() + 3_600_000),
     });
     const session = await connect(orphan.secret.url as string);
-    const reports = await h.stint.reconcile();
+    const reports = await h.stint.jobs.reconcile();
     expect(reports.find((r) => r.resource === 'prod-db')?.removed).toContain(orphan.principal);
     expect(await provider.verifyRevoked(orphan.principal)).toBe(true);
     await expect(session.query('SELECT 1')).rejects.toThrow();

@@ -47,7 +47,7 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
 
     await store.query('BEGIN');
     await store.query('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE');
-    const reconciling = h.stint.reconcile();
+    const reconciling = h.stint.jobs.reconcile();
     await waitFor(async () => {
       const { rows } = await store.query(
         "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",

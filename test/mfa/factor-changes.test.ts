@@ -119,8 +119,9 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
       .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-7' });
     expect(request.status).toBe(201);
     const id = request.body.id as string;
-    const scoped = (await h.stint.tokens.create('carol', 'bot', new Date(), inAMonth(), ['approvals:write']))
-      .token;
+    const scoped = (
+      await h.stint.identity.tokens.create('carol', 'bot', new Date(), inAMonth(), ['approvals:write'])
+    ).token;
 
     const approve = await call(scoped, 'POST', `/v1/requests/${id}/approve`, {});
     expect([approve.status, approve.body.error.code]).toEqual([403, 'MFA_REQUIRED']);

@@ -104,15 +104,15 @@ export async function createHarness(
       checkpointIntervalMs: 200,
       ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
     },
+    ...(opts.identity?.config ? { identity: opts.identity.config } : {}),
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
-    ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.scim ? { scim: opts.scim(testStore.store) } : {}),
   });
   const tokens: Record<string, string> = {};
   for (const user of policy.current().users.keys()) {
-    tokens[user] = (await stint.tokens.create(user, 'test', new Date())).token;
+    tokens[user] = (await stint.identity.tokens.create(user, 'test', new Date())).token;
     if (opts.stepUp !== false) await stepUp(stint, user, tokens[user] as string);
   }
   const call = async (

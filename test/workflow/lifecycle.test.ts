@@ -89,7 +89,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     expect(approvedEvent.actor).toBe('carol');
     expect(audit.body.events[0].details.reason).toBe('INC-4821');
     // No secret in any event of the whole trail: not the password, the connection string, or any API token.
-    await h.stint.auditLog.build();
+    await h.stint.audit.log.build();
     const leaves = await h.as('erin').get('/v1/audit/leaves?limit=10000');
     const trail = JSON.stringify(leaves.body.leaves);
     expect(trail).toContain('INC-4821');

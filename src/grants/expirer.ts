@@ -1,8 +1,8 @@
 import { isStintError } from '../domain/errors.js';
 import { expire } from '../domain/state-machine.js';
-import type { Revoker } from '../grants/revoker.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
+import type { Revoker } from './revoker.js';
 
 /**
  * Ends an active grant at its expiry instant: the request becomes `expired` and its grant "revocation pending"
