@@ -1,7 +1,7 @@
 import type { AuditEventBody } from '../audit/audit-event.js';
+import type { AuditEventView } from '../audit/audit-events.js';
 import type { RequestState } from '../domain/request.js';
 import type {
-  AuditEventView,
   CredentialView,
   RequestScope,
   RequestView,

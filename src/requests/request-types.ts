@@ -1,5 +1,3 @@
-export type { AuditEventView } from '../audit/audit-events.js';
-
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
 
 /** Who is acting. Roles beyond requester come from the directory; approver is decided per request. */
