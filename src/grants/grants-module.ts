@@ -37,8 +37,9 @@ export function createGrantsModule(deps: GrantsModuleDeps) {
     jobs: [
       {
         async start() {},
-        /** Timers off, then the revocations already started are let finish. */
+        /** Issuances and revocations already started are let finish, then the expiry timers go. */
         async stop() {
+          await issuer.idle();
           scheduler.stop();
           await revoker.idle();
         },

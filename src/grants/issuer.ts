@@ -110,8 +110,32 @@ export function createIssuer(
     return result;
   }
 
+  const started = new Set<Promise<unknown>>();
+
   return {
     issueClaimed,
+    /**
+     * Issues in the background, right after the approval that took the claim committed: the approver is not
+     * kept waiting on the target. A failure here is the sweeper's to retry once the claim lapses.
+     */
+    start(request: AccessRequest): void {
+      // Refused to the caller at once while the trail is broken: the approval stays committed, and the sweeper
+      // issues it once the trail is whole again.
+      assertAuditWritable();
+      const p = issueClaimed(request)
+        .catch((err: unknown) =>
+          deps.logger.error(
+            { requestId: request.id, err },
+            'issuance after approval failed; the sweeper retries',
+          ),
+        )
+        .finally(() => started.delete(p));
+      started.add(p);
+    },
+    /** Resolves once every issuance started here has ended (shutdown waits for them). */
+    async idle(): Promise<void> {
+      await Promise.allSettled([...started]);
+    },
     /** Issues an approved request nobody holds (the sweeper's way in): claims it first, or leaves it. */
     async issue(id: string): Promise<Issued | null> {
       // Left approved while the trail is broken; the sweeper picks it up once it is fixed.

@@ -8,7 +8,7 @@ import { created, review, revoke, withdraw } from '../domain/state-machine.js';
 import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
-import type { GrantRow, GrantStore } from '../store/grant-store.js';
+import type { GrantStore } from '../store/grant-store.js';
 import type { Database } from '../store/schema.js';
 import { CLAIM_MS, type WorkflowDeps } from './context.js';
 import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
@@ -24,8 +24,8 @@ export function newRequestId(): string {
 export interface RequestServiceDeps
   extends Pick<WorkflowDeps, 'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'secrets' | 'clock'> {
   run: TransitionRunner;
-  /** Issues an approved request whose claim this server took (the grants capability implements it). */
-  issue: { issueClaimed(r: AccessRequest): Promise<{ request: AccessRequest; grant: GrantRow | undefined }> };
+  /** Starts issuing an approved request whose claim this server took, without waiting for the target. */
+  issue: { start(r: AccessRequest): void };
   /** Makes ended access end on the target too (the grants capability's revoker). */
   revoker: { revokeOnTarget(requestId: string): Promise<boolean> };
   /** Expiry timers are cancelled when access ends early. */
@@ -90,13 +90,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   }
 
   /**
-   * After an approval commits, issue at once so the approver's answer already shows the grant active. The
-   * approving transaction took the issuance claim, so no sweeper on any server can start the same issuance.
+   * Issuance runs after the approval commits, from the committed row (the outbox), so approving answers at once
+   * whatever the target's latency. The approving transaction took the issuance claim: this server starts at
+   * once, and if it dies first the claim lapses and any server's sweeper issues from the `approved` row.
    */
-  async function issueIfApproved(r: AccessRequest): Promise<RequestView> {
-    if (r.state !== 'approved') return toRequestView(r, undefined);
-    const issued = await deps.issue.issueClaimed(r);
-    return toRequestView(issued.request, issued.grant);
+  function issueIfApproved(r: AccessRequest): RequestView {
+    if (r.state === 'approved') deps.issue.start(r);
+    return toRequestView(r, undefined);
   }
 
   async function claimIfApproved(trx: Transaction<Database>, r: AccessRequest, now: Date): Promise<void> {

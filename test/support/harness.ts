@@ -44,7 +44,24 @@ export interface Harness {
     get(path: string): Promise<ApiResponse>;
     post(path: string, body?: unknown): Promise<ApiResponse>;
   };
+  /**
+   * Waits until request `id` leaves `approved`: issuance runs after the approval commits (the outbox), so an
+   * approve or auto-approved create answers `approved` and the grant becomes `active` (or `failed`) just after.
+   */
+  settled(id: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Polls the store until request `id` is in a state other than `approved`, or fails after `timeoutMs`. */
+export async function settledIn(stint: Stint, id: string, timeoutMs = 20_000): Promise<void> {
+  const { requests, store } = stint.deps;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = (await requests.get(store.db, id))?.state;
+    if (state !== 'approved') return;
+    if (Date.now() > deadline) throw new Error(`request ${id} still approved after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** The admin URL of the scram-sha-256 test cluster, for Stint's least-privileged admin role. */
@@ -140,6 +157,7 @@ export async function createHarness(
     storeId,
     tokens,
     as: (user) => ({ get: (p) => call(user, 'GET', p), post: (p, b) => call(user, 'POST', p, b) }),
+    settled: (id, timeoutMs) => settledIn(stint, id, timeoutMs),
     async close() {
       await app.close();
       await stint.stop();
