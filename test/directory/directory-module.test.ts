@@ -15,7 +15,7 @@ import { parsePolicy } from '../../src/policy/policy-loader.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { scimRoutes } from '../../src/server/routes/scim-routes.js';
 import { readStoreId } from '../../src/store/store-identity.js';
-import { targetEnv } from '../support/harness.js';
+import { settledIn, targetEnv } from '../support/harness.js';
 import { createTestStore, type TestStore } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 import { SCIM_TOKEN, scimUser } from './scim-fixture.js';
@@ -106,11 +106,13 @@ describe('directory module wired into the workflow', () => {
     expect(module.directory.health()).toMatchObject({ ok: true });
 
     const actor = { userId: 'lena', security: false, admin: false, auditor: false };
-    const granted = await stint.requests.service.create(actor, {
+    const asked = await stint.requests.service.create(actor, {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',
     });
+    await settledIn(stint, asked.id);
+    const granted = await stint.requests.service.get(actor, asked.id);
     expect(granted.state).toBe('active');
 
     await slapd.remove(`uid=lena,ou=people,${slapd.suffix}`);

@@ -25,7 +25,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
   });
 
   it('target down at expiry: the grant expires, revocation is pending and visible, retried until done', async () => {
-    const created = await h.as('alice').post('/v1/requests', {
+    const created = await h.as('alice').postSettled('/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',
@@ -71,14 +71,14 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
   it('a pending request times out unapproved and can no longer be approved', async () => {
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-5' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-5' });
     const id = created.body.id;
     const timedOut = await waitFor(async () => {
       const r = await h.as('alice').get(`/v1/requests/${id}`);
       return r.body.state === 'timed_out' ? r : null;
     });
     expect(timedOut.body.endedBy).toBe('stint');
-    const late = await h.as('carol').post(`/v1/requests/${id}/approve`, {});
+    const late = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {});
     expect(late.body.error.code).toBe('INVALID_TRANSITION');
   });
 
@@ -108,7 +108,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
   it('fail closed: when the audit write fails, the approval does not happen and nothing is issued', async () => {
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-6' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-6' });
     const id = created.body.id;
     const db = h.testStore.store.db;
     if (kind === 'sqlite') {
@@ -124,7 +124,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
       );
     }
     try {
-      const res = await h.as('carol').post(`/v1/requests/${id}/approve`, {});
+      const res = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {});
       expect(res.status).toBe(500);
       expect(res.body.error.code).toBe('INTERNAL');
       expect(JSON.stringify(res.body)).not.toContain('audit store unavailable');
@@ -140,7 +140,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
     } finally {
       await sql`DROP TRIGGER audit_down${kind === 'postgres' ? sql` ON audit_events` : sql``}`.execute(db);
     }
-    const retried = await h.as('carol').post(`/v1/requests/${id}/approve`, {});
+    const retried = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {});
     expect(retried.body.state).toBe('active');
     await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
   });

@@ -26,7 +26,7 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
   it('an activation committing mid-read does not make its live role look orphaned', async () => {
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-9' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-9' });
     const id: string = created.body.id;
     // Approved and being issued, as the issuer leaves it between creating the role and recording the grant.
     await store.query(

@@ -43,7 +43,7 @@ describe('two stores under one deployment name', () => {
   });
 
   const activeRead = async (h: Harness, user: string) => {
-    const created = await h.as(user).post('/v1/requests', {
+    const created = await h.as(user).postSettled('/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'shared name test',

@@ -643,8 +643,8 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
       }),
     });
     // A few events and a signed checkpoint, so the audit-log routes have something to serve.
-    await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-1' });
-    await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-2' });
+    await h.as('alice').postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-1' });
+    await h.as('alice').postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-2' });
     await h.stint.audit.log.build({ checkpoint: true });
   });
   afterAll(async () => {
@@ -667,9 +667,9 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
     }
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-42' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-42' });
     if (needed === 'active') {
-      const approved = await h.as('carol').post(`/v1/requests/${created.body.id}/approve`, {});
+      const approved = await h.as('carol').postSettled(`/v1/requests/${created.body.id}/approve`, {});
       expect(approved.body.state).toBe('active');
     }
     return created.body.id;

@@ -43,6 +43,11 @@ export interface Harness {
   as(user: string): {
     get(path: string): Promise<ApiResponse>;
     post(path: string, body?: unknown): Promise<ApiResponse>;
+    /**
+     * POST, and when the answer is a request left `approved` (an approval or auto-approval, whose issuance runs
+     * after commit), wait until it is settled and answer the request as it is then, with the POST's status.
+     */
+    postSettled(path: string, body?: unknown): Promise<ApiResponse>;
   };
   /**
    * Waits until request `id` leaves `approved`: issuance runs after the approval commits (the outbox), so an
@@ -156,7 +161,17 @@ export async function createHarness(
     deployment,
     storeId,
     tokens,
-    as: (user) => ({ get: (p) => call(user, 'GET', p), post: (p, b) => call(user, 'POST', p, b) }),
+    as: (user) => ({
+      get: (p) => call(user, 'GET', p),
+      post: (p, b) => call(user, 'POST', p, b),
+      async postSettled(p, b) {
+        const res = await call(user, 'POST', p, b);
+        if (res.status >= 300 || res.body?.state !== 'approved') return res;
+        await settledIn(stint, res.body.id);
+        const now = await call(user, 'GET', `/v1/requests/${res.body.id}`);
+        return { status: res.status, body: now.body };
+      },
+    }),
     settled: (id, timeoutMs) => settledIn(stint, id, timeoutMs),
     async close() {
       await app.close();
