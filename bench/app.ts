@@ -66,7 +66,7 @@ export async function buildBenchApp(
   const app = await buildHttpApp(stint);
   const tokens = new Map<string, string>();
   for (const user of policy.current().users.keys()) {
-    tokens.set(user, (await stint.tokens.create(user, 'bench', new Date())).token);
+    tokens.set(user, (await stint.identity.tokens.create(user, 'bench', new Date())).token);
   }
   const call = async (user: string, method: 'GET' | 'POST', url: string, body?: unknown): Promise<Reply> => {
     const res = await app.inject({

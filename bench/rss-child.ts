@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - started) / 1000;
   // A sweep over the store as the server's interval would run it, then a moment for anything deferred.
-  await bench.stint.sweep();
+  await bench.stint.jobs.sweep();
   await sleep(500);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const report: RssReport = {
     grants: count,
     activeInStore: Number(row.n),
-    armedTimers: bench.stint.scheduler.size(),
+    armedTimers: bench.stint.grants.scheduler.size(),
     liveOnProvider: provider.live,
     baselineMb: round(baseline / MB),
     sampledPeakMb: round(peak / MB),

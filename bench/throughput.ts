@@ -80,7 +80,7 @@ export async function measureThroughput(
       cycle: summarize(cycle),
       create: summarize(create),
       approve: summarize(approve),
-      armedTimers: bench.stint.scheduler.size(),
+      armedTimers: bench.stint.grants.scheduler.size(),
     };
   } finally {
     await bench.close();

@@ -1,45 +1,38 @@
-import { createAuditLog } from '../audit/audit-log.js';
-import { createAuditPurge } from '../audit/audit-purge.js';
-import { createAuditService } from '../audit/audit-service.js';
-import type { Ed25519NoteSigner } from '../audit/log/signed-note.js';
-import { isAuditTrailBroken } from '../audit/trail-health.js';
-import { checkTrailAtStart } from '../audit/trail-start.js';
-import type { WitnessConfig } from '../audit/witness/witness-config.js';
-import { createWitnessSubmitter } from '../audit/witness/witness-submitter.js';
-import { createTokenStore } from '../auth/token-store.js';
+import { type AuditOptions, createAuditModule } from '../audit/audit-module.js';
+import { auditWriter } from '../audit/audit-writer.js';
+import { createCatalogModule } from '../catalog/catalog-module.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { createIssuer } from '../grants/issuer.js';
-import { createRevoker } from '../grants/revoker.js';
-import { createExpirer } from '../jobs/expirer.js';
-import { createExpiryScheduler } from '../jobs/expiry-scheduler.js';
-import { createReconciler } from '../jobs/reconciler.js';
-import { createSweeper } from '../jobs/sweeper.js';
+import type { DirectoryConfig } from '../directory/directory-config.js';
+import { createDirectoryModule, type DirectoryModule } from '../directory/directory-module.js';
+import { createGrantsModule } from '../grants/grants-module.js';
+import type { IdentityConfig } from '../identity/identity-config.js';
+import { createIdentityModule } from '../identity/identity-module.js';
+import { createJobsModule } from '../jobs/jobs-module.js';
 import type { Logger } from '../logger.js';
-import { DEFAULT_MFA_MAX_AGE_SECONDS, type MfaConfig } from '../mfa/mfa-config.js';
-import { createMfaService } from '../mfa/mfa-service.js';
-import { createStepUp } from '../mfa/step-up.js';
+import type { MfaConfig } from '../mfa/mfa-config.js';
+import { createMfaModule } from '../mfa/mfa-module.js';
+import type { Job, ReadinessCheck } from '../module.js';
 import { createProviderSet, type ProviderFactory } from '../providers/provider-set.js';
 import type { Clock, PolicySource, WorkflowDeps } from '../requests/context.js';
-import { createRequestService } from '../requests/request-service.js';
+import { createRequestsModule } from '../requests/requests-module.js';
 import { createTransitionRunner } from '../requests/transition-runner.js';
 import type { StintDatabase } from '../store/database.js';
+import { grantStore } from '../store/grant-store.js';
 import { createRequestStore } from '../store/request-store.js';
 
-export interface AuditOptions {
-  /** Checkpoint signing keys (C2SP skeys); their common name is the log's origin. */
-  signers: readonly Ed25519NoteSigner[];
-  checkpointDir: string | null;
-  checkpointIntervalMs?: number;
-  /** Events older than this lose their body (their leaf hash stays). */
-  retentionDays?: number;
-  /** External C2SP tlog-witnesses each new checkpoint is submitted to (STINT_AUDIT_WITNESSES). */
-  witnesses?: readonly WitnessConfig[];
-}
+export { type AuditOptions, auditOrigin } from '../audit/audit-module.js';
+
+/** The store's share of /readyz, which must answer within a second whether the store does or not. */
+const READY_STORE_MS = 800;
 
 export interface StintOptions {
   audit: AuditOptions;
   /** Step-up MFA settings; defaults: 15 min, TOTP only. */
   mfa?: MfaConfig;
+  /** Sign-in settings (OIDC, sessions, lock-out); defaults: API tokens only. */
+  identity?: IdentityConfig;
+  /** Directory sources (SCIM, LDAP, OIDC claims) above the policy's YAML users; none by default. */
+  directory?: { config: DirectoryConfig; logger?: Logger; scimReloadMs?: number };
   store: StintDatabase;
   /** The store's own id (readStoreId after migrating): the ownership mark on everything put on a target. */
   storeId: string;
@@ -53,205 +46,126 @@ export interface StintOptions {
   reconcileIntervalMs?: number;
 }
 
-/** The log's origin line is its signing keys' name: C2SP witnesses look a log's key up by its origin. */
-export function auditOrigin(signers: readonly Ed25519NoteSigner[]): string {
-  const names = new Set(signers.map((s) => s.name));
-  const [origin] = names;
-  if (names.size !== 1 || origin === undefined) {
-    throw new Error(
-      'audit signing keys: configure at least one, and all with the same name (the log origin)',
-    );
-  }
-  return origin;
-}
-
-/** The composition root: every part built once, from the parts it needs. Tests build it with other parts. */
+/**
+ * The composition root: the capabilities, each built once from the parts it names, in dependency order. Tests
+ * build it with other parts. The HTTP server mounts what the modules offer; start and stop run every module's
+ * jobs, in this order and in reverse.
+ */
 export function createStint(opts: StintOptions) {
   const clock = opts.clock ?? (() => new Date());
+  const { store, logger, secrets } = opts;
+  const requestStore = createRequestStore(store.dialect);
   const providers = createProviderSet(opts.providerFactory, () => ({
     storeId: opts.storeId,
     deployment: opts.policy.current().settings.deployment,
   }));
-  const deps: WorkflowDeps = {
-    store: opts.store,
-    requests: createRequestStore(opts.store.dialect),
-    policy: opts.policy,
+
+  const audit = createAuditModule({ ...opts.audit, store, requests: requestStore, clock, logger });
+  const shared = {
+    store,
+    requests: requestStore,
+    grants: grantStore,
+    audit: auditWriter,
     providers,
-    secrets: opts.secrets,
+    secrets,
     clock,
-    logger: opts.logger,
+    logger,
   };
-  const run = createTransitionRunner(deps);
-  const revoker = createRevoker(deps);
-  const expireGrant = createExpirer(deps, run, revoker);
-  const scheduler = createExpiryScheduler(clock, (id) => void expireGrant(id));
-  const issue = createIssuer(
-    deps,
+  const run = createTransitionRunner(shared);
+  // Grants read only the policy's resources and settings, which the directory does not change.
+  const grants = createGrantsModule({
+    ...shared,
+    policy: opts.policy,
     run,
-    (id, expiresAt) => scheduler.schedule(id, expiresAt),
-    () => auditLog.health.assertWritable(),
-  );
-  const mfaConfig = opts.mfa ?? {
-    maxAgeSeconds: DEFAULT_MFA_MAX_AGE_SECONDS,
-    issuer: 'Stint',
-    webauthn: null,
-  };
-  const stepUp = createStepUp({ store: opts.store, clock, maxAgeSeconds: mfaConfig.maxAgeSeconds });
-  const mfa = createMfaService({
-    store: opts.store,
-    secrets: opts.secrets,
-    clock,
-    stepUp,
-    config: mfaConfig,
-    logger: opts.logger,
-    userExists: (id) => opts.policy.current().users.has(id),
+    assertAuditWritable: () => audit.trail.assertWritable(),
   });
-  const service = createRequestService({
+  const directory: DirectoryModule | null = opts.directory
+    ? createDirectoryModule({
+        config: opts.directory.config,
+        store,
+        policy: opts.policy,
+        logger: opts.directory.logger ?? logger,
+        clock,
+        ...(opts.directory.scimReloadMs ? { scimReloadMs: opts.directory.scimReloadMs } : {}),
+        userClaim: opts.identity?.oidc?.userClaim,
+        deprovision: {
+          ...shared,
+          run,
+          revoker: grants.revoker,
+          onEnded: (id) => grants.scheduler.cancel(id),
+        },
+      })
+    : null;
+  // The merged directory (SCIM, LDAP, OIDC claims, then the YAML users) is what evaluation and sign-in see.
+  const policy = directory?.policy ?? opts.policy;
+  const deps: WorkflowDeps = { ...shared, policy };
+  const mfa = createMfaModule({
+    store,
+    secrets,
+    clock,
+    logger,
+    ...(opts.mfa ? { config: opts.mfa } : {}),
+    userExists: (id) => policy.current().users.has(id),
+  });
+  const requests = createRequestsModule({
     ...deps,
     run,
-    issue,
-    revoker,
-    stepUp,
-    onEnded: (id) => scheduler.cancel(id),
+    issue: grants.issuer,
+    revoker: grants.revoker,
+    stepUp: mfa.stepUp,
+    onEnded: (id) => grants.scheduler.cancel(id),
   });
-  const sweeper = createSweeper(deps, { run, issue, expireGrant, revoker, scheduler });
-  const reconcile = createReconciler(deps, revoker, run);
-  const tokens = createTokenStore(opts.store.db);
-  const origin = auditOrigin(opts.audit.signers);
-  const auditLog = createAuditLog({
-    store: opts.store,
-    clock,
-    logger: opts.logger,
-    origin,
-    signers: opts.audit.signers,
-    checkpointDir: opts.audit.checkpointDir,
-    checkpointIntervalMs: opts.audit.checkpointIntervalMs ?? 1000,
-  });
-  const witnesses = createWitnessSubmitter({
-    db: opts.store.db,
-    logger: opts.logger,
-    witnesses: opts.audit.witnesses ?? [],
-    consistencyProof: auditLog.consistencyProof,
-  });
-  const audit = createAuditService({
-    store: opts.store,
-    log: auditLog,
-    origin,
-    signers: opts.audit.signers,
-    checkpointDir: opts.audit.checkpointDir,
-    cosigned: witnesses.withCosignatures,
-  });
-  const purge = createAuditPurge({
-    store: opts.store,
-    clock,
-    retentionDays: opts.audit.retentionDays ?? 730,
+  const catalog = createCatalogModule({ policy });
+  const identity = createIdentityModule(
+    { store, policy, clock, secrets },
+    {
+      ...(opts.identity ? { config: opts.identity } : {}),
+      // With STINT_OIDC_CLAIMS_DIRECTORY, sign-in records the provider's claims as directory facts.
+      ...(directory?.resolveUser ? { resolveUser: directory.resolveUser } : {}),
+    },
+  );
+  const jobs = createJobsModule({
+    ...deps,
+    run,
+    issuer: grants.issuer,
+    revoker: grants.revoker,
+    expireGrant: grants.expireGrant,
+    scheduler: grants.scheduler,
+    ...(opts.sweepIntervalMs ? { sweepIntervalMs: opts.sweepIntervalMs } : {}),
+    ...(opts.reconcileIntervalMs ? { reconcileIntervalMs: opts.reconcileIntervalMs } : {}),
   });
 
-  const sweepMs = opts.sweepIntervalMs ?? 500;
-  const reconcileMs = opts.reconcileIntervalMs ?? 60_000;
-  const intervals: NodeJS.Timeout[] = [];
-  let sweeping: Promise<void> | null = null;
-  let building: Promise<unknown> | null = null;
-  let stopWatchingStore = () => {};
-
-  // During a store outage the periodic jobs would only fail, once per tick: they wait for its return instead.
-  const storeUp = () => opts.store.health.available();
-
-  const buildOnce = (): Promise<unknown> => {
-    if (!storeUp()) return Promise.resolve();
-    building ??= auditLog
-      .build()
-      .then((latest) => (latest && opts.audit.witnesses?.length ? witnesses.submit(latest) : null))
-      // A broken trail is alerted once by its health, not on every turn.
-      .catch((err: unknown) => {
-        if (!isAuditTrailBroken(err)) opts.logger.error({ err }, 'audit tree build failed');
-      })
-      .finally(() => {
-        building = null;
-      });
-    return building;
-  };
-
-  const sweepOnce = (): Promise<void> => {
-    if (!storeUp()) return Promise.resolve();
-    sweeping ??= sweeper
-      .sweep(sweepMs * 4)
-      .catch((err: unknown) => opts.logger.error({ err }, 'sweep failed'))
-      .finally(() => {
-        sweeping = null;
-      });
-    return sweeping;
-  };
+  const providerJob: Job = { async start() {}, stop: () => providers.closeAll() };
+  // Start order; stop runs it backwards (the sweeper stops before the revocations it started are awaited).
+  const started: Job[] = [
+    ...audit.jobs,
+    providerJob,
+    ...grants.jobs,
+    ...(directory ? [directory] : []),
+    ...jobs.jobs,
+  ];
+  const readiness: ReadinessCheck[] = [() => store.health.check(READY_STORE_MS), ...audit.ready];
 
   return {
-    service,
-    mfa,
-    stepUp,
-    run,
-    revoker,
     audit,
-    auditLog,
-    /** The audit trail's health: while broken, not ready and state changes refused (fail closed). */
-    auditTrail: auditLog.health,
-    witnesses,
-    purge,
-    tokens,
-    deps,
-    scheduler,
-    sweep: sweepOnce,
-    reconcile,
-    /**
-     * Start-up order: end access that is already overdue, clean targets, resume everything else due, then keep
-     * sweeping. Overdue grants come first because reconciling waits on every target, down ones included.
-     */
+    grants,
+    directory,
+    mfa,
+    requests,
+    catalog,
+    identity,
+    jobs,
+    /** The shared workflow parts the modules were built from, for tests and tools; the server takes none. */
+    deps: { ...deps, run },
+    /** Passes only when every module can serve (the store answers, the audit trail can be signed). */
+    async ready(): Promise<void> {
+      for (const check of readiness) await check();
+    },
     async start(): Promise<void> {
-      await checkTrailAtStart(auditLog);
-      // The embedded store serves one process, so a claim found at start was left by a crash of this server.
-      if (opts.store.dialect === 'sqlite') await deps.requests.releaseClaims(opts.store.db);
-      await sweeper
-        .expireDue(0)
-        .catch((err: unknown) => opts.logger.error({ err }, 'expiring overdue grants at start failed'));
-      // Before touching any target: a second store under the same deployment name stops the start.
-      await reconcile.checkOwnership();
-      await reconcile();
-      await sweepOnce();
-      stopWatchingStore = opts.store.health.onChange((up) => {
-        if (!up) {
-          opts.logger.error(
-            {},
-            'store unavailable: refusing work (STORE_UNAVAILABLE) until it answers again',
-          );
-          return;
-        }
-        // Grants whose window ended during the outage are overdue now: end them at once, not at the next tick.
-        opts.logger.warn({}, 'store answers again: catching up on overdue work');
-        void sweepOnce();
-      });
-      intervals.push(setInterval(() => void sweepOnce(), sweepMs));
-      intervals.push(setInterval(() => void reconcile().catch(() => {}), reconcileMs));
-      intervals.push(
-        setInterval(() => void buildOnce(), Math.min(250, opts.audit.checkpointIntervalMs ?? 1000)),
-      );
-      intervals.push(
-        setInterval(
-          () =>
-            void purge()
-              // Sign the purge event at once: verifiers accept a blanked body only under a signed purge.
-              .then((r) => (r.purged > 0 ? auditLog.build({ checkpoint: true }) : null))
-              .catch((err: unknown) => opts.logger.error({ err }, 'audit purge failed')),
-          3_600_000,
-        ),
-      );
-      for (const i of intervals) i.unref();
+      for (const job of started) await job.start();
     },
     async stop(): Promise<void> {
-      stopWatchingStore();
-      for (const i of intervals.splice(0)) clearInterval(i);
-      scheduler.stop();
-      await sweeping;
-      await building;
-      await revoker.idle();
-      await providers.closeAll();
+      for (const job of [...started].reverse()) await job.stop();
     },
   };
 }

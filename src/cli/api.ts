@@ -1,13 +1,8 @@
 import type { AuditEventBody } from '../audit/audit-event.js';
+import type { AuditEventView } from '../audit/audit-events.js';
+import type { ResourceView, WhoAmIView } from '../catalog/catalog-types.js';
 import type { RequestState } from '../domain/request.js';
-import type {
-  AuditEventView,
-  CredentialView,
-  RequestScope,
-  RequestView,
-  ResourceView,
-  WhoAmIView,
-} from '../requests/request-types.js';
+import type { CredentialView, RequestScope, RequestView } from '../requests/request-types.js';
 import type { HttpClient } from './http-client.js';
 
 export type RequestAction = 'approve' | 'deny' | 'withdraw' | 'revoke';

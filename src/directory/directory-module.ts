@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import { claimsResolver, createClaimsSource } from './claims-source.js';
-import { createDeprovisioner, type DeprovisionDeps, type Deprovisioner } from './deprovision.js';
+import { createDeprovisioner, type DeprovisionDeps } from './deprovision.js';
 import { createDirectory, type DirectorySource, withDirectory } from './directory.js';
 import type { DirectoryConfig } from './directory-config.js';
 import { createLdapSource } from './ldap-source.js';
@@ -23,12 +23,14 @@ export interface DirectoryModuleOptions {
   scimReloadMs?: number;
   /** The ID-token claim matched to a directory user's email (STINT_OIDC_USER_CLAIM). */
   userClaim?: string;
+  /** How the access of people who leave is ended: the request workflow's runner and the grants' revoker. */
+  deprovision: DeprovisionDeps;
 }
 
 /**
- * The directory and its sources, built from configuration. Two-step because of a cycle: the workflow is built
- * from `policy` (the merged view), and deprovisioning needs the workflow's transition runner and revoker, so
- * those are attached after createStint.
+ * The directory and its sources, built from configuration, with deprovisioning. Built after the grants (whose
+ * revoker ends the access of people who left) and before the request workflow, which evaluates `policy`, the
+ * merged view.
  */
 export function createDirectoryModule(opts: DirectoryModuleOptions) {
   const { config, logger } = opts;
@@ -51,16 +53,12 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
   // Below SCIM and LDAP, above the YAML: see docs/directory.md.
   if (claimsSource) sources.push(claimsSource);
 
-  let deprovisioner: Deprovisioner | null = null;
+  const deprovisioner = createDeprovisioner(opts.deprovision);
   const directory = createDirectory({
     yaml: () => opts.policy.current().users,
     sources,
     logger,
-    onRemoved(ids) {
-      if (deprovisioner) deprovisioner.handleRemoved(ids);
-      // Before attach(): start() sweeps orphans once attached, so these are not lost.
-      else logger.warn({ ids }, 'people left the directory before deprovisioning was attached');
-    },
+    onRemoved: (ids) => deprovisioner.handleRemoved(ids),
   });
   const scim =
     scimSource && config.scim
@@ -95,7 +93,7 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
       return;
     }
     const users = directory.users();
-    await deprovisioner?.revokeOrphans((id) => users.has(id));
+    await deprovisioner.revokeOrphans((id) => users.has(id));
   }
 
   return {
@@ -107,10 +105,6 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
     /** Pass to scimRoutes when SCIM is configured. */
     scim,
     ldap: ldapSource,
-    attach(deps: DeprovisionDeps): Deprovisioner {
-      deprovisioner = createDeprovisioner(deps);
-      return deprovisioner;
-    },
     /**
      * Loads every source, then revokes grants of anyone who is not in the directory: people who left while no
      * server watched, and requests that were pending when their requester left and were approved later. Runs
@@ -134,7 +128,7 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
       await ldapSource?.stop();
-      await deprovisioner?.idle();
+      await deprovisioner.idle();
     },
   };
 }

@@ -2,16 +2,10 @@ import { isStintError, StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import { activate, fail } from '../domain/state-machine.js';
 import { type CredentialProvider, NO_CANCEL } from '../providers/provider.js';
-import type { WorkflowDeps } from '../requests/context.js';
+import { CLAIM_MS, type WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
-import { type GrantRow, grantStore } from '../store/grant-store.js';
+import type { GrantRow } from '../store/grant-store.js';
 import { describeError } from './revoker.js';
-
-/**
- * Longer than any issuance (the provider's connect and statement timeouts are a few seconds); a server that dies
- * holding a claim is replaced by another once it lapses.
- */
-export const CLAIM_MS = 15_000;
 
 /** What an issuance ended in: the request as stored afterwards, and its grant when it became active. */
 export interface Issued {
@@ -24,7 +18,10 @@ export interface Issued {
  * first, then this runs after commit, and a crash in between is picked up again from the `approved` state.
  */
 export function createIssuer(
-  deps: Pick<WorkflowDeps, 'store' | 'requests' | 'policy' | 'providers' | 'secrets' | 'clock' | 'logger'>,
+  deps: Pick<
+    WorkflowDeps,
+    'store' | 'requests' | 'grants' | 'policy' | 'providers' | 'secrets' | 'clock' | 'logger'
+  >,
   run: TransitionRunner,
   onActivated: (requestId: string, expiresAt: Date) => void,
   /** Throws while the audit trail is broken: no access is granted whose events could never be signed. */
@@ -87,7 +84,7 @@ export function createIssuer(
         activatedAt,
         (r) => activate(r, activatedAt),
         async (trx) => {
-          grant = await grantStore.insert(trx, {
+          grant = await deps.grants.insert(trx, {
             requestId: id,
             resource: resource.id,
             principal: issued.principal,
@@ -116,8 +113,32 @@ export function createIssuer(
     return result;
   }
 
+  const started = new Set<Promise<unknown>>();
+
   return {
     issueClaimed,
+    /**
+     * Issues in the background, right after the approval that took the claim committed: the approver is not
+     * kept waiting on the target. A failure here is the sweeper's to retry once the claim lapses.
+     */
+    start(request: AccessRequest): void {
+      // Refused to the caller at once while the trail is broken: the approval stays committed, and the sweeper
+      // issues it once the trail is whole again.
+      assertAuditWritable();
+      const p = issueClaimed(request)
+        .catch((err: unknown) =>
+          deps.logger.error(
+            { requestId: request.id, err },
+            'issuance after approval failed; the sweeper retries',
+          ),
+        )
+        .finally(() => started.delete(p));
+      started.add(p);
+    },
+    /** Resolves once every issuance started here has ended (shutdown waits for them). */
+    async idle(): Promise<void> {
+      await Promise.allSettled([...started]);
+    },
     /** Issues an approved request nobody holds (the sweeper's way in): claims it first, or leaves it. */
     async issue(id: string): Promise<Issued | null> {
       // Left approved while the trail is broken; the sweeper picks it up once it is fixed.

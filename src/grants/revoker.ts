@@ -1,9 +1,8 @@
-import { appendAudit } from '../audit/audit-store.js';
 import { isStintError, StintError } from '../domain/errors.js';
 import { SYSTEM_ACTOR } from '../domain/state-machine.js';
 import { isPermanentFailure, NO_CANCEL, permanentProviderError } from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
-import { type GrantRow, grantStore } from '../store/grant-store.js';
+import type { GrantRow } from '../store/grant-store.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
@@ -24,13 +23,13 @@ export function backoffMs(attempts: number): number {
  * the provider says no retry can succeed: then the revocation is `abandoned`, loudly, for a person to finish.
  */
 export function createRevoker(
-  deps: Pick<WorkflowDeps, 'store' | 'policy' | 'providers' | 'clock' | 'logger'>,
+  deps: Pick<WorkflowDeps, 'store' | 'grants' | 'audit' | 'policy' | 'providers' | 'clock' | 'logger'>,
 ) {
   const db = deps.store.db;
   const inFlight = new Map<string, Promise<boolean>>();
 
   async function attempt(requestId: string): Promise<boolean> {
-    const grant = await grantStore.get(db, requestId);
+    const grant = await deps.grants.get(db, requestId);
     if (!grant || grant.revocation === 'done') return true;
     if (grant.revocation === 'abandoned') return false;
     try {
@@ -46,8 +45,8 @@ export function createRevoker(
       }
       const now = deps.clock();
       await db.transaction().execute(async (trx) => {
-        if (await grantStore.markRevoked(trx, requestId, now)) {
-          await appendAudit(trx, {
+        if (await deps.grants.markRevoked(trx, requestId, now)) {
+          await deps.audit.append(trx, {
             at: now,
             actor: SYSTEM_ACTOR,
             action: 'grant.revocation_completed',
@@ -72,8 +71,8 @@ export function createRevoker(
         'revocation failed; will retry',
       );
       await db.transaction().execute(async (trx) => {
-        await grantStore.markRevokeFailed(trx, requestId, error, nextAt);
-        await appendAudit(trx, {
+        await deps.grants.markRevokeFailed(trx, requestId, error, nextAt);
+        await deps.audit.append(trx, {
           at: now,
           actor: SYSTEM_ACTOR,
           action: 'grant.revocation_failed',
@@ -104,8 +103,8 @@ export function createRevoker(
       'revocation abandoned: it cannot succeed; check the target by hand',
     );
     await db.transaction().execute(async (trx) => {
-      if (!(await grantStore.markRevocationAbandoned(trx, grant.request_id, error))) return;
-      await appendAudit(trx, {
+      if (!(await deps.grants.markRevocationAbandoned(trx, grant.request_id, error))) return;
+      await deps.audit.append(trx, {
         at: now,
         actor: SYSTEM_ACTOR,
         action: 'grant.revocation_abandoned',

@@ -1,3 +1,4 @@
+import { createTokenStore, type TokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
@@ -24,6 +25,8 @@ export interface IdentityParts {
 /** What the HTTP layer needs to authenticate callers and serve sign-in; the server registers the routes. */
 export interface IdentityModule {
   config: IdentityConfig;
+  /** API tokens: what scripts and the CLI authenticate with. */
+  tokens: TokenStore;
   sessions: SessionStore;
   lockout: Lockout;
   audit: AuthAudit;
@@ -43,6 +46,7 @@ export function createIdentityModule(parts: IdentityParts, options: IdentityOpti
   const config = options.config ?? loadIdentityConfig({});
   return {
     config,
+    tokens: createTokenStore(parts.store.db),
     sessions: createSessionStore(parts.store.db),
     lockout: createLockout(config.lockout),
     audit: createAuthAudit(parts.store.db),

@@ -1,4 +1,3 @@
-import { appendAudit } from '../audit/audit-store.js';
 import { isStintError, StintError } from '../domain/errors.js';
 import { SYSTEM_ACTOR, vanish } from '../domain/state-machine.js';
 import { describeError, type Revoker } from '../grants/revoker.js';
@@ -6,7 +5,6 @@ import type { Resource } from '../policy/policy-types.js';
 import { type CredentialProvider, NO_CANCEL } from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
-import { grantStore } from '../store/grant-store.js';
 import { liveGrants, ownershipSnapshot } from '../store/ownership-snapshot.js';
 
 export interface ReconcileReport {
@@ -20,7 +18,10 @@ export interface ReconcileReport {
   error: string | null;
 }
 
-type Deps = Pick<WorkflowDeps, 'store' | 'requests' | 'policy' | 'providers' | 'clock' | 'logger'>;
+type Deps = Pick<
+  WorkflowDeps,
+  'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'providers' | 'clock' | 'logger'
+>;
 
 /**
  * Compares what each target holds that this store created with what Stint believes is live, and removes the
@@ -58,7 +59,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
       if ((grant?.revocation === 'none' && state === 'active') || (!grant && state === 'approved')) continue;
       await provider.revoke({ principal: o.principal }, NO_CANCEL);
       report.removed.push(o.principal);
-      await appendAudit(db, {
+      await deps.audit.append(db, {
         at: deps.clock(),
         actor: SYSTEM_ACTOR,
         action: 'reconciler.removed',
@@ -85,7 +86,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
         requestId,
         now,
         (r) => vanish(r, now, { resource: resource.id, principal }),
-        (trx) => grantStore.markVanished(trx, requestId, now),
+        (trx) => deps.grants.markVanished(trx, requestId, now),
       );
     } catch (e) {
       // Ended meanwhile (expired, revoked, another server marked it): not ours to record.

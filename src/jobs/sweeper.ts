@@ -1,12 +1,11 @@
 import { isStintError } from '../domain/errors.js';
 import { timeOut } from '../domain/state-machine.js';
+import type { Expirer } from '../grants/expirer.js';
+import type { ExpiryScheduler } from '../grants/expiry-scheduler.js';
 import type { Issuer } from '../grants/issuer.js';
 import type { Revoker } from '../grants/revoker.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
-import { grantStore } from '../store/grant-store.js';
-import type { Expirer } from './expirer.js';
-import type { ExpiryScheduler } from './expiry-scheduler.js';
 import { eachPerTarget } from './per-target.js';
 
 const BATCH = 200;
@@ -25,7 +24,7 @@ export interface SweeperParts {
  * requests, retries pending revocations with backoff, and resumes issuance left by a crashed server.
  */
 export function createSweeper(
-  deps: Pick<WorkflowDeps, 'store' | 'requests' | 'clock' | 'logger'>,
+  deps: Pick<WorkflowDeps, 'store' | 'requests' | 'grants' | 'clock' | 'logger'>,
   parts: SweeperParts,
 ) {
   const db = deps.store.db;
@@ -58,7 +57,7 @@ export function createSweeper(
     }
 
     await eachPerTarget(
-      await grantStore.dueRevocations(db, now, BATCH),
+      await deps.grants.dueRevocations(db, now, BATCH),
       (g) => g.resource,
       (g) => parts.revoker.revokeOnTarget(g.request_id),
     );

@@ -1,19 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { appendAudit, listAudit } from '../audit/audit-store.js';
 import { authorize, can } from '../auth/authorize.js';
 import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
 import { created, review, revoke, withdraw } from '../domain/state-machine.js';
-import { CLAIM_MS, type Issuer } from '../grants/issuer.js';
-import type { Revoker } from '../grants/revoker.js';
 import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
-import { grantStore } from '../store/grant-store.js';
+import type { GrantStore } from '../store/grant-store.js';
 import type { Database } from '../store/schema.js';
-import type { WorkflowDeps } from './context.js';
+import { CLAIM_MS, type WorkflowDeps } from './context.js';
 import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
 import type { TransitionRunner } from './transition-runner.js';
@@ -25,10 +22,12 @@ export function newRequestId(): string {
 }
 
 export interface RequestServiceDeps
-  extends Pick<WorkflowDeps, 'store' | 'requests' | 'policy' | 'secrets' | 'clock'> {
+  extends Pick<WorkflowDeps, 'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'secrets' | 'clock'> {
   run: TransitionRunner;
-  issue: Issuer;
-  revoker: Revoker;
+  /** Starts issuing an approved request whose claim this server took, without waiting for the target. */
+  issue: { start(r: AccessRequest): void };
+  /** Makes ended access end on the target too (the grants capability's revoker). */
+  revoker: { revokeOnTarget(requestId: string): Promise<boolean> };
   /** Expiry timers are cancelled when access ends early. */
   onEnded(requestId: string): void;
   /** Fresh second factor for approving sensitive and critical access. */
@@ -46,8 +45,12 @@ function grantExpired(id: string, expiresAt: Date): StintError {
  * Why a take found nothing: shown before, or access ended after the request was read (an expiry or revoke that
  * committed first). Read in the take's transaction, so the answer matches what made it find nothing.
  */
-async function notTaken(trx: Transaction<Database>, id: string): Promise<{ error: StintError }> {
-  const grant = await grantStore.get(trx, id);
+async function notTaken(
+  grants: Pick<GrantStore, 'get'>,
+  trx: Transaction<Database>,
+  id: string,
+): Promise<{ error: StintError }> {
+  const grant = await grants.get(trx, id);
   if (grant?.credential_shown_at != null) {
     return {
       error: new StintError(
@@ -76,7 +79,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   const db = deps.store.db;
 
   async function view(r: AccessRequest): Promise<RequestView> {
-    return toRequestView(r, await grantStore.get(db, r.id));
+    return toRequestView(r, await deps.grants.get(db, r.id));
   }
 
   async function readable(actor: Actor, id: string): Promise<AccessRequest> {
@@ -87,13 +90,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   }
 
   /**
-   * After an approval commits, issue at once so the approver's answer already shows the grant active. The
-   * approving transaction took the issuance claim, so no sweeper on any server can start the same issuance.
+   * Issuance runs after the approval commits, from the committed row (the outbox), so approving answers at once
+   * whatever the target's latency. The approving transaction took the issuance claim: this server starts at
+   * once, and if it dies first the claim lapses and any server's sweeper issues from the `approved` row.
    */
-  async function issueIfApproved(r: AccessRequest): Promise<RequestView> {
-    if (r.state !== 'approved') return toRequestView(r, undefined);
-    const issued = await deps.issue.issueClaimed(r);
-    return toRequestView(issued.request, issued.grant);
+  function issueIfApproved(r: AccessRequest): RequestView {
+    if (r.state === 'approved') deps.issue.start(r);
+    return toRequestView(r, undefined);
   }
 
   async function claimIfApproved(trx: Transaction<Database>, r: AccessRequest, now: Date): Promise<void> {
@@ -153,7 +156,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           previous = t.request;
         }
         await claimIfApproved(trx, previous, now);
-        await appendAudit(
+        await deps.audit.append(
           trx,
           transitions.map((t) => ({
             at: now,
@@ -194,7 +197,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           ...(input.state ? { state: input.state } : {}),
         });
       }
-      const grants = await grantStore.getMany(
+      const grants = await deps.grants.getMany(
         db,
         requests.map((r) => r.id),
       );
@@ -250,7 +253,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           return revoke(r, actor.userId, comment, now);
         },
         async (trx, _t, before) => {
-          if (before.state === 'active') await grantStore.markRevocationPending(trx, id, now);
+          if (before.state === 'active') await deps.grants.markRevocationPending(trx, id, now);
         },
         actor.source,
       );
@@ -269,10 +272,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const now = deps.clock();
       if (now.getTime() >= request.expiresAt.getTime()) throw grantExpired(id, request.expiresAt);
       const taken = await db.transaction().execute(async (trx) => {
-        const sealed = await grantStore.takeCredential(trx, id, now);
-        if (sealed === null) return notTaken(trx, id);
-        const grant = await grantStore.get(trx, id);
-        await appendAudit(trx, {
+        const sealed = await deps.grants.takeCredential(trx, id, now);
+        if (sealed === null) return notTaken(deps.grants, trx, id);
+        const grant = await deps.grants.get(trx, id);
+        await deps.audit.append(trx, {
           at: now,
           actor: actor.userId,
           action: 'credential.shown',
@@ -295,50 +298,6 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         principal: taken.principal,
         expiresAt: request.expiresAt.toISOString(),
         secret: JSON.parse(deps.secrets.open(taken.sealed, id)) as Record<string, string>,
-      };
-    },
-
-    async resources(actor) {
-      authorize(actor, 'resource.list');
-      return [...deps.policy.current().resources.values()].map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        description: r.description,
-        sensitivity: r.sensitivity,
-        roles: Object.values(r.roles).map((role) => ({ name: role.name, description: role.description })),
-      }));
-    },
-
-    async audit(actor, input) {
-      const limit = Math.min(input.limit ?? 200, 1000);
-      const all = can(actor, 'audit.read-all');
-      if (input.requestId && !all) await readable(actor, input.requestId);
-      const events = await listAudit(db, {
-        limit,
-        ...(input.requestId ? { requestId: input.requestId } : {}),
-        ...(input.afterSeq !== undefined ? { afterSeq: input.afterSeq } : {}),
-        // Someone who may read a request may read its whole history; otherwise only their own.
-        ...(all || input.requestId ? {} : { visibleTo: actor.userId }),
-      });
-      return events.map((e) => ({ ...e, at: e.at.toISOString() }));
-    },
-
-    async whoami(actor) {
-      authorize(actor, 'whoami');
-      const user = deps.policy.current().users.get(actor.userId);
-      if (!user) throw new StintError('UNAUTHENTICATED', 'this user is no longer in the directory');
-      const roles = ['requester'];
-      if (user.security) roles.push('security');
-      if (user.auditor) roles.push('auditor');
-      if (user.admin) roles.push('admin');
-      if (user.onCall) roles.push('on-call');
-      return {
-        userId: user.id,
-        email: user.email,
-        name: user.name,
-        teams: user.teams,
-        manager: user.manager,
-        roles,
       };
     },
   };

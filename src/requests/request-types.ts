@@ -1,7 +1,5 @@
-import type { AuditEventBody } from '../audit/audit-event.js';
 import type { Actor } from '../domain/actor.js';
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
-import type { Sensitivity } from '../policy/policy-types.js';
 
 // Actor lives in the domain (audit and auth need it, and sit below requests); re-exported for the callers here.
 export type { Actor };
@@ -68,36 +66,7 @@ export interface CredentialView {
   secret: Record<string, string>;
 }
 
-export interface ResourceView {
-  id: string;
-  kind: string;
-  description: string;
-  sensitivity: Sensitivity;
-  roles: { name: string; description: string }[];
-}
-
-export interface AuditEventView {
-  seq: number;
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  requestId: string | null;
-  details: Record<string, unknown>;
-  /** The canonical event exactly as hashed into the audit log (null once retention purged it). */
-  body: AuditEventBody | null;
-}
-
-export interface WhoAmIView {
-  userId: string;
-  email: string;
-  name: string;
-  teams: string[];
-  manager: string | null;
-  roles: string[];
-}
-
-/** The application service behind the HTTP API. Every method enforces authorization itself (deny by default). */
+/** The request workflow behind /v1/requests. Every method enforces authorization itself (deny by default). */
 export interface RequestService {
   create(actor: Actor, input: CreateRequestInput): Promise<RequestView>;
   get(actor: Actor, id: string): Promise<RequestView>;
@@ -107,10 +76,4 @@ export interface RequestService {
   revoke(actor: Actor, id: string, comment: string): Promise<RequestView>;
   /** Hands out the credential once; a second call fails with CREDENTIAL_ALREADY_SHOWN. */
   takeCredential(actor: Actor, id: string): Promise<CredentialView>;
-  resources(actor: Actor): Promise<ResourceView[]>;
-  audit(
-    actor: Actor,
-    input: { requestId?: string; afterSeq?: number; limit?: number },
-  ): Promise<AuditEventView[]>;
-  whoami(actor: Actor): Promise<WhoAmIView>;
 }

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { type AuditInput, appendAudit } from '../audit/audit-store.js';
+import type { AuditInput } from '../audit/audit-store.js';
 import type { AccessRequest } from '../domain/request.js';
 import type { Transition } from '../domain/state-machine.js';
 import type { Database } from '../store/schema.js';
@@ -9,7 +9,7 @@ import type { WorkflowDeps } from './context.js';
  * Read-decide-write in one short transaction: lock the request, let the pure state machine decide, persist the
  * new state and its audit event together. No network call happens in here.
  */
-export function createTransitionRunner(deps: Pick<WorkflowDeps, 'store' | 'requests'>) {
+export function createTransitionRunner(deps: Pick<WorkflowDeps, 'store' | 'requests' | 'audit'>) {
   return async function run(
     id: string,
     now: Date,
@@ -23,7 +23,7 @@ export function createTransitionRunner(deps: Pick<WorkflowDeps, 'store' | 'reque
       await deps.requests.apply(trx, before, transition);
       if (after) await after(trx, transition, before);
       // Last, so the audit log's counter row is locked for as short a time as possible.
-      await appendAudit(trx, {
+      await deps.audit.append(trx, {
         at: now,
         actor: transition.actor,
         action: transition.action,

@@ -1,7 +1,6 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
-import { createIdentityModule, type IdentityOptions } from '../identity/identity-module.js';
 import { registerAuditGate } from './audit-gate.js';
 import { closeConnectionsOnShutdown } from './close-connections.js';
 import { registerErrorHandler } from './error-handler.js';
@@ -35,28 +34,22 @@ export const httpLogOptions = {
   },
 };
 
-/** The store's share of /readyz, which must answer within a second whether the store does or not. */
-const READY_STORE_MS = 800;
+/** What the server mounts: each module's services become its routes; nothing else of the app is reached. */
+export type HttpMounts = Pick<
+  Stint,
+  'requests' | 'catalog' | 'audit' | 'mfa' | 'identity' | 'directory' | 'ready'
+>;
 
 export async function buildHttpApp(
-  stint: Pick<Stint, 'service' | 'audit' | 'auditTrail' | 'mfa' | 'tokens' | 'deps'>,
+  stint: HttpMounts,
   options: {
     /** A pino logger made with `httpLogOptions` (redaction); none logs nothing. */
     logger?: FastifyBaseLogger;
-    identity?: IdentityOptions;
-    /** SCIM provisioning endpoints, when a directory module provides them. */
+    /** SCIM provisioning endpoints other than the directory module's (tests serve their own). */
     scim?: ScimRoutesDeps | null;
   } = {},
 ): Promise<FastifyInstance> {
-  const identity = createIdentityModule(
-    {
-      store: stint.deps.store,
-      policy: stint.deps.policy,
-      clock: stint.deps.clock,
-      secrets: stint.deps.secrets,
-    },
-    options.identity,
-  );
+  const { identity } = stint;
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
@@ -87,23 +80,18 @@ export async function buildHttpApp(
   registerValidation(app);
   for (const schema of sharedSchemas) app.addSchema(schema);
   registerErrorHandler(app);
-  registerAuditGate(app, () => stint.auditTrail.assertWritable());
-  await registerIdentity(app, identity, stint.tokens);
+  registerAuditGate(app, () => stint.audit.trail.assertWritable());
+  await registerIdentity(app, identity);
 
-  await app.register(
-    healthRoutes(async () => {
-      await stint.deps.store.health.check(READY_STORE_MS);
-      // Not ready while the audit trail cannot be signed (rolled back, forked, rows missing).
-      stint.auditTrail.assertWritable();
-    }),
-  );
-  await app.register(requestRoutes(stint.service));
-  await app.register(directoryRoutes(stint.service));
-  await app.register(auditRoutes(stint.service));
-  await app.register(auditLogRoutes(stint.audit));
-  await app.register(mfaRoutes(stint.mfa));
-  if (options.scim) await app.register(scimRoutes(options.scim));
-  await app.register(homeRoutes(stint, { signIn: Boolean(options.identity?.config?.oidc) }));
+  await app.register(healthRoutes(() => stint.ready()));
+  await app.register(requestRoutes(stint.requests.service));
+  await app.register(directoryRoutes(stint.catalog.service));
+  await app.register(auditRoutes(stint.audit.events));
+  await app.register(auditLogRoutes(stint.audit.service));
+  await app.register(mfaRoutes(stint.mfa.service));
+  const scim = options.scim ?? stint.directory?.scim;
+  if (scim) await app.register(scimRoutes(scim));
+  await app.register(homeRoutes(identity, { signIn: identity.oidc !== null }));
   app.get(
     '/openapi.json',
     {

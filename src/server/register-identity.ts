@@ -1,7 +1,6 @@
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
-import type { TokenStore } from '../auth/token-store.js';
 import { StintError } from '../domain/errors.js';
 import type { IdentityModule } from '../identity/identity-module.js';
 import { addressKey } from '../identity/lockout.js';
@@ -13,11 +12,8 @@ import { tokenRoutes } from './routes/token-routes.js';
  * The HTTP side of identity: cookies, rate limits on the sign-in routes, authentication of every other route,
  * sign-in (when OIDC is configured), sessions and API-token management. Called once by buildHttpApp.
  */
-export async function registerIdentity(
-  app: FastifyInstance,
-  identity: IdentityModule,
-  tokens: TokenStore,
-): Promise<void> {
+export async function registerIdentity(app: FastifyInstance, identity: IdentityModule): Promise<void> {
+  const { tokens } = identity;
   await app.register(cookie);
   await app.register(rateLimit, {
     global: false,

@@ -7,7 +7,6 @@ import { parseSkey } from '../audit/log/signed-note.js';
 import { parseWitnesses } from '../audit/witness/witness-config.js';
 import { createSecretBox, parseKey } from '../crypto/secret-box.js';
 import { directoryConfigFromEnv } from '../directory/directory-config.js';
-import { createDirectoryModule } from '../directory/directory-module.js';
 import { loadIdentityConfig } from '../identity/identity-config.js';
 import { mfaConfigFromEnv } from '../mfa/mfa-config.js';
 import { formatProblem } from '../policy/policy-error.js';
@@ -63,18 +62,12 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   });
   await migrate(store);
   const storeId = await readStoreId(store.db);
-  const directory = createDirectoryModule({
-    config: directoryConfig,
-    store,
-    policy,
-    logger: logger.child({ component: 'directory' }),
-    userClaim: identity.oidc?.userClaim,
-  });
   const stint = createStint({
     store,
     storeId,
-    // The merged directory (SCIM, LDAP, OIDC claims, then the YAML users) is what evaluation and sign-in see.
-    policy: directory.policy,
+    policy,
+    directory: { config: directoryConfig, logger: logger.child({ component: 'directory' }) },
+    identity,
     mfa,
     providerFactory: (resource, owner, ctx) => createProvider(resource, env, { logger, owner, ...ctx }),
     secrets: createSecretBox(parseKey(config.encryptionKey)),
@@ -87,28 +80,15 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
       witnesses,
     },
   });
-  directory.attach({
-    ...stint.deps,
-    run: stint.run,
-    revoker: stint.revoker,
-    onEnded: (id) => stint.scheduler.cancel(id),
-  });
-  await directory.start();
   try {
     await stint.start();
   } catch (e) {
     // Refused (an audit store rolled back or forked): nothing is left running to keep the process alive.
     await stint.stop();
-    await directory.stop();
     await store.close();
     throw e;
   }
-  const app = await buildHttpApp(stint, {
-    logger: logger.child({ component: 'http' }),
-    // With STINT_OIDC_CLAIMS_DIRECTORY, sign-in records the provider's claims as directory facts.
-    identity: { config: identity, ...(directory.resolveUser ? { resolveUser: directory.resolveUser } : {}) },
-    scim: directory.scim,
-  });
+  const app = await buildHttpApp(stint, { logger: logger.child({ component: 'http' }) });
   const address = await app.listen({ host: config.host, port: config.port });
 
   const onHup = () => {
@@ -126,7 +106,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     if (existing.length === 0) {
       print('Demo API tokens (shown once; export STINT_TOKEN=<token> to act as that user):');
       for (const user of policy.current().users.values()) {
-        const { token } = await stint.tokens.create(user.id, 'demo', new Date());
+        const { token } = await stint.identity.tokens.create(user.id, 'demo', new Date());
         print(`  ${user.id.padEnd(12)} ${token}`);
       }
     }
@@ -138,7 +118,6 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     async close() {
       process.off('SIGHUP', onHup);
       await app.close();
-      await directory.stop();
       await stint.stop();
       await store.close();
     },

@@ -150,3 +150,6 @@ export const grantStore = {
     return new Map(rows.map((r) => [r.principal, r]));
   },
 };
+
+/** The grant store's shape, injected into the workflow like the request store (tests swap it). */
+export type GrantStore = typeof grantStore;

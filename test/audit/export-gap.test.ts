@@ -25,7 +25,7 @@ describe.each(STORE_KINDS)('audit export of a range with a row missing on %s', (
       const r = await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason });
       await h.as('carol').post(`/v1/requests/${r.body.id}/deny`, { comment: 'not now' });
     }
-    expect((await h.stint.auditLog.build({ checkpoint: true }))?.size).toBe(6);
+    expect((await h.stint.audit.log.build({ checkpoint: true }))?.size).toBe(6);
     const store = h.testStore.store;
     if (kind === 'sqlite') await sql`DROP TRIGGER audit_events_no_delete`.execute(store.db);
     else await sql`ALTER TABLE audit_events DISABLE TRIGGER USER`.execute(store.db);

@@ -108,9 +108,9 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
   async function history(): Promise<void> {
     h = await createHarness(kind, { stepUp: false, start: false });
     await requests('INC-1', 'INC-2', 'INC-3');
-    expect((await h.stint.auditLog.build({ checkpoint: true }))?.size).toBe(6);
+    expect((await h.stint.audit.log.build({ checkpoint: true }))?.size).toBe(6);
     await requests('INC-4');
-    expect((await h.stint.auditLog.build({ checkpoint: true }))?.size).toBe(8);
+    expect((await h.stint.audit.log.build({ checkpoint: true }))?.size).toBe(8);
     expect([...wormFiles().keys()]).toEqual(['checkpoint-000000000006.txt', 'checkpoint-000000000008.txt']);
   }
 
@@ -129,7 +129,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     await rollBack(h.testStore.store, 6);
     // The log regrows past the WORM folder's newest checkpoint with other events.
     await appendAudit(h.testStore.store.db, forgedEvents(2));
-    await expect(h.stint.auditLog.build({ checkpoint: true })).rejects.toMatchObject({
+    await expect(h.stint.audit.log.build({ checkpoint: true })).rejects.toMatchObject({
       code: 'FORK',
       message: expect.stringMatching(/checkpoint 8/),
     });
@@ -147,19 +147,19 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     await appendAudit(h.testStore.store.db, forgedEvents(4));
     const next = restart();
     await expect(next.start()).rejects.toThrow(/fork/i);
-    await expect(next.auditLog.build({ checkpoint: true })).rejects.toMatchObject({ code: 'FORK' });
+    await expect(next.audit.log.build({ checkpoint: true })).rejects.toMatchObject({ code: 'FORK' });
     expect(wormFiles()).toEqual(before);
   });
 
   it('a WORM file of the same size with another checkpoint in it: a fork, refused and reported', async () => {
     h = await createHarness(kind, { stepUp: false, start: false });
     await requests('INC-1');
-    const first = await h.stint.auditLog.build({ checkpoint: true });
+    const first = await h.stint.audit.log.build({ checkpoint: true });
     expect(first?.size).toBe(2);
     const file = join(h.checkpointDir, 'checkpoint-000000000002.txt');
     const original = readFileSync(file, 'utf8');
     // Signing the same checkpoint again (an export's checkpoint at a past size) is no conflict.
-    await expect(h.stint.auditLog.signAt(2)).resolves.toMatchObject({ size: 2 });
+    await expect(h.stint.audit.log.signAt(2)).resolves.toMatchObject({ size: 2 });
     expect(readFileSync(file, 'utf8')).toBe(original);
     // Another checkpoint of size 4 already in the folder (another server's fork): the file stays, none is signed.
     const planted = join(h.checkpointDir, 'checkpoint-000000000004.txt');
@@ -169,20 +169,20 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     );
     writeFileSync(planted, forged);
     await requests('INC-2');
-    await expect(h.stint.auditLog.build({ checkpoint: true })).rejects.toMatchObject({ code: 'FORK' });
+    await expect(h.stint.audit.log.build({ checkpoint: true })).rejects.toMatchObject({ code: 'FORK' });
     expect(readFileSync(planted, 'utf8')).toBe(forged);
     const signed = await h.testStore.store.db.selectFrom('audit_checkpoints').select('size').execute();
     expect(signed.map((c) => Number(c.size))).toEqual([2]);
-    expect(h.stint.auditTrail.status()).toMatchObject({ healthy: false, code: 'FORK' });
+    expect(h.stint.audit.trail.status()).toMatchObject({ healthy: false, code: 'FORK' });
   });
 
   it('a store rolled back under a running server: not ready, writes refused, and the CLI sees MISSING', async () => {
     const { logger, lines } = recordingLogger();
     h = await createHarness(kind, { stepUp: false, start: false, logger });
     await requests('INC-1', 'INC-2', 'INC-3');
-    await h.stint.auditLog.build({ checkpoint: true });
+    await h.stint.audit.log.build({ checkpoint: true });
     await requests('INC-4');
-    expect((await h.stint.auditLog.build({ checkpoint: true }))?.size).toBe(8);
+    expect((await h.stint.audit.log.build({ checkpoint: true }))?.size).toBe(8);
     await h.stint.start();
     expect((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
 
@@ -203,7 +203,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     // Every error line, not only the alert: no other line repeats on each build turn either.
     const errors = lines.filter((l) => l.level === 'error');
     expect(errors.map((l) => l.msg)).toEqual([expect.stringMatching(/^audit trail broken \(ROLLBACK\)/)]);
-    expect(h.stint.auditTrail.status()).toMatchObject({ healthy: false, code: 'ROLLBACK', failures: 1 });
+    expect(h.stint.audit.trail.status()).toMatchObject({ healthy: false, code: 'ROLLBACK', failures: 1 });
 
     expect((await h.as('erin').post('/v1/audit/verify')).body).toMatchObject({
       ok: false,
@@ -251,7 +251,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     const { logger, lines } = recordingLogger();
     h = await createHarness(kind, { stepUp: false, start: false, logger });
     await requests('INC-1');
-    await h.stint.auditLog.build({ checkpoint: true });
+    await h.stint.audit.log.build({ checkpoint: true });
     await requests('INC-2', 'INC-3');
     const store = h.testStore.store;
     await disableGuards(store);
@@ -272,10 +272,10 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     // Past the API (a job, or a caller inside the server): an approved request is not activated either.
     const actor = { userId: 'alice', security: false, admin: false, auditor: false };
     await expect(
-      h.stint.service.create(actor, { resource: 'staging-db', role: 'read', reason: 'x' }),
+      h.stint.requests.service.create(actor, { resource: 'staging-db', role: 'read', reason: 'x' }),
     ).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
     expect(await store.db.selectFrom('grants').select('request_id').execute()).toHaveLength(0);
-    expect(await h.stint.sweep()).toBeUndefined();
+    expect(await h.stint.jobs.sweep()).toBeUndefined();
     const states = await store.db.selectFrom('requests').select('state').execute();
     expect(states.map((r) => r.state).sort()).toEqual(['approved', 'denied', 'denied', 'denied']);
     // Reads and the auditor's own check go on.
@@ -285,7 +285,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     const alerts = () => lines.filter((l) => l.level === 'error' || /audit trail/i.test(l.msg ?? ''));
     expect(alerts().map((l) => l.level)).toEqual(['error']);
     expect(alerts()[0]?.msg).toMatch(/^audit trail broken \(NOT_CONTIGUOUS\)/);
-    expect(h.stint.auditTrail.status()).toMatchObject({ healthy: false, code: 'NOT_CONTIGUOUS' });
+    expect(h.stint.audit.trail.status()).toMatchObject({ healthy: false, code: 'NOT_CONTIGUOUS' });
 
     // The row restored from a backup: the builder goes on, and so does the server.
     await store.db.insertInto('audit_events').values(removed).execute();
@@ -297,6 +297,6 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
       .post('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'x' });
     expect(ok.status).toBe(201);
     expect(alerts().map((l) => l.level)).toEqual(['error', 'info']);
-    expect(h.stint.auditTrail.status()).toMatchObject({ healthy: true, failures: 1 });
+    expect(h.stint.audit.trail.status()).toMatchObject({ healthy: true, failures: 1 });
   });
 });

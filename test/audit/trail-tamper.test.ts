@@ -25,7 +25,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
       const r = await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason });
       await h.as('carol').post(`/v1/requests/${r.body.id}/deny`, { comment: 'not now' });
     }
-    await h.stint.auditLog.build({ checkpoint: true });
+    await h.stint.audit.log.build({ checkpoint: true });
     return h.testStore.store;
   }
 
@@ -140,7 +140,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
       .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-4' });
     const withdrawn = await h.as('alice').post(`/v1/requests/${r.body.id}/withdraw`, {});
     expect(withdrawn.body.state).toBe('withdrawn');
-    const cp = await h.stint.auditLog.build({ checkpoint: true });
+    const cp = await h.stint.audit.log.build({ checkpoint: true });
     const state = async () =>
       JSON.stringify({
         head: await store.db.selectFrom('audit_head').selectAll().execute(),
@@ -216,10 +216,10 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
       envelope('request.approved', { comment: 'ok', approvers: ['carol'] }),
     );
     expect(forged).toBe(6);
-    await expect(h.stint.auditLog.build({ checkpoint: true })).rejects.toThrow(/leaf 6 has no MAC/);
-    expect((await h.stint.auditLog.latestCheckpoint())?.size).toBe(6);
+    await expect(h.stint.audit.log.build({ checkpoint: true })).rejects.toThrow(/leaf 6 has no MAC/);
+    expect((await h.stint.audit.log.latestCheckpoint())?.size).toBe(6);
     // Fail closed, as for a missing leaf: not ready, and state changes refused until the trail is fixed.
-    expect(h.stint.auditTrail.status()).toMatchObject({ healthy: false, code: 'FORGED' });
+    expect(h.stint.audit.trail.status()).toMatchObject({ healthy: false, code: 'FORGED' });
     expect((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     const refused = await h
       .as('alice')
@@ -247,7 +247,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
       .set({ leaf_mac: donor.leaf_mac })
       .where('seq', '=', seq)
       .execute();
-    await expect(h.stint.auditLog.build({ checkpoint: true })).rejects.toThrow(/does not verify/);
+    await expect(h.stint.audit.log.build({ checkpoint: true })).rejects.toThrow(/does not verify/);
     expect((await verify()).problem).toMatchObject({ code: 'FORGED', index: seq });
   });
 
@@ -315,7 +315,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
       { action: 'audit.purged', details: { events: 2, range: { start: 4, end: 6 } } },
     ]);
     expect(await purge()).toMatchObject({ purged: 0, batches: 0 });
-    await h.stint.auditLog.build({ checkpoint: true });
+    await h.stint.audit.log.build({ checkpoint: true });
     expect(await verify()).toMatchObject({ ok: true, size: 8 });
   });
 
@@ -334,7 +334,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
       action: 'audit.purged',
       details: { events: 6, range: { start: 0, end: 6 } },
     });
-    await h.stint.auditLog.build({ checkpoint: true });
+    await h.stint.audit.log.build({ checkpoint: true });
     expect(await verify()).toMatchObject({ ok: true, size: 7 });
     expect(() => createAuditPurge({ store, clock: () => new Date(), retentionDays: 100 })).toThrow(/365/);
   });

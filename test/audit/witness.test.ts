@@ -58,9 +58,9 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
 
   /** Builds a checkpoint and submits it, as the server's periodic builder does. */
   async function checkpoint(stint: Stint = h.stint) {
-    const cp = await stint.auditLog.build({ checkpoint: true });
+    const cp = await stint.audit.log.build({ checkpoint: true });
     if (!cp) throw new Error('no checkpoint');
-    return { cp, outcomes: await stint.witnesses.submit(cp) };
+    return { cp, outcomes: await stint.audit.witnesses.submit(cp) };
   }
 
   /**
@@ -197,7 +197,7 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
     await events(['INC-4']);
     await checkpoint();
     // A second server on a rolled-back copy would offer size 6 again: the witness is at 8.
-    const stale = await h.stint.auditLog.checkpointAt(6);
+    const stale = await h.stint.audit.log.checkpointAt(6);
     expect(stale).not.toBeNull();
     const outcome = await addCheckpoint(
       { verifier: parseWitnessVkey(w.vkey), url: w.url },

@@ -29,7 +29,7 @@ describe('stint audit against the real app (sqlite)', () => {
       const r = await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason });
       await h.as('carol').post(`/v1/requests/${r.body.id}/deny`, { comment: 'not now' });
     }
-    size = (await h.stint.auditLog.build({ checkpoint: true }))?.size ?? 0;
+    size = (await h.stint.audit.log.build({ checkpoint: true }))?.size ?? 0;
     url = await h.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {

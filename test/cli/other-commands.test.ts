@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AuditEventView, CredentialView, WhoAmIView } from '../../src/requests/request-types.js';
+import type { AuditEventView } from '../../src/audit/audit-events.js';
+import type { WhoAmIView } from '../../src/catalog/catalog-types.js';
+import type { CredentialView } from '../../src/requests/request-types.js';
 import { type FakeStint, run, startFakeStint } from './support.js';
 
 const TOKEN = 'stint_tok.secret-value-never-printed';

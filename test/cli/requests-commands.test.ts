@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RequestView } from '../../src/requests/request-types.js';
 import { type FakeStint, requestView, run, startFakeStint } from './support.js';
 
 const TOKEN = 'stint_tok.secret-value-never-printed';
@@ -59,22 +60,42 @@ describe('stint request', () => {
   });
 
   it('says when the request was approved automatically', async () => {
-    stint.routes['POST /v1/requests'] = {
-      status: 201,
-      body: requestView({
-        resource: 'staging-db',
-        role: 'read',
-        state: 'approved',
-        tiers: ['auto'],
-        waitingFor: [],
-        approvedAt: '2025-06-01T11:55:00Z',
-      }),
+    const auto: Partial<RequestView> = {
+      resource: 'staging-db',
+      role: 'read',
+      tiers: ['auto'],
+      waitingFor: [],
+      approvedAt: '2025-06-01T11:55:00Z',
+    };
+    stint.routes['POST /v1/requests'] = { status: 201, body: requestView({ ...auto, state: 'approved' }) };
+    // Issuance runs after the answer: the CLI waits for it by reading the request again.
+    stint.routes['GET /v1/requests/req_0123456789abcdef'] = {
+      status: 200,
+      body: requestView({ ...auto, state: 'active' }),
     };
     const r = await cli('request', 'staging-db', '--role', 'read', '--reason', 'look');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('approved automatically');
     expect(r.stdout).not.toContain('needs:');
     expect(r.stdout).toContain('next: stint credentials req_0123456789abcdef');
+    expect(r.stdout).toContain(': active');
+  });
+
+  it('with --no-wait, answers with the approval and says issuance is under way', async () => {
+    stint.routes['POST /v1/requests'] = {
+      status: 201,
+      body: requestView({
+        state: 'approved',
+        tiers: ['auto'],
+        waitingFor: [],
+        approvedAt: '2025-06-01T11:55:00Z',
+      }),
+    };
+    const r = await cli('request', 'staging-db', '--role', 'read', '--reason', 'look', '--no-wait');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(': approved');
+    expect(r.stdout).toContain('issuing the credential; see: stint show req_0123456789abcdef');
+    expect(stint.received.some((q) => q.method === 'GET')).toBe(false);
   });
 
   it('refuses a bad --for before sending anything', async () => {
@@ -335,5 +356,27 @@ describe('approve, deny, withdraw, revoke', () => {
     };
     const r = await cli('revoke', 'req_0123456789abcdef');
     expect(r.stdout).toContain('revocation pending: timeout');
+  });
+
+  it('approve waits until the credential is issued, reading the request again; --no-wait does not', async () => {
+    stint.routes['POST /v1/requests/req_0123456789abcdef/approve'] = {
+      status: 200,
+      body: requestView({ state: 'approved', waitingFor: [], approvedAt: '2025-06-01T11:56:00Z' }),
+    };
+    let reads = 0;
+    stint.routes['GET /v1/requests/req_0123456789abcdef'] = () => {
+      reads++;
+      return { status: 200, body: requestView({ state: reads < 2 ? 'approved' : 'active' }) };
+    };
+    const waited = await cli('approve', 'req_0123456789abcdef');
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stdout).toContain(': active');
+    expect(reads).toBe(2);
+
+    const quick = await cli('approve', 'req_0123456789abcdef', '--no-wait');
+    expect(quick.code, quick.stderr).toBe(0);
+    expect(quick.stdout).toContain(': approved');
+    expect(quick.stdout).toContain('issuing the credential; see: stint show req_0123456789abcdef');
+    expect(reads).toBe(2);
   });
 });

@@ -25,7 +25,7 @@ describe.each(STORE_KINDS)('a user removed over SCIM loses their active grant (%
       ...deps,
       run: createTransitionRunner(deps),
       revoker: createRevoker(deps),
-      onEnded: (id) => h.stint.scheduler.cancel(id),
+      onEnded: (id) => h.stint.grants.scheduler.cancel(id),
     });
     // Mallory comes from SCIM only, so removing her there removes her from the directory.
     const policy = parsePolicy(TEST_POLICY, 'test-policy.yaml');
@@ -49,7 +49,9 @@ describe.each(STORE_KINDS)('a user removed over SCIM loses their active grant (%
     });
     const input = { resource: 'staging-db', role: 'read', reason: 'debugging' };
     expect(evaluateRequest(f.policy.current(), { requester: 'mallory', ...input }).ruleId).toBe('staging');
-    const granted = await h.stint.service.create(actor('mallory'), input);
+    const created = await h.stint.requests.service.create(actor('mallory'), input);
+    await h.settled(created.id);
+    const granted = await h.stint.requests.service.get(actor('mallory'), created.id);
     expect(granted.state).toBe('active');
 
     expect((await f.call('DELETE', `/scim/v2/Users/${sid}`)).status).toBe(204);
@@ -75,11 +77,13 @@ describe.each(STORE_KINDS)('a user removed over SCIM loses their active grant (%
   });
 
   it('sweeps grants of people who left while nobody watched', async () => {
-    const granted = await h.stint.service.create(actor('alice'), {
+    const created = await h.stint.requests.service.create(actor('alice'), {
       resource: 'staging-db',
       role: 'read',
       reason: 'debugging',
     });
+    await h.settled(created.id);
+    const granted = await h.stint.requests.service.get(actor('alice'), created.id);
     expect(granted.state).toBe('active');
     const ended = await deprovisioner.revokeOrphans((id) => id !== 'alice');
     expect(ended).toEqual([granted.id]);

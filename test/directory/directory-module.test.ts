@@ -9,15 +9,13 @@ import { createStint, type Stint } from '../../src/app/stint.js';
 import { generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { directoryConfigFromEnv } from '../../src/directory/directory-config.js';
-import { createDirectoryModule, type DirectoryModule } from '../../src/directory/directory-module.js';
-import { createRevoker } from '../../src/grants/revoker.js';
+import type { DirectoryModule } from '../../src/directory/directory-module.js';
 import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import { createProvider } from '../../src/providers/registry.js';
-import { createTransitionRunner } from '../../src/requests/transition-runner.js';
 import { scimRoutes } from '../../src/server/routes/scim-routes.js';
 import { readStoreId } from '../../src/store/store-identity.js';
-import { targetEnv } from '../support/harness.js';
+import { settledIn, targetEnv } from '../support/harness.js';
 import { createTestStore, type TestStore } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 import { SCIM_TOKEN, scimUser } from './scim-fixture.js';
@@ -52,25 +50,21 @@ describe('directory module wired into the workflow', () => {
     const deployment = `test-${randomBytes(4).toString('hex')}`;
     const text = TEST_POLICY.replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
     const holder = createPolicyHolder(parsePolicy(text, 'p.yaml'), () => parsePolicy(text, 'p.yaml'));
-    module = createDirectoryModule({
-      config: directoryConfigFromEnv({
-        STINT_SCIM_TOKEN: SCIM_TOKEN,
-        STINT_LDAP_URL: slapd.url,
-        STINT_LDAP_BIND_DN: slapd.rootDN,
-        STINT_LDAP_BIND_PASSWORD: slapd.rootPassword,
-        STINT_LDAP_USER_BASE: `ou=people,${s}`,
-        STINT_LDAP_GROUP_BASE: `ou=groups,${s}`,
-      }),
-      store: testStore.store,
-      policy: holder,
-      logger: silentLogger,
+    const config = directoryConfigFromEnv({
+      STINT_SCIM_TOKEN: SCIM_TOKEN,
+      STINT_LDAP_URL: slapd.url,
+      STINT_LDAP_BIND_DN: slapd.rootDN,
+      STINT_LDAP_BIND_PASSWORD: slapd.rootPassword,
+      STINT_LDAP_USER_BASE: `ou=people,${s}`,
+      STINT_LDAP_GROUP_BASE: `ou=groups,${s}`,
     });
     checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
     const env = targetEnv();
     stint = createStint({
       store: testStore.store,
       storeId: await readStoreId(testStore.store.db),
-      policy: module.policy,
+      policy: holder,
+      directory: { config },
       providerFactory: (r, owner) => createProvider(r, env, { owner: { ...owner, deployment } }),
       secrets: createSecretBox(randomBytes(32)),
       logger: silentLogger,
@@ -80,13 +74,8 @@ describe('directory module wired into the workflow', () => {
         checkpointIntervalMs: 200,
       },
     });
-    module.attach({
-      ...stint.deps,
-      run: createTransitionRunner(stint.deps),
-      revoker: createRevoker(stint.deps),
-      onEnded: (id) => stint.scheduler.cancel(id),
-    });
-    await module.start();
+    if (stint.directory === null) throw new Error('directory not configured');
+    module = stint.directory;
     await stint.start();
     if (module.scim === null) throw new Error('SCIM not configured');
     app = Fastify();
@@ -95,7 +84,6 @@ describe('directory module wired into the workflow', () => {
   });
   afterAll(async () => {
     await app?.close();
-    await module?.stop();
     await stint?.stop();
     await testStore?.close();
     await slapd?.destroy();
@@ -118,20 +106,22 @@ describe('directory module wired into the workflow', () => {
     expect(module.directory.health()).toMatchObject({ ok: true });
 
     const actor = { userId: 'lena', security: false, admin: false, auditor: false };
-    const granted = await stint.service.create(actor, {
+    const asked = await stint.requests.service.create(actor, {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',
     });
+    await settledIn(stint, asked.id);
+    const granted = await stint.requests.service.get(actor, asked.id);
     expect(granted.state).toBe('active');
 
     await slapd.remove(`uid=lena,ou=people,${slapd.suffix}`);
     await module.ldap?.sync();
     await module.stop();
-    const after = await stint.service.get({ ...actor, userId: 'sam', security: true }, granted.id);
+    const after = await stint.requests.service.get({ ...actor, userId: 'sam', security: true }, granted.id);
     expect(after).toMatchObject({ state: 'revoked' });
     await expect(
-      stint.service.create(actor, { resource: 'staging-db', role: 'read', reason: 'debug' }),
+      stint.requests.service.create(actor, { resource: 'staging-db', role: 'read', reason: 'debug' }),
     ).rejects.toMatchObject({ code: 'UNKNOWN_USER' });
   });
 });

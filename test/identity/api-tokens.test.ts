@@ -117,9 +117,9 @@ describe.each(['sqlite', 'postgres'] as const)('API tokens (%s)', (kind) => {
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
       expect(res.json().error.code).toBe('VALIDATION_FAILED');
     }
-    await expect(h.stint.tokens.create('alice', 'x', new Date(), null, ['requests:read'])).rejects.toThrow(
-      /must expire/,
-    );
+    await expect(
+      h.stint.identity.tokens.create('alice', 'x', new Date(), null, ['requests:read']),
+    ).rejects.toThrow(/must expire/);
     expect(await countRows(h, 'api_tokens')).toBe(before);
   });
 
@@ -139,7 +139,7 @@ describe.each(['sqlite', 'postgres'] as const)('API tokens (%s)', (kind) => {
     expect((await call(b.token, 'GET', '/v1/requests')).statusCode).toBe(401);
 
     const day = 86_400_000;
-    const old = await h.stint.tokens.create(
+    const old = await h.stint.identity.tokens.create(
       'alice',
       'old',
       new Date(Date.now() - 3 * day),
@@ -162,7 +162,7 @@ describe.each(['sqlite', 'postgres'] as const)('API tokens (%s)', (kind) => {
   });
 
   it('full-power tokens (made without scopes) keep their user’s whole power', async () => {
-    const full = await h.stint.tokens.create('alice', 'admin-made', new Date());
+    const full = await h.stint.identity.tokens.create('alice', 'admin-made', new Date());
     const res = await call(full.token, 'POST', '/v1/tokens', {
       name: 'y',
       scopes: ['requests:read'],

@@ -9,7 +9,7 @@ import { createStint, type Stint } from '../../src/app/stint.js';
 import { generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { directoryConfigFromEnv } from '../../src/directory/directory-config.js';
-import { createDirectoryModule, type DirectoryModule } from '../../src/directory/directory-module.js';
+import type { DirectoryModule } from '../../src/directory/directory-module.js';
 import { loadIdentityConfig } from '../../src/identity/identity-config.js';
 import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
@@ -66,19 +66,14 @@ describe.each(STORE_KINDS)('directory facts from OIDC claims (%s)', (kind) => {
     const identity = testIdentityConfig(idp, {
       STINT_OIDC_CLAIMS_DIRECTORY: '1',
     });
-    module = createDirectoryModule({
-      config: directoryConfigFromEnv({ STINT_OIDC_CLAIMS_DIRECTORY: '1' }),
-      store: testStore.store,
-      policy: holder,
-      logger: silentLogger,
-      userClaim: identity.oidc?.userClaim,
-    });
     checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
     const env = targetEnv();
     stint = createStint({
       store: testStore.store,
       storeId: await readStoreId(testStore.store.db),
-      policy: module.policy,
+      policy: holder,
+      directory: { config: directoryConfigFromEnv({ STINT_OIDC_CLAIMS_DIRECTORY: '1' }) },
+      identity,
       providerFactory: (r, owner) => createProvider(r, env, { owner: { ...owner, deployment } }),
       secrets: createSecretBox(randomBytes(32)),
       logger: silentLogger,
@@ -88,9 +83,10 @@ describe.each(STORE_KINDS)('directory facts from OIDC claims (%s)', (kind) => {
         checkpointIntervalMs: 200,
       },
     });
+    if (stint.directory?.resolveUser == null) throw new Error('claims directory not configured');
+    module = stint.directory;
     await module.start();
-    if (module.resolveUser === null) throw new Error('claims directory not configured');
-    app = await buildHttpApp(stint, { identity: { config: identity, resolveUser: module.resolveUser } });
+    app = await buildHttpApp(stint);
   });
   afterAll(async () => {
     await app?.close();

@@ -100,10 +100,14 @@ describe('rate limits and lock-out', () => {
   });
 
   it('never locks a person out because of their dead credential, whoever presents it and from where', async () => {
-    const t = await h.stint.tokens.create('bob', 'x', new Date(), new Date(Date.now() + 86_400_000), [
-      'requests:read',
-    ]);
-    await h.stint.tokens.revoke(t.id, new Date());
+    const t = await h.stint.identity.tokens.create(
+      'bob',
+      'x',
+      new Date(),
+      new Date(Date.now() + 86_400_000),
+      ['requests:read'],
+    );
+    await h.stint.identity.tokens.revoke(t.id, new Date());
     const codes: number[] = [];
     for (let i = 0; i < 6; i++) {
       const res = await h.app.inject({

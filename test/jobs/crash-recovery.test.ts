@@ -128,11 +128,16 @@ describe('crash recovery (kill -9 and restart)', () => {
 
   it('killed while a grant is live: on restart after its expiry the session is ended and the role removed', async () => {
     server = await startServerProcess(args, env);
-    const created = await call('alice', 'POST', '/v1/requests', {
+    const answered = await call('alice', 'POST', '/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'crash test',
       duration: '2s',
+    });
+    // Auto-approved: issuance runs just after the answer, from the committed request.
+    const created = await waitFor(async () => {
+      const r = await call('alice', 'GET', `/v1/requests/${answered.body.id}`);
+      return r.body.state === 'approved' ? null : r;
     });
     expect(created.body.state).toBe('active');
     const id = created.body.id;

@@ -26,7 +26,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
   });
 
   it('target down at expiry: the grant expires, revocation is pending and visible, retried until done', async () => {
-    const created = await h.as('alice').post('/v1/requests', {
+    const created = await h.as('alice').postSettled('/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',
@@ -72,14 +72,14 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
   it('a pending request times out unapproved and can no longer be approved', async () => {
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-5' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-5' });
     const id = created.body.id;
     const timedOut = await waitFor(async () => {
       const r = await h.as('alice').get(`/v1/requests/${id}`);
       return r.body.state === 'timed_out' ? r : null;
     });
     expect(timedOut.body.endedBy).toBe('stint');
-    const late = await h.as('carol').post(`/v1/requests/${id}/approve`, {});
+    const late = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {});
     expect(late.body.error.code).toBe('INVALID_TRANSITION');
   });
 
@@ -98,7 +98,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
       NO_CANCEL,
     );
     const session = await connect(orphan.secret.url as string);
-    const reports = await h.stint.reconcile();
+    const reports = await h.stint.jobs.reconcile();
     expect(reports.find((r) => r.resource === 'prod-db')?.removed).toContain(orphan.principal);
     expect((await provider.verifyRevoked({ principal: orphan.principal }, NO_CANCEL)).gone).toBe(true);
     await expect(session.query('SELECT 1')).rejects.toThrow();
@@ -112,7 +112,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
   it('fail closed: when the audit write fails, the approval does not happen and nothing is issued', async () => {
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-6' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-6' });
     const id = created.body.id;
     const db = h.testStore.store.db;
     if (kind === 'sqlite') {
@@ -128,7 +128,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
       );
     }
     try {
-      const res = await h.as('carol').post(`/v1/requests/${id}/approve`, {});
+      const res = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {});
       expect(res.status).toBe(500);
       expect(res.body.error.code).toBe('INTERNAL');
       expect(JSON.stringify(res.body)).not.toContain('audit store unavailable');
@@ -144,7 +144,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
     } finally {
       await sql`DROP TRIGGER audit_down${kind === 'postgres' ? sql` ON audit_events` : sql``}`.execute(db);
     }
-    const retried = await h.as('carol').post(`/v1/requests/${id}/approve`, {});
+    const retried = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {});
     expect(retried.body.state).toBe('active');
     await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
   });

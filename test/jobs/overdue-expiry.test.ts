@@ -57,7 +57,7 @@ describe.each(STORE_KINDS)('overdue grants after a restart on %s', (kind) => {
     for (let batch = 0; batch < GRANTS / 10; batch++) {
       const created = await Promise.all(
         Array.from({ length: 10 }, () =>
-          h.as('alice').post('/v1/requests', {
+          h.as('alice').postSettled('/v1/requests', {
             resource: 'staging-db',
             role: 'read',
             reason: 'overdue at restart',

@@ -27,7 +27,7 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
   it('an activation committing mid-read does not make its live role look orphaned', async () => {
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-9' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-9' });
     const id: string = created.body.id;
     // Approved and being issued, as the issuer leaves it between creating the role and recording the grant.
     await store.query(
@@ -51,7 +51,7 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
 
     await store.query('BEGIN');
     await store.query('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE');
-    const reconciling = h.stint.reconcile();
+    const reconciling = h.stint.jobs.reconcile();
     await waitFor(async () => {
       const { rows } = await store.query(
         "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",

@@ -43,7 +43,7 @@ describe('two stores under one deployment name', () => {
   });
 
   const activeRead = async (h: Harness, user: string) => {
-    const created = await h.as(user).post('/v1/requests', {
+    const created = await h.as(user).postSettled('/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'shared name test',
@@ -79,7 +79,10 @@ describe('two stores under one deployment name', () => {
     second = await createHarness('sqlite', { deployment: name, policy: SHARED_POLICY });
     const theirs = await activeRead(second, 'alice');
 
-    const [firstReports, secondReports] = [await first.stint.reconcile(), await second.stint.reconcile()];
+    const [firstReports, secondReports] = [
+      await first.stint.jobs.reconcile(),
+      await second.stint.jobs.reconcile(),
+    ];
     for (const r of [...firstReports, ...secondReports]) {
       expect(r.removed).not.toContain(mine.principal);
       expect(r.removed).not.toContain(theirs.principal);
@@ -89,7 +92,7 @@ describe('two stores under one deployment name', () => {
     // The first server was not told the name is shared: it says so, once per other store and resource.
     const shared = logs.filter((l) => l.level === 'error' && l.msg?.includes('uses this deployment name'));
     expect(shared.length).toBeGreaterThan(0);
-    await first.stint.reconcile();
+    await first.stint.jobs.reconcile();
     expect(
       logs.filter((l) => l.level === 'error' && l.msg?.includes('uses this deployment name')),
     ).toHaveLength(shared.length);
@@ -106,7 +109,7 @@ describe('two stores under one deployment name', () => {
     await session.end();
     await root.query(`DROP ROLE ${pg.escapeIdentifier(victim.principal)}`);
 
-    const reports = await first.stint.reconcile();
+    const reports = await first.stint.jobs.reconcile();
     expect(reports.find((r) => r.resource === 'staging-db')?.vanished).toContain(victim.id);
 
     const seen = await waitFor(async () => {
@@ -131,7 +134,7 @@ describe('two stores under one deployment name', () => {
     });
 
     // Nobody else's grant was touched by the finding.
-    const again = await first.stint.reconcile();
+    const again = await first.stint.jobs.reconcile();
     expect(again.flatMap((r) => r.vanished)).toEqual([]);
   });
 
@@ -147,7 +150,7 @@ describe('two stores under one deployment name', () => {
       `CREATE ROLE ${pg.escapeIdentifier(strangerRole)} NOLOGIN; COMMENT ON ROLE ${pg.escapeIdentifier(strangerRole)} IS ${pg.escapeLiteral(`stint:request=${stranger};deployment=${name}`)}`,
     );
     try {
-      const live = await first.stint.reconcile();
+      const live = await first.stint.jobs.reconcile();
       expect(live.flatMap((r) => r.removed)).toEqual([]);
       expect(live.flatMap((r) => r.vanished)).toEqual([]);
       expect(await loginError(ours.url)).toBeNull();

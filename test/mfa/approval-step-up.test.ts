@@ -74,7 +74,9 @@ describe.each(STORE_KINDS)('approving a critical request needs a fresh second fa
       }
     });
     await app.register(
-      requestRoutes(gated(h.stint.service, stepUp, (r) => policy.current().resources.get(r)?.sensitivity)),
+      requestRoutes(
+        gated(h.stint.requests.service, stepUp, (r) => policy.current().resources.get(r)?.sensitivity),
+      ),
     );
     await app.register(mfaRoutes(mfa));
     await app.ready();

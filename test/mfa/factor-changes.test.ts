@@ -116,11 +116,12 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
   it('no API token plants a factor: the scoped one is refused by scope, the full-power one needs a session', async () => {
     const request = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-7' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-7' });
     expect(request.status).toBe(201);
     const id = request.body.id as string;
-    const scoped = (await h.stint.tokens.create('carol', 'bot', new Date(), inAMonth(), ['approvals:write']))
-      .token;
+    const scoped = (
+      await h.stint.identity.tokens.create('carol', 'bot', new Date(), inAMonth(), ['approvals:write'])
+    ).token;
 
     const approve = await call(scoped, 'POST', `/v1/requests/${id}/approve`, {});
     expect([approve.status, approve.body.error.code]).toEqual([403, 'MFA_REQUIRED']);
@@ -135,7 +136,10 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
     const session = await signIn('carol');
     const secret = await enrolTotp(session);
     const approved = await call(session, 'POST', `/v1/requests/${id}/approve`, {});
-    expect([approved.status, approved.body.state]).toEqual([200, 'active']);
+    // Issuance runs after the approval commits: the grant is active once it has settled.
+    await h.settled(id);
+    const settled = await call(session, 'GET', `/v1/requests/${id}`);
+    expect([approved.status, settled.body.state]).toEqual([200, 'active']);
     await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
 
     // Audited, naming her for the notice, and never with the secret.

@@ -643,9 +643,9 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
       }),
     });
     // A few events and a signed checkpoint, so the audit-log routes have something to serve.
-    await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-1' });
-    await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-2' });
-    await h.stint.auditLog.build({ checkpoint: true });
+    await h.as('alice').postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-1' });
+    await h.as('alice').postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-2' });
+    await h.stint.audit.log.build({ checkpoint: true });
   });
   afterAll(async () => {
     await h?.close();
@@ -667,9 +667,9 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
     }
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-42' });
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-42' });
     if (needed === 'active') {
-      const approved = await h.as('carol').post(`/v1/requests/${created.body.id}/approve`, {});
+      const approved = await h.as('carol').postSettled(`/v1/requests/${created.body.id}/approve`, {});
       expect(approved.body.state).toBe('active');
     }
     return created.body.id;
@@ -729,7 +729,9 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
       const passes = access === 'any' || access === scope;
       it(`${row.method} ${row.path(':id')} with ${actor}'s ${scope} token → ${passes ? 'past the scope gate' : '403'}`, async () => {
         const id = await fixture(row.fixture);
-        const { token } = await h.stint.tokens.create(actor, 'scoped', new Date(), inAMonth(), [scope]);
+        const { token } = await h.stint.identity.tokens.create(actor, 'scoped', new Date(), inAMonth(), [
+          scope,
+        ]);
         const res = await call(row, id, token);
         const refusedForScope = res.statusCode === 403 && res.json().error?.details?.needed !== undefined;
         expect(refusedForScope, `${res.statusCode} ${res.body}`).toBe(!passes);

@@ -91,7 +91,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('documenting answers changes none of them: the signed note stays text, health fields pass through', async () => {
-    await f.h.stint.auditLog.build({ checkpoint: true });
+    await f.h.stint.audit.log.build({ checkpoint: true });
     const note = await f.app.inject({ method: 'GET', url: '/audit/checkpoint' });
     expect(note.statusCode).toBe(200);
     expect(note.headers['content-type']).toMatch(/^text\/plain/);

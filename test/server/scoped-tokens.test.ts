@@ -9,7 +9,7 @@ describe('scoped tokens and read-only roles', () => {
   let h: Harness;
   const inAMonth = () => new Date(Date.now() + 30 * 86_400_000);
   const scoped = async (user: string, scope: string) =>
-    (await h.stint.tokens.create(user, 'scoped', new Date(), inAMonth(), [scope])).token;
+    (await h.stint.identity.tokens.create(user, 'scoped', new Date(), inAMonth(), [scope])).token;
   const get = (token: string, url: string) =>
     h.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
 
@@ -18,7 +18,7 @@ describe('scoped tokens and read-only roles', () => {
     for (const reason of ['INC-1', 'INC-2', 'INC-3']) {
       await h.as('alice').post('/v1/requests', { resource: 'prod-db', role: 'admin', reason });
     }
-    await h.stint.auditLog.build({ checkpoint: true });
+    await h.stint.audit.log.build({ checkpoint: true });
   });
   afterAll(async () => {
     await h?.close();
@@ -61,9 +61,9 @@ describe('scoped tokens and read-only roles', () => {
     const res = await h.as('mallory').post('/v1/tokens', { name: 'x', scopes: ['scim'], expiresInDays: 30 });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
-    expect(() => h.stint.tokens.create('root', 'x', new Date(), inAMonth(), ['scim'])).rejects.toThrow(
-      /unknown or missing scopes: scim/,
-    );
+    expect(() =>
+      h.stint.identity.tokens.create('root', 'x', new Date(), inAMonth(), ['scim']),
+    ).rejects.toThrow(/unknown or missing scopes: scim/);
   });
 
   it('an auditor gets a checkpoint at any size, but nothing is stored or written for it', async () => {
@@ -75,7 +75,7 @@ describe('scoped tokens and read-only roles', () => {
     // The server's own checkpoints keep being written meanwhile (one a second): only a file at `size` would be
     // the auditor's.
     const atSize = () =>
-      h.stint.auditLog
+      h.stint.audit.log
         .writtenFiles()
         .filter((f) => f.endsWith(`checkpoint-${String(size).padStart(12, '0')}.txt`));
     const res = await h.as('erin').post('/v1/audit/checkpoints', { size });

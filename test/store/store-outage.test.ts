@@ -69,16 +69,28 @@ describe('store outages (restart, terminated connections, hung store)', () => {
     return { status: res.status, ms: Date.now() - began, body: text ? JSON.parse(text) : null };
   }
 
+  /** The request of `answered` once it has left `approved` (issuance runs after the approval commits). */
+  async function settledAnswer(answered: Answer): Promise<Answer> {
+    let now = answered;
+    for (let i = 0; now.body?.state === 'approved' && i < 400; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      now = await call('alice', 'GET', `/v1/requests/${answered.body.id}`);
+    }
+    return now;
+  }
+
   const alive = () => server?.child.exitCode === null && server.child.signalCode === null;
 
   /** A live grant with a session open on the target, ending `seconds` from now. */
   async function liveGrant(seconds: number) {
-    const created = await call('alice', 'POST', '/v1/requests', {
+    const answered = await call('alice', 'POST', '/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'store outage test',
       duration: `${seconds}s`,
     });
+    // Auto-approved: issuance runs just after the answer, from the committed request.
+    const created = await settledAnswer(answered);
     expect(created.body.state).toBe('active');
     const cred = await call('alice', 'POST', `/v1/requests/${created.body.id}/credentials`);
     const session = await connect(cred.body.secret.url);

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { staticScimToken } from '../../src/directory/scim-auth.js';
 import { createScimService } from '../../src/directory/scim-service.js';
-import { buildHttpApp } from '../../src/server/http-app.js';
 import { testIdentityConfig } from '../identity/fixtures.js';
 import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from './harness.js';
@@ -20,8 +19,7 @@ export interface FullApp {
 /** The harness's application served with everything switched on, as the route-table checks need it. */
 export async function createFullApp(kind: StoreKind): Promise<FullApp> {
   const idp = await startIdp();
-  const h = await createHarness(kind);
-  const app = await buildHttpApp(h.stint, {
+  const h = await createHarness(kind, {
     identity: {
       config: testIdentityConfig(idp, {
         // Bad input is what these tests send, from one address: lock-out and rate limits must not hide it.
@@ -29,21 +27,17 @@ export async function createFullApp(kind: StoreKind): Promise<FullApp> {
         STINT_AUTH_LOCKOUT_THRESHOLD: '100000',
       }),
     },
-    scim: {
-      service: createScimService({
-        store: h.testStore.store,
-        clock: () => new Date(),
-        onChange: async () => {},
-      }),
+    scim: (store) => ({
+      service: createScimService({ store, clock: () => new Date(), onChange: async () => {} }),
       authenticate: staticScimToken(FULL_SCIM_TOKEN),
-    },
+    }),
   });
+  const { app } = h;
   return {
     h,
     app,
     idp,
     async close() {
-      await app.close();
       await h.close();
       await idp.close();
     },

@@ -43,8 +43,30 @@ export interface Harness {
   as(user: string): {
     get(path: string): Promise<ApiResponse>;
     post(path: string, body?: unknown): Promise<ApiResponse>;
+    /**
+     * POST, and when the answer is a request left `approved` (an approval or auto-approval, whose issuance runs
+     * after commit), wait until it is settled and answer the request as it is then, with the POST's status.
+     */
+    postSettled(path: string, body?: unknown): Promise<ApiResponse>;
   };
+  /**
+   * Waits until request `id` leaves `approved`: issuance runs after the approval commits (the outbox), so an
+   * approve or auto-approved create answers `approved` and the grant becomes `active` (or `failed`) just after.
+   */
+  settled(id: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Polls the store until request `id` is in a state other than `approved`, or fails after `timeoutMs`. */
+export async function settledIn(stint: Stint, id: string, timeoutMs = 20_000): Promise<void> {
+  const { requests, store } = stint.deps;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = (await requests.get(store.db, id))?.state;
+    if (state !== 'approved') return;
+    if (Date.now() > deadline) throw new Error(`request ${id} still approved after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** The admin URL of the scram-sha-256 test cluster, for Stint's least-privileged admin role. */
@@ -104,15 +126,15 @@ export async function createHarness(
       checkpointIntervalMs: 200,
       ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
     },
+    ...(opts.identity?.config ? { identity: opts.identity.config } : {}),
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
-    ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.scim ? { scim: opts.scim(testStore.store) } : {}),
   });
   const tokens: Record<string, string> = {};
   for (const user of policy.current().users.keys()) {
-    tokens[user] = (await stint.tokens.create(user, 'test', new Date())).token;
+    tokens[user] = (await stint.identity.tokens.create(user, 'test', new Date())).token;
     if (opts.stepUp !== false) await stepUp(stint, user, tokens[user] as string);
   }
   const call = async (
@@ -139,7 +161,18 @@ export async function createHarness(
     deployment,
     storeId,
     tokens,
-    as: (user) => ({ get: (p) => call(user, 'GET', p), post: (p, b) => call(user, 'POST', p, b) }),
+    as: (user) => ({
+      get: (p) => call(user, 'GET', p),
+      post: (p, b) => call(user, 'POST', p, b),
+      async postSettled(p, b) {
+        const res = await call(user, 'POST', p, b);
+        if (res.status >= 300 || res.body?.state !== 'approved') return res;
+        await settledIn(stint, res.body.id);
+        const now = await call(user, 'GET', `/v1/requests/${res.body.id}`);
+        return { status: res.status, body: now.body };
+      },
+    }),
+    settled: (id, timeoutMs) => settledIn(stint, id, timeoutMs),
     async close() {
       await app.close();
       await stint.stop();

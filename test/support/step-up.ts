@@ -26,11 +26,11 @@ export async function stepUp(stint: Pick<Stint, 'mfa' | 'deps'>, user: string, t
     credential: { kind: 'session', id: `signin-${id}`, scopes: null },
     authAt: new Date(),
   };
-  const { secret } = await stint.mfa.enrollTotp(signedIn);
+  const { secret } = await stint.mfa.service.enrollTotp(signedIn);
   const now = Math.floor(Date.now() / 1000);
   // Two different time-steps, both within the one-step tolerance: a code is never accepted twice.
   const previous = await generate({ secret, epoch: now - TOTP_PERIOD_SECONDS, period: TOTP_PERIOD_SECONDS });
   const current = await generate({ secret, epoch: now, period: TOTP_PERIOD_SECONDS });
-  await stint.mfa.confirmTotp(signedIn, previous);
-  await stint.mfa.verify(actor, { method: 'totp', code: current });
+  await stint.mfa.service.confirmTotp(signedIn, previous);
+  await stint.mfa.service.verify(actor, { method: 'totp', code: current });
 }

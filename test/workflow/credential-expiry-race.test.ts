@@ -22,7 +22,7 @@ describe('credential take racing an expiry (PostgreSQL store)', () => {
   });
 
   it('answers 410 GRANT_EXPIRED when the expiry commits while the take waits', async () => {
-    const created = await h.as('alice').post('/v1/requests', {
+    const created = await h.as('alice').postSettled('/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'race',
@@ -65,7 +65,7 @@ describe('credential take racing an expiry (PostgreSQL store)', () => {
   it('still answers CREDENTIAL_ALREADY_SHOWN for a second take of a live grant', async () => {
     const created = await h
       .as('bob')
-      .post('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'x' });
+      .postSettled('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'x' });
     const id: string = created.body.id;
     const first = await h.as('bob').post(`/v1/requests/${id}/credentials`);
     expect(first.body.error).toBeUndefined();

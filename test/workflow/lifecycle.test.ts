@@ -28,7 +28,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
   });
 
   it('request → manager approval → working credential → revoke ends the live session', async () => {
-    const created = await h.as('alice').post('/v1/requests', {
+    const created = await h.as('alice').postSettled('/v1/requests', {
       resource: 'prod-db',
       role: 'admin',
       reason: 'INC-4821',
@@ -42,7 +42,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     ]);
     const id: string = created.body.id;
 
-    const approved = await h.as('carol').post(`/v1/requests/${id}/approve`, { comment: 'go ahead' });
+    const approved = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, { comment: 'go ahead' });
     expect(approved.status).toBe(200);
     expect(approved.body.state).toBe('active');
     // The window starts at activation.
@@ -89,7 +89,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     expect(approvedEvent.actor).toBe('carol');
     expect(audit.body.events[0].details.reason).toBe('INC-4821');
     // No secret in any event of the whole trail: not the password, the connection string, or any API token.
-    await h.stint.auditLog.build();
+    await h.stint.audit.log.build();
     const leaves = await h.as('erin').get('/v1/audit/leaves?limit=10000');
     const trail = JSON.stringify(leaves.body.leaves);
     expect(trail).toContain('INC-4821');
@@ -99,7 +99,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
   });
 
   it('expiry with nobody doing anything: new logins refused and a SET ROLE session terminated on time', async () => {
-    const created = await h.as('alice').post('/v1/requests', {
+    const created = await h.as('alice').postSettled('/v1/requests', {
       resource: 'prod-db',
       role: 'read',
       reason: 'looking at INC-7',
@@ -107,7 +107,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     });
     expect(created.body.waitingFor[0].eligible).toEqual(['bob']);
     const id = created.body.id;
-    const approved = await h.as('bob').post(`/v1/requests/${id}/approve`, {});
+    const approved = await h.as('bob').postSettled(`/v1/requests/${id}/approve`, {});
     expect(approved.body.state).toBe('active');
     const expiresAt = Date.parse(approved.body.expiresAt);
     const cred = await h.as('alice').post(`/v1/requests/${id}/credentials`);
@@ -132,7 +132,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
   it('an auto-approved role is active at once; a target that is down fails issuance with nothing left', async () => {
     const auto = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'debug' });
+      .postSettled('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'debug' });
     expect(auto.status).toBe(201);
     expect(auto.body.state).toBe('active');
     expect(auto.body.reviews).toEqual([]);
@@ -142,7 +142,7 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     expect(before).toContain(principalFor(auto.body.id));
     const down = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'down-db', role: 'read', reason: 'debug' });
+      .postSettled('/v1/requests', { resource: 'down-db', role: 'read', reason: 'debug' });
     expect(down.status).toBe(201);
     expect(down.body.state).toBe('failed');
     expect(down.body.endReason).toMatch(/issuing the credential failed/);
@@ -157,12 +157,12 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
     for (let round = 0; round < 5; round++) {
       const created = await h
         .as('alice')
-        .post('/v1/requests', { resource: 'prod-db', role: 'ops', reason: 'INC-9' });
+        .postSettled('/v1/requests', { resource: 'prod-db', role: 'ops', reason: 'INC-9' });
       expect(created.body.waitingFor[0].eligible).toEqual(['dave', 'sam']);
       const id = created.body.id;
       const results = await Promise.all([
-        h.as('sam').post(`/v1/requests/${id}/approve`, {}),
-        h.as('dave').post(`/v1/requests/${id}/approve`, {}),
+        h.as('sam').postSettled(`/v1/requests/${id}/approve`, {}),
+        h.as('dave').postSettled(`/v1/requests/${id}/approve`, {}),
       ]);
       const ok = results.filter((r) => r.status === 200);
       expect(ok).toHaveLength(1);
@@ -180,15 +180,15 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
   it('several tiers at once: manager AND two-person, and one person never fills two slots', async () => {
     const created = await h
       .as('alice')
-      .post('/v1/requests', { resource: 'payments-db', role: 'admin', reason: 'INC-77' });
+      .postSettled('/v1/requests', { resource: 'payments-db', role: 'admin', reason: 'INC-77' });
     const id = created.body.id;
     expect(created.body.waitingFor).toHaveLength(3);
-    expect((await h.as('sam').post(`/v1/requests/${id}/approve`, {})).body.state).toBe('pending');
-    expect((await h.as('sam').post(`/v1/requests/${id}/approve`, {})).body.error.code).toBe(
+    expect((await h.as('sam').postSettled(`/v1/requests/${id}/approve`, {})).body.state).toBe('pending');
+    expect((await h.as('sam').postSettled(`/v1/requests/${id}/approve`, {})).body.error.code).toBe(
       'ALREADY_REVIEWED',
     );
-    expect((await h.as('carol').post(`/v1/requests/${id}/approve`, {})).body.state).toBe('pending');
-    const last = await h.as('bob').post(`/v1/requests/${id}/approve`, {});
+    expect((await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {})).body.state).toBe('pending');
+    const last = await h.as('bob').postSettled(`/v1/requests/${id}/approve`, {});
     expect(last.body.state).toBe('active');
     await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
   });

@@ -4,11 +4,13 @@ import { isStintError } from '../../domain/errors.js';
 import { usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { needsLines, resourceRole, wasAutoApproved } from '../render-request.js';
+import { awaitIssuance, issuingLine } from './await-issuance.js';
 
 interface RequestOptions {
   role: string;
   reason: string;
   for?: string;
+  wait: boolean;
 }
 
 export function registerRequest(program: Command, ctx: CliContext): void {
@@ -19,6 +21,10 @@ export function registerRequest(program: Command, ctx: CliContext): void {
     .requiredOption('--role <role>', 'role on the resource')
     .requiredOption('--reason <ticket>', 'ticket or incident reference')
     .option('--for <duration>', "how long, e.g. 90m or 2h (default: the rule's default)")
+    .option(
+      '--no-wait',
+      'when approved automatically, answer without waiting for the credential to be issued',
+    )
     .action(async (resource: string, opts: RequestOptions, cmd: Command) => {
       // Refuse a bad duration before anything goes on the wire.
       if (opts.for !== undefined) {
@@ -30,9 +36,14 @@ export function registerRequest(program: Command, ctx: CliContext): void {
         }
       }
       const out = ctx.output(cmd);
-      const created = await ctx
-        .api(cmd)
-        .createRequest({ resource, role: opts.role, reason: opts.reason, duration: opts.for });
+      const api = ctx.api(cmd);
+      const answered = await api.createRequest({
+        resource,
+        role: opts.role,
+        reason: opts.reason,
+        duration: opts.for,
+      });
+      const created = opts.wait ? await awaitIssuance(api, answered) : answered;
       out.result(created, () => {
         out.line(`request ${created.id} for ${resourceRole(created)}: ${created.state}`);
         if (wasAutoApproved(created)) out.line('approved automatically');
@@ -40,6 +51,8 @@ export function registerRequest(program: Command, ctx: CliContext): void {
         if (created.state === 'pending') {
           out.line(`times out if not approved: ${out.when(created.pendingUntil)}`);
         } else if (created.state === 'approved' || created.state === 'active') {
+          const issuing = issuingLine(created);
+          if (issuing) out.line(issuing);
           out.line(`next: stint credentials ${created.id}`);
         }
       });

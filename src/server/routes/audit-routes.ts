@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { RequestService } from '../../requests/request-types.js';
+import type { AuditEvents } from '../../audit/audit-events.js';
 import { actorOf } from '../authenticate.js';
 import { errorResponses, type SchemaTypes } from '../schemas.js';
 
-export function auditRoutes(service: RequestService) {
+export function auditRoutes(service: AuditEvents) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const api = app.withTypeProvider<SchemaTypes>();
     api.get(
@@ -33,7 +33,7 @@ export function auditRoutes(service: RequestService) {
       },
       async (request) => {
         const { request: requestId, after, limit } = request.query;
-        const events = await service.audit(actorOf(request), {
+        const events = await service.list(actorOf(request), {
           ...(requestId ? { requestId } : {}),
           ...(after !== undefined ? { afterSeq: after } : {}),
           ...(limit ? { limit } : {}),

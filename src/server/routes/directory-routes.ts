@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { RequestService } from '../../requests/request-types.js';
+import type { CatalogService } from '../../catalog/catalog-service.js';
 import { actorOf } from '../authenticate.js';
 import { errorResponses, type SchemaTypes } from '../schemas.js';
 
-export function directoryRoutes(service: RequestService) {
+export function directoryRoutes(service: CatalogService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const api = app.withTypeProvider<SchemaTypes>();
     api.get(

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Stint } from '../../app/stint.js';
-import { createSessionStore, isSessionToken } from '../../identity/session-store.js';
+import type { IdentityModule } from '../../identity/identity-module.js';
+import { isSessionToken } from '../../identity/session-store.js';
 import { SESSION_COOKIE } from '../authenticate.js';
 import type { SchemaTypes } from '../schemas.js';
 
@@ -84,9 +84,11 @@ keeps)</li>
  * so it never refuses; a credential that does not check out shows the signed-out page. It only reads who the
  * caller is and grants nothing, so it is rate-limited rather than counted for lock-out.
  */
-export function homeRoutes(stint: Pick<Stint, 'tokens' | 'deps'>, opts: { signIn: boolean }) {
-  const sessions = createSessionStore(stint.deps.store.db);
-  const { policy, clock } = stint.deps;
+export function homeRoutes(
+  identity: Pick<IdentityModule, 'sessions' | 'tokens' | 'policy' | 'clock'>,
+  opts: { signIn: boolean },
+) {
+  const { sessions, tokens, policy, clock } = identity;
 
   async function callerOf(request: FastifyRequest): Promise<Caller | null> {
     const header = request.headers.authorization;
@@ -95,7 +97,7 @@ export function homeRoutes(stint: Pick<Stint, 'tokens' | 'deps'>, opts: { signIn
     const token = bearer ?? cookie;
     if (!token) return null;
     const session = isSessionToken(token);
-    const check = session ? await sessions.check(token, clock()) : await stint.tokens.check(token, clock());
+    const check = session ? await sessions.check(token, clock()) : await tokens.check(token, clock());
     if (!check.ok) return null;
     const user = policy.current().users.get(check.userId);
     if (!user) return null;

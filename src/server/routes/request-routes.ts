@@ -7,6 +7,11 @@ import { commentBody, errorResponses, idParams, type SchemaTypes } from '../sche
 
 const one = { 200: { $ref: 'Request#' }, ...errorResponses } as const;
 
+const ISSUED_AFTER_COMMIT =
+  'Answers as soon as the decision is committed. When it completes the approvals (or the role is approved ' +
+  'automatically) the request is `approved` and the credential is issued on the target right after, from the ' +
+  'committed request: poll GET /v1/requests/{id} until it is `active` (or `failed`).';
+
 export function requestRoutes(service: RequestService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const api = app.withTypeProvider<SchemaTypes>();
@@ -16,6 +21,7 @@ export function requestRoutes(service: RequestService) {
         schema: {
           operationId: 'createRequest',
           summary: 'Ask for a role on a resource, for a reason, for a while',
+          description: ISSUED_AFTER_COMMIT,
           tags: ['requests'],
           body: {
             type: 'object',
@@ -98,6 +104,7 @@ export function requestRoutes(service: RequestService) {
           schema: {
             operationId: decision === 'approve' ? 'approveRequest' : 'denyRequest',
             summary: decision === 'approve' ? 'Approve a request' : 'Deny a request',
+            ...(decision === 'approve' ? { description: ISSUED_AFTER_COMMIT } : {}),
             tags: ['approvals'],
             params: idParams,
             body: commentBody,

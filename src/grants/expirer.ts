@@ -1,16 +1,15 @@
 import { isStintError } from '../domain/errors.js';
 import { expire } from '../domain/state-machine.js';
-import type { Revoker } from '../grants/revoker.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { TransitionRunner } from '../requests/transition-runner.js';
-import { grantStore } from '../store/grant-store.js';
+import type { Revoker } from './revoker.js';
 
 /**
  * Ends an active grant at its expiry instant: the request becomes `expired` and its grant "revocation pending"
  * in one transaction, then the credential is removed from the target at once.
  */
 export function createExpirer(
-  deps: Pick<WorkflowDeps, 'clock' | 'logger'>,
+  deps: Pick<WorkflowDeps, 'grants' | 'clock' | 'logger'>,
   run: TransitionRunner,
   revoker: Revoker,
 ) {
@@ -26,7 +25,7 @@ export function createExpirer(
           id,
           now,
           (r) => expire(r, now),
-          async (trx) => grantStore.markRevocationPending(trx, id, now),
+          async (trx) => deps.grants.markRevocationPending(trx, id, now),
         );
       } catch (e) {
         // Already ended (revoked meanwhile, or another server expired it): nothing to do here.

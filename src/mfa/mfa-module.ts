@@ -1,0 +1,39 @@
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Logger } from '../logger.js';
+import type { StintDatabase } from '../store/database.js';
+import { DEFAULT_MFA_MAX_AGE_SECONDS, type MfaConfig } from './mfa-config.js';
+import { createMfaService } from './mfa-service.js';
+import { createStepUp } from './step-up.js';
+
+export interface MfaModuleDeps {
+  store: StintDatabase;
+  secrets: SecretBox;
+  clock: () => Date;
+  logger: Logger;
+  /** Step-up settings; defaults: 15 min, TOTP only. */
+  config?: MfaConfig;
+  /** Whether the directory knows a user (factor resets are refused for anyone else). */
+  userExists(userId: string): boolean;
+}
+
+/** Second factors: enrolment, verification and resets (the service), and the step-up other capabilities ask for. */
+export function createMfaModule(deps: MfaModuleDeps) {
+  const config = deps.config ?? {
+    maxAgeSeconds: DEFAULT_MFA_MAX_AGE_SECONDS,
+    issuer: 'Stint',
+    webauthn: null,
+  };
+  const stepUp = createStepUp({ store: deps.store, clock: deps.clock, maxAgeSeconds: config.maxAgeSeconds });
+  const service = createMfaService({
+    store: deps.store,
+    secrets: deps.secrets,
+    clock: deps.clock,
+    stepUp,
+    config,
+    logger: deps.logger,
+    userExists: deps.userExists,
+  });
+  return { service, stepUp };
+}
+
+export type MfaModule = ReturnType<typeof createMfaModule>;
