@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-store.js';
-import type { Clock } from '../requests/context.js';
+import type { Clock } from '../domain/clock.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { badRequest, notFound, ScimError } from './scim-errors.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '../requests/context.js';
+import type { Clock } from '../domain/clock.js';
 
 /** setTimeout's longest delay; later expiries are re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,8 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import { appendAudit } from '../audit/audit-store.js';
+import type { Actor } from '../domain/actor.js';
+import type { Clock } from '../domain/clock.js';
 import { type ErrorCode, StintError } from '../domain/errors.js';
-import type { Clock } from '../requests/context.js';
-import type { Actor } from '../requests/request-types.js';
 import type { Database } from '../store/schema.js';
 import { type MfaMethod, mfaStore } from './mfa-store.js';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { appendAudit } from '../audit/audit-store.js';
+import type { Actor } from '../domain/actor.js';
+import type { Clock } from '../domain/clock.js';
 import { StintError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
-import type { Clock } from '../requests/context.js';
-import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { logFactorChange } from './factors.js';

@@ -1,8 +1,8 @@
 import { appendAudit } from '../audit/audit-store.js';
+import type { Actor } from '../domain/actor.js';
 import { formatDuration } from '../domain/duration.js';
 import { StintError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
-import type { Actor } from '../requests/request-types.js';
 import { mfaEvent } from './attempts.js';
 import { type MfaMethod, mfaStore } from './mfa-store.js';
 import type { StepUpView } from './mfa-types.js';

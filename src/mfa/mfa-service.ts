@@ -1,6 +1,6 @@
 import { appendAudit } from '../audit/audit-store.js';
+import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
-import type { Actor } from '../requests/request-types.js';
 import { type Attempts, createAttempts, DEFAULT_RATE_LIMIT, mfaEvent } from './attempts.js';
 import { createFactorReset } from './factor-reset.js';
 import { logFactorChange, recordStepUp, requireFactorChange, requirePersonSession } from './factors.js';

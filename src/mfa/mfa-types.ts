@@ -3,9 +3,9 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import type { SecretBox } from '../crypto/secret-box.js';
+import type { Actor } from '../domain/actor.js';
+import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../logger.js';
-import type { Clock } from '../requests/context.js';
-import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import type { RateLimit } from './attempts.js';
 import type { MfaConfig } from './mfa-config.js';

@@ -1,7 +1,7 @@
+import type { Actor } from '../domain/actor.js';
+import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/duration.js';
 import { StintError } from '../domain/errors.js';
-import type { Clock } from '../requests/context.js';
-import type { Actor } from '../requests/request-types.js';
 import type { StintDatabase } from '../store/database.js';
 import { type MfaMethod, mfaStore } from './mfa-store.js';
 

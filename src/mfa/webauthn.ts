@@ -8,8 +8,8 @@ import {
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
 import { appendAudit } from '../audit/audit-store.js';
+import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
-import type { Actor } from '../requests/request-types.js';
 import type { Attempts } from './attempts.js';
 import { mfaEvent } from './attempts.js';
 import { logFactorChange, recordStepUp, requireFactorChange } from './factors.js';

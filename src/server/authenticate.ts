@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type RouteAccess, routeAccess, scopeAllows } from '../auth/route-access.js';
 import type { TokenStore } from '../auth/token-store.js';
+import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
 import { addressKey, credentialKey, type Lockout, retryAfterSeconds } from '../identity/lockout.js';
 import { csrfTokenMatches, isSessionToken, type SessionStore } from '../identity/session-store.js';
 import type { Clock, PolicySource } from '../requests/context.js';
-import type { Actor } from '../requests/request-types.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
