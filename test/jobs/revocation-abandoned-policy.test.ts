@@ -18,7 +18,7 @@ describe('a revocation whose resource is no longer in the policy', () => {
   });
 
   it('is abandoned on the first attempt, with an alerting event and an error line', async () => {
-    const created = await h.as('alice').post('/v1/requests', {
+    const created = await h.as('alice').postSettled('/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',

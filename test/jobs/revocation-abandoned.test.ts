@@ -41,7 +41,7 @@ describe.each(STORE_KINDS)('a revocation that cannot succeed on %s', (kind) => {
   });
 
   it('the target database was dropped: abandoned, alerted, shown, and no longer retried', async () => {
-    const created = await h.as('alice').post('/v1/requests', {
+    const created = await h.as('alice').postSettled('/v1/requests', {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',

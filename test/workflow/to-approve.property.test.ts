@@ -11,6 +11,7 @@ import {
 import { review } from '../../src/domain/state-machine.js';
 import { createRequestService, type RequestServiceDeps } from '../../src/requests/request-service.js';
 import type { RequestService } from '../../src/requests/request-types.js';
+import { grantStore } from '../../src/store/grant-store.js';
 import { createRequestStore, type RequestStore } from '../../src/store/request-store.js';
 import { approve, at, makeRequest, slot } from '../domain/fixtures.js';
 import { createTestStore, STORE_KINDS, type TestStore } from '../support/stores.js';
@@ -87,6 +88,7 @@ describe.each(STORE_KINDS)('the to-approve list on %s', (kind) => {
     service = createRequestService({
       store: testStore.store,
       requests,
+      grants: grantStore,
       clock: () => NOW,
       policy: { current: unused },
       run: unused,
