@@ -103,9 +103,9 @@ export function expectStatus(reply: Reply, status: number, what: string): void {
 }
 
 /**
- * The request once active. An approve (or an auto-approved create) normally answers `active`; it answers
- * `approved` when the sweeper claimed the issuance first (it resumes any approved request, however fresh), and
- * the grant goes live moments later. Then this polls until it has, so the figure still ends at activation.
+ * The request once active. An approve (or an auto-approved create) answers `approved` as soon as the approval
+ * commits, and issuance runs after commit (the outbox), so this polls until the grant is live: the figure ends
+ * at activation, as the CLI's default wait does. `raced` says the answer came before activation.
  */
 export async function untilActive(
   bench: BenchApp,

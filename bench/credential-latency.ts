@@ -24,7 +24,7 @@ export interface CredentialLatency {
   credentialFetch: Summary;
   /** pg.Client connect (TCP + SCRAM-SHA-256) + `SELECT 1` with the issued credential. */
   connectAndSelect: Summary;
-  /** Approvals answered `approved` because the sweeper took the issuance first (timed until active). */
+  /** Approvals answered before activation (issuance runs after commit; timed until active). */
   sweeperWonIssuance: number;
   /** Explicit POST …/revoke afterwards (the cleanup, measured while at it; one at a time). */
   revoke: Summary;

@@ -19,7 +19,7 @@ export interface Throughput {
    * 1000 / cpuMsPerCycle is the rate one core could sustain. The PostgreSQL store's own CPU is not in it.
    */
   cpuMsPerCycle: number;
-  /** Approvals answered `approved` because the sweeper took the issuance first; counted once active. */
+  /** Approvals answered before activation (issuance runs after commit); counted once active. */
   sweeperWonIssuance: number;
   /** Expiry timers armed when the run ended (one per active grant). */
   armedTimers: number;
