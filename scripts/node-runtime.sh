@@ -101,3 +101,42 @@ node_runtime() {
 node_headers() {
   echo "$(cd "$2" && pwd)/node-$1/package"
 }
+
+# use_supported_node <pinned version> <tools dir>: makes the node first on PATH a supported one (22 or later) and
+# points npm_config_nodedir at that same node's headers, so native addons (better-sqlite3) are built for the node
+# that will load them. A machine-wide `nodedir` (this machine kind sets one for its own Node 20) would otherwise
+# build them against the wrong ABI (NODE_MODULE_VERSION mismatch at the first import). The machine's own node is
+# kept when it is 22 or later and ships its headers (an official build's prefix holds include/node); otherwise the
+# pinned runtime is fetched into the tools folder. STINT_NODE=<version> forces a pinned runtime.
+use_supported_node() {
+  local version=$1 tools=$2 prefix bin
+  if [ -z "${STINT_NODE:-}" ] && [ "$(node_major)" -ge 22 ]; then
+    prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+    if [ -f "$prefix/include/node/node.h" ]; then
+      export npm_config_nodedir="$prefix"
+      return 0
+    fi
+  fi
+  version=${STINT_NODE:-$version}
+  bin=$(node_runtime "$version" "$tools")
+  export PATH="$bin:$PATH"
+  export npm_config_nodedir
+  npm_config_nodedir=$(node_headers "$version" "$tools")
+  [ "$(node -v)" = "v$version" ] || {
+    echo "node on PATH is $(node -v), expected v$version" >&2
+    return 1
+  }
+}
+
+# node_modules_current: true when node_modules was installed from this package-lock.json for the node now on
+# PATH (the ABI its native addon was built for); scripts/test.sh and the quick start reinstall otherwise.
+node_modules_current() {
+  local stamp=node_modules/.stint-install
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(node -p 'process.versions.modules') $(sha256sum package-lock.json | cut -d ' ' -f 1)" ]
+}
+
+# install_node_modules: `npm ci` for the node on PATH, then records what it was built for.
+install_node_modules() {
+  npm ci --no-audit --no-fund
+  echo "$(node -p 'process.versions.modules') $(sha256sum package-lock.json | cut -d ' ' -f 1)" >node_modules/.stint-install
+}
