@@ -76,6 +76,9 @@ export async function buildHttpApp(
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their $id as the component name (Request, Credential, Error…), so a client generated
+    // from the document has named types rather than def-0, def-1.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   registerValidation(app);
   for (const schema of sharedSchemas) app.addSchema(schema);

@@ -98,4 +98,13 @@ describe('the OpenAPI document', () => {
     expect(note.body.startsWith('stint-test/')).toBe(true);
     expect((await f.app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready' });
   });
+  // The artifact a client (or the portal) is generated from: `npm run openapi` rewrites the file from this same
+  // full configuration; here a served document that drifted from the committed file fails.
+  it('is the committed artifact docs/openapi.json, with named components', async () => {
+    const components =
+      (spec as { components?: { schemas?: Record<string, unknown> } }).components?.schemas ?? {};
+    expect(Object.keys(components)).toEqual(expect.arrayContaining(['Error', 'Request', 'Credential']));
+    expect(Object.keys(components).filter((name) => /^def-\d+$/.test(name))).toEqual([]);
+    await expect(`${JSON.stringify(spec, null, 2)}\n`).toMatchFileSnapshot('../../docs/openapi.json');
+  });
 });
