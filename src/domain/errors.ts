@@ -67,8 +67,14 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 export type ErrorDetails = {
   INVALID_TRANSITION: { state: RequestState };
   NOT_AN_APPROVER: { tiers: Tier[] };
-  /** A token named scopes that do not exist. */
-  VALIDATION_FAILED: { unknown: string[] };
+  /**
+   * `unknown`: scopes a token named that do not exist; `problems`: where the input broke its schema (JSON
+   * pointer into the part that failed, the validator's message and parameters).
+   */
+  VALIDATION_FAILED: {
+    unknown?: string[];
+    problems?: { path: string; message: string | undefined; params: Record<string, unknown> }[];
+  };
   DURATION_TOO_SHORT: { minDurationSeconds: number; requestedSeconds: number };
   DURATION_TOO_LONG: { maxDurationSeconds: number; requestedSeconds: number };
   /** The ticket forms the rule accepts, as the policy author wrote them. */
@@ -95,13 +101,15 @@ export type ErrorDetails = {
    * deployment name; `problems` when several resources' configurations fail at once.
    */
   CONFIG_INVALID: { resource?: string; otherStore?: string; problems?: string[] };
+  /** The id the server's log line for this failure carries, to quote to an operator. */
+  INTERNAL: { requestId: string };
 };
 
 /** The fields of each code's details, for documents (the OpenAPI `Error` schema); the compiler holds it to ErrorDetails. */
 export const ERROR_DETAIL_FIELDS = {
   INVALID_TRANSITION: ['state'],
   NOT_AN_APPROVER: ['tiers'],
-  VALIDATION_FAILED: ['unknown'],
+  VALIDATION_FAILED: ['unknown', 'problems'],
   DURATION_TOO_SHORT: ['minDurationSeconds', 'requestedSeconds'],
   DURATION_TOO_LONG: ['maxDurationSeconds', 'requestedSeconds'],
   TICKET_MALFORMED: ['patterns'],
@@ -114,6 +122,7 @@ export const ERROR_DETAIL_FIELDS = {
   POLICY_INVALID: ['problems'],
   PROVIDER_ERROR: ['resource', 'sqlstate', 'permanent', 'cancelled'],
   CONFIG_INVALID: ['resource', 'otherStore', 'problems'],
+  INTERNAL: ['requestId'],
 } as const satisfies { [C in keyof ErrorDetails]: readonly (keyof ErrorDetails[C])[] };
 
 /** The details a code carries: its declared shape, or undefined for a code that carries none. */
@@ -126,6 +135,18 @@ type DetailsArgs<C extends ErrorCode> = C extends keyof ErrorDetails ? [details?
 export type ErrorBody = {
   [C in ErrorCode]: { code: C; message: string; details?: DetailsOf<C> };
 }[ErrorCode];
+
+/**
+ * An API error response body, built from the registry: the code's declared details or none. Every body the HTTP
+ * layer sends goes through here, so nothing is sent that the `Error` schema and `ErrorBody` do not declare.
+ */
+export function errorBody<C extends ErrorCode>(
+  code: C,
+  message: string,
+  ...[details]: DetailsArgs<C>
+): { error: ErrorBody } {
+  return { error: { code, message, ...(details ? { details } : {}) } as ErrorBody };
+}
 
 export class StintError<C extends ErrorCode = ErrorCode> extends Error {
   override readonly name = 'StintError';

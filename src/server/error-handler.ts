@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { isStintError } from '../domain/errors.js';
+import { errorBody, isStintError } from '../domain/errors.js';
 
 /**
  * One error shape for every failure: `{ error: { code, message, details } }`. Our own errors carry their code;
@@ -9,38 +9,29 @@ import { isStintError } from '../domain/errors.js';
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isStintError(err)) {
-      return reply.status(err.status).send({
-        error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
-      });
+      // The constructor held the details to the code's shape; a StintError<ErrorCode> cannot prove it again here.
+      return reply.status(err.status).send(errorBody(err.code, err.message, err.details as never));
     }
     if (err.validation) {
-      return reply.status(400).send({
-        error: {
-          code: 'VALIDATION_FAILED',
-          message: `invalid ${err.validationContext ?? 'input'}: ${err.message}`,
-          details: {
-            problems: err.validation.map((v) => ({
-              path: v.instancePath,
-              message: v.message,
-              params: v.params,
-            })),
-          },
-        },
-      });
+      return reply.status(400).send(
+        errorBody('VALIDATION_FAILED', `invalid ${err.validationContext ?? 'input'}: ${err.message}`, {
+          problems: err.validation.map((v) => ({
+            path: v.instancePath,
+            message: v.message,
+            params: v.params,
+          })),
+        }),
+      );
     }
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       // Fastify's own client errors: malformed JSON, wrong content type, body too large …
-      return reply.status(err.statusCode).send({ error: { code: 'BAD_REQUEST', message: err.message } });
+      return reply.status(err.statusCode).send(errorBody('BAD_REQUEST', err.message));
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({
-      error: { code: 'INTERNAL', message: 'internal error', details: { requestId: request.id } },
-    });
+    return reply.status(500).send(errorBody('INTERNAL', 'internal error', { requestId: request.id }));
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
+    reply.status(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url}`)),
   );
 }

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ScimError } from '../directory/scim-errors.js';
+import { errorBody } from '../domain/errors.js';
 
 const SCIM_TYPE = 'application/scim+json; charset=utf-8';
 
@@ -13,7 +14,7 @@ function errorAnswer(path: string | null, status: number, message: string) {
     const scimType = status === 400 ? 'invalidSyntax' : undefined;
     return { type: SCIM_TYPE, body: new ScimError(status, message, scimType).toBody() };
   }
-  return { type: 'application/json; charset=utf-8', body: { error: { code: 'BAD_REQUEST', message } } };
+  return { type: 'application/json; charset=utf-8', body: errorBody('BAD_REQUEST', message) };
 }
 
 /**
