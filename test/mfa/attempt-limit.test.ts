@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '../../src/audit/audit-store.js';
 import { createHarness, type Harness } from '../support/harness.js';
-import { STORE_KINDS } from '../support/stores.js';
 import { stepUp, totpCode, wrongTotpCodes } from '../support/step-up.js';
+import { STORE_KINDS } from '../support/stores.js';
 
 /**
  * The limit is 5 wrong second-factor codes per user in 5 minutes. An attacker who sends many codes at once
@@ -34,14 +34,12 @@ describe.each(STORE_KINDS)('second-factor attempts are counted before the code i
     h = await createHarness(kind, { stepUp: false });
     for (const user of users) secrets[user] = await stepUp(h.stint, user, h.tokens[user] as string);
     if (kind === 'postgres') {
-      // Not started: the HTTP layer and the services are what this is about; its jobs would only race the
-      // first server's audit checkpoints under another signing key.
       second = await createHarness(kind, {
         beside: h.testStore,
         deployment: h.deployment,
         stepUp: false,
-        start: false,
         secrets: h.stint.deps.secrets,
+        auditSigner: h.auditSigner,
       });
     }
     for (const server of [h, second]) {

@@ -113,13 +113,15 @@ export async function createHarness(
     beside?: TestStore;
     /** The key credentials and TOTP secrets are sealed with: servers sharing a store share it. */
     secrets?: SecretBox;
+    /** The audit signing key (its leaf MACs too): servers sharing a store share it. */
+    auditSigner?: Ed25519NoteSigner;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
   const testStore = opts.beside ? besideStore(opts.beside) : await createTestStore(kind);
   // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
   const deployment = opts.deployment ?? `test-${randomBytes(4).toString('hex')}`;
-  const auditSigner = parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
+  const auditSigner = opts.auditSigner ?? parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
   const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
