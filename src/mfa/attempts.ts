@@ -3,8 +3,10 @@ import { appendAudit } from '../audit/audit-store.js';
 import type { Actor } from '../domain/actor.js';
 import type { Clock } from '../domain/clock.js';
 import { type ErrorCode, StintError } from '../domain/errors.js';
+import { createAttemptLimit } from '../store/attempt-limit.js';
+import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
-import { type MfaMethod, mfaStore } from './mfa-store.js';
+import type { MfaMethod } from './mfa-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -36,44 +38,54 @@ export function mfaEvent(actor: Actor, at: Date, action: string, details: MfaAud
   };
 }
 
-/**
- * Failed second-factor attempts, per user, in the store (so every server sharing it counts them): past the limit
- * no code is even checked until the oldest failure leaves the window. Every failure is an audit event.
- */
-export function createAttempts(deps: { db: Kysely<Database>; clock: Clock; limit: RateLimit }) {
-  const { db, limit } = deps;
-  return {
-    async guard(actor: Actor, method: MfaMethod, stage: string): Promise<void> {
-      const now = deps.clock();
-      const since = new Date(now.getTime() - limit.windowSeconds * 1000);
-      const { count, oldest } = await mfaStore.countFailures(db, actor.userId, since);
-      if (count < limit.maxFailures) return;
-      const retryAfterSeconds = Math.max(
-        1,
-        Math.ceil(((oldest ?? now).getTime() + limit.windowSeconds * 1000 - now.getTime()) / 1000),
-      );
-      await appendAudit(db, mfaEvent(actor, now, 'mfa.failed', { method, stage, reason: 'rate-limited' }));
-      throw new StintError(
-        'MFA_RATE_LIMITED',
-        `too many wrong second-factor attempts: try again in ${retryAfterSeconds}s`,
-        { retryAfterSeconds },
-      );
-    },
+/** One second-factor attempt, counted before its code or response is checked. */
+export interface MfaAttempt {
+  /** It did not count (the factor was right, or there was nothing to guess at): with `db`, in that transaction. */
+  release(db?: Db): Promise<void>;
+  /** It stays counted: audits the failure, then throws the error the user sees. */
+  fail(
+    details: MfaAuditDetails & { reason: string },
+    code: Extract<ErrorCode, 'MFA_INVALID' | 'MFA_REPLAYED'>,
+    message: string,
+  ): Promise<never>;
+}
 
-    /** Records the failure and its audit event together, then throws the error the user sees. */
-    async fail(
-      actor: Actor,
-      details: MfaAuditDetails & { reason: string },
-      code: Extract<ErrorCode, 'MFA_INVALID' | 'MFA_REPLAYED'>,
-      message: string,
-    ): Promise<never> {
+/**
+ * Second-factor attempts, per user, in the store (so every server sharing it counts them). Each is counted
+ * before its code is checked, atomically (store/attempt-limit.ts): past the limit no code is even checked until
+ * the oldest failure leaves the window, however many arrive at once. Every failure is an audit event.
+ */
+export function createAttempts(deps: {
+  store: Pick<StintDatabase, 'db' | 'dialect'>;
+  clock: Clock;
+  limit: RateLimit;
+}) {
+  const { db } = deps.store;
+  const counted = createAttemptLimit(deps.store, {
+    max: deps.limit.maxFailures,
+    windowMs: deps.limit.windowSeconds * 1000,
+  });
+  return {
+    async begin(actor: Actor, method: MfaMethod, stage: string): Promise<MfaAttempt> {
       const now = deps.clock();
-      await db.transaction().execute(async (trx: Db) => {
-        await mfaStore.pruneFailures(trx, new Date(now.getTime() - limit.windowSeconds * 1000));
-        await mfaStore.addFailure(trx, actor.userId, details.method, now);
-        await appendAudit(trx, mfaEvent(actor, now, 'mfa.failed', details));
-      });
-      throw new StintError(code, message);
+      const reserved = await counted.reserve(`mfa:${actor.userId}`, now);
+      if (!reserved.ok) {
+        const retryAfterSeconds = Math.max(1, Math.ceil((reserved.retryAt.getTime() - now.getTime()) / 1000));
+        await appendAudit(db, mfaEvent(actor, now, 'mfa.failed', { method, stage, reason: 'rate-limited' }));
+        throw new StintError(
+          'MFA_RATE_LIMITED',
+          `too many wrong second-factor attempts: try again in ${retryAfterSeconds}s`,
+          { retryAfterSeconds },
+        );
+      }
+      const { attempt } = reserved;
+      return {
+        release: (trx) => attempt.release(trx),
+        async fail(details, code, message) {
+          await appendAudit(db, mfaEvent(actor, deps.clock(), 'mfa.failed', details));
+          throw new StintError(code, message);
+        },
+      };
     },
   };
 }

@@ -16,7 +16,7 @@ export const totpAad = (userId: string) => `mfa-totp:${userId}`;
 export function createMfaService(deps: MfaServiceDeps): MfaService {
   const db = deps.store.db;
   const attempts: Attempts = createAttempts({
-    db,
+    store: deps.store,
     clock: deps.clock,
     limit: deps.rateLimit ?? DEFAULT_RATE_LIMIT,
   });
@@ -29,16 +29,21 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     ...(deps.logger ? { logger: deps.logger } : {}),
   });
 
-  /** Checks a code against the user's secret and takes its time-step; failures are counted and audited. */
+  /**
+   * Checks a code against the user's secret and takes its time-step. The attempt is counted before the code is
+   * checked; the caller releases it once the step is claimed, or fails it (a replay).
+   */
   async function acceptCode(actor: Actor, code: string, stage: 'confirm' | 'verify') {
-    await attempts.guard(actor, 'totp', stage);
+    const attempt = await attempts.begin(actor, 'totp', stage);
     const row = await mfaStore.getTotp(db, actor.userId);
     const confirming = stage === 'confirm';
     if (confirming && row?.confirmedAt) {
+      await attempt.release();
       throw new StintError('MFA_ALREADY_ENROLLED', 'TOTP is already confirmed for this account');
     }
     if (!row || (!confirming && row.confirmedAt === null)) {
       // Not a guess at a code, so not counted against the rate limit; still an audited failure.
+      await attempt.release();
       await appendAudit(
         db,
         mfaEvent(actor, deps.clock(), 'mfa.failed', { method: 'totp', stage, reason: 'not-enrolled' }),
@@ -60,14 +65,13 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     const now = deps.clock();
     const check = await checkTotp(secret, code, now);
     if (!check.valid) {
-      return attempts.fail(
-        actor,
+      return attempt.fail(
         { method: 'totp', stage, reason: 'wrong-code' },
         'MFA_INVALID',
         'wrong code: use the current code of the authenticator app, and check the clock of its device',
       );
     }
-    return { now, step: check.step };
+    return { now, step: check.step, attempt };
   }
 
   async function status(actor: Actor): Promise<MfaStatusView> {
@@ -117,9 +121,10 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
 
     async confirmTotp(actor, code) {
       await requireFactorChange(deps, actor);
-      const { now, step } = await acceptCode(actor, code, 'confirm');
+      const { now, step, attempt } = await acceptCode(actor, code, 'confirm');
       const confirmed = await db.transaction().execute(async (trx) => {
         if (!(await mfaStore.claimStep(trx, actor.userId, step, now))) return false;
+        await attempt.release(trx);
         await appendAudit(
           trx,
           mfaEvent(actor, now, 'mfa.enrolled', { method: 'totp', stage: 'confirm', notify: [actor.userId] }),
@@ -135,8 +140,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
         });
       }
       if (!confirmed) {
-        await attempts.fail(
-          actor,
+        await attempt.fail(
           { method: 'totp', stage: 'confirm', reason: 'replayed' },
           'MFA_REPLAYED',
           'this code was already used: wait for the next one',
@@ -146,15 +150,15 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     },
 
     async verify(actor, input) {
-      const { now, step } = await acceptCode(actor, input.code, 'verify');
+      const { now, step, attempt } = await acceptCode(actor, input.code, 'verify');
       const view = await db.transaction().execute(async (trx) => {
         // A code proves possession once: the same code, or an older one, seen again is a replay.
         if (!(await mfaStore.claimStep(trx, actor.userId, step, null))) return null;
+        await attempt.release(trx);
         return recordStepUp(deps, trx, actor, 'totp', now);
       });
       if (view === null) {
-        return attempts.fail(
-          actor,
+        return attempt.fail(
           { method: 'totp', stage: 'verify', reason: 'replayed' },
           'MFA_REPLAYED',
           'this code was already used: wait for the next one',

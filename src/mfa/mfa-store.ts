@@ -84,24 +84,6 @@ export const mfaStore = {
     return result.numUpdatedRows === 1n;
   },
 
-  async countFailures(db: Db, userId: string, since: Date): Promise<{ count: number; oldest: Date | null }> {
-    const row = await db
-      .selectFrom('mfa_failures')
-      .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.min('at').as('oldest')])
-      .where('user_id', '=', userId)
-      .where('at', '>', since.getTime())
-      .executeTakeFirst();
-    return { count: Number(row?.n ?? 0), oldest: instant(row?.oldest ?? null) };
-  },
-
-  async addFailure(db: Db, userId: string, method: MfaMethod, now: Date): Promise<void> {
-    await db.insertInto('mfa_failures').values({ user_id: userId, method, at: now.getTime() }).execute();
-  },
-
-  async pruneFailures(db: Db, before: Date): Promise<void> {
-    await db.deleteFrom('mfa_failures').where('at', '<=', before.getTime()).execute();
-  },
-
   async addVerification(
     db: Db,
     userId: string,

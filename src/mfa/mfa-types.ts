@@ -67,7 +67,7 @@ export interface MfaService {
 }
 
 export interface MfaServiceDeps {
-  store: Pick<StintDatabase, 'db'>;
+  store: Pick<StintDatabase, 'db' | 'dialect'>;
   /** Seals TOTP secrets at rest (AES-256-GCM), bound to their user. */
   secrets: SecretBox;
   clock: Clock;

@@ -10,8 +10,7 @@ import {
 import { appendAudit } from '../audit/audit-store.js';
 import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
-import type { Attempts } from './attempts.js';
-import { mfaEvent } from './attempts.js';
+import { type Attempts, type MfaAttempt, mfaEvent } from './attempts.js';
 import { logFactorChange, recordStepUp, requireFactorChange } from './factors.js';
 import type { WebAuthnConfig } from './mfa-config.js';
 import { type ChallengePurpose, mfaStore } from './mfa-store.js';
@@ -71,14 +70,18 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
   }
 
   /** Spends the challenge the response answers; unknown, expired, another user's or already used all fail. */
-  async function spendChallenge(actor: Actor, purpose: ChallengePurpose, response: WebAuthnResponseJSON) {
+  async function spendChallenge(
+    actor: Actor,
+    attempt: MfaAttempt,
+    purpose: ChallengePurpose,
+    response: WebAuthnResponseJSON,
+  ) {
     const stage = purpose === 'register' ? 'register' : 'verify';
     const challenge = challengeOf(response);
     if (challenge && (await mfaStore.consumeChallenge(db, actor.userId, purpose, challenge, deps.clock()))) {
       return challenge;
     }
-    return attempts.fail(
-      actor,
+    return attempt.fail(
       { method: 'webauthn', stage, reason: 'unknown-challenge' },
       'MFA_INVALID',
       'the WebAuthn challenge is unknown, expired or already used: ask for new options',
@@ -107,8 +110,8 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
     async webauthnRegisterVerify(actor, response) {
       const rp = config();
       await requireFactorChange(deps, actor);
-      await attempts.guard(actor, 'webauthn', 'register');
-      const challenge = await spendChallenge(actor, 'register', response);
+      const attempt = await attempts.begin(actor, 'webauthn', 'register');
+      const challenge = await spendChallenge(actor, attempt, 'register', response);
       let credential: { id: string; publicKey: Uint8Array; counter: number; transports?: string[] };
       try {
         const result = await verifyRegistrationResponse({
@@ -121,8 +124,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
         if (!result.verified) throw new Error('registration not verified');
         credential = result.registrationInfo.credential;
       } catch {
-        return attempts.fail(
-          actor,
+        return attempt.fail(
           { method: 'webauthn', stage: 'register', reason: 'invalid-response' },
           'MFA_INVALID',
           'the authenticator response did not verify',
@@ -130,6 +132,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
       }
       const now = deps.clock();
       await db.transaction().execute(async (trx) => {
+        await attempt.release(trx);
         await mfaStore.addCredential(
           trx,
           {
@@ -180,13 +183,12 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
 
     async webauthnAuthenticateVerify(actor, response) {
       const rp = config();
-      await attempts.guard(actor, 'webauthn', 'verify');
-      const challenge = await spendChallenge(actor, 'authenticate', response);
+      const attempt = await attempts.begin(actor, 'webauthn', 'verify');
+      const challenge = await spendChallenge(actor, attempt, 'authenticate', response);
       const id = typeof response.id === 'string' ? response.id : '';
       const stored = id ? await mfaStore.getCredential(db, actor.userId, id) : null;
       if (!stored) {
-        return attempts.fail(
-          actor,
+        return attempt.fail(
           { method: 'webauthn', stage: 'verify', reason: 'unknown-credential' },
           'MFA_INVALID',
           'this authenticator is not registered to you',
@@ -210,8 +212,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
         if (!result.verified) throw new Error('assertion not verified');
         newCounter = result.authenticationInfo.newCounter;
       } catch {
-        return attempts.fail(
-          actor,
+        return attempt.fail(
           { method: 'webauthn', stage: 'verify', reason: 'invalid-response', authenticatorId: stored.id },
           'MFA_INVALID',
           'the authenticator response did not verify',
@@ -220,11 +221,11 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
       const now = deps.clock();
       const view = await db.transaction().execute(async (trx) => {
         if (!(await mfaStore.useCredential(trx, stored.id, stored.counter, newCounter, now))) return null;
+        await attempt.release(trx);
         return recordStepUp(deps, trx, actor, 'webauthn', now, { authenticatorId: stored.id });
       });
       if (view === null) {
-        return attempts.fail(
-          actor,
+        return attempt.fail(
           { method: 'webauthn', stage: 'verify', reason: 'replayed', authenticatorId: stored.id },
           'MFA_REPLAYED',
           'this authenticator was used concurrently: try again',

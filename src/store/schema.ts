@@ -191,9 +191,10 @@ export interface WebauthnChallengesTable {
   expires_at: number;
 }
 
-export interface MfaFailuresTable {
-  user_id: string;
-  method: string;
+/** One attempt against a counted limit (store/attempt-limit.ts), kept until it leaves the window. */
+export interface CountedAttemptsTable {
+  id: string;
+  key: string;
   at: number;
 }
 
@@ -225,7 +226,7 @@ export interface Database {
   mfa_totp: MfaTotpTable;
   webauthn_credentials: WebauthnCredentialsTable;
   webauthn_challenges: WebauthnChallengesTable;
-  mfa_failures: MfaFailuresTable;
+  counted_attempts: CountedAttemptsTable;
   mfa_verifications: MfaVerificationsTable;
   mfa_resets: MfaResetsTable;
   oidc_profiles: OidcProfilesTable;

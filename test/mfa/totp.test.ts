@@ -160,7 +160,7 @@ describe.each(STORE_KINDS)('TOTP step-up on %s', (kind) => {
     const everything = JSON.stringify([
       await db.selectFrom('mfa_totp').selectAll().execute(),
       await db.selectFrom('mfa_verifications').selectAll().execute(),
-      await db.selectFrom('mfa_failures').selectAll().execute(),
+      await db.selectFrom('counted_attempts').selectAll().execute(),
       await db.selectFrom('audit_events').select(['body', 'action', 'actor']).execute(),
     ]);
     expect(everything).not.toContain(secret);

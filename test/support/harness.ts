@@ -8,7 +8,7 @@ import { createPolicyHolder } from '../../src/app/policy-holder.js';
 import { createStint, type Stint } from '../../src/app/stint.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import type { WitnessConfig } from '../../src/audit/witness/witness-config.js';
-import { createSecretBox } from '../../src/crypto/secret-box.js';
+import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
 import type { IdentityOptions } from '../../src/identity/identity-module.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
@@ -16,6 +16,7 @@ import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
 import type { ScimRoutesDeps } from '../../src/server/routes/scim-routes.js';
+import { openDatabase } from '../../src/store/database.js';
 import { readStoreId } from '../../src/store/store-identity.js';
 import { stepUp } from './step-up.js';
 import { createTestStore, type StoreKind, type TestStore } from './stores.js';
@@ -69,6 +70,12 @@ export async function settledIn(stint: Stint, id: string, timeoutMs = 20_000): P
   }
 }
 
+/** Another pool on a store a harness made: what a second server sharing that store has. */
+function besideStore(other: TestStore): TestStore {
+  const store = openDatabase(other.url);
+  return { store, url: other.url, close: () => store.close() };
+}
+
 /** The admin URL of the scram-sha-256 test cluster, for Stint's least-privileged admin role. */
 export function targetEnv(): Record<string, string> {
   const cluster = inject('pgCluster');
@@ -99,13 +106,22 @@ export async function createHarness(
     logger?: Logger;
     /** External witnesses each checkpoint is submitted to. */
     auditWitnesses?: readonly WitnessConfig[];
+    /**
+     * Serve the store of another harness through a pool of this one's own, as a second server sharing it would
+     * (HA); closing this harness leaves that store to its maker.
+     */
+    beside?: TestStore;
+    /** The key credentials and TOTP secrets are sealed with: servers sharing a store share it. */
+    secrets?: SecretBox;
+    /** The audit signing key (its leaf MACs too): servers sharing a store share it. */
+    auditSigner?: Ed25519NoteSigner;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
-  const testStore = await createTestStore(kind);
+  const testStore = opts.beside ? besideStore(opts.beside) : await createTestStore(kind);
   // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
   const deployment = opts.deployment ?? `test-${randomBytes(4).toString('hex')}`;
-  const auditSigner = parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
+  const auditSigner = opts.auditSigner ?? parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
   const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
@@ -117,7 +133,7 @@ export async function createHarness(
     storeId,
     policy,
     providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner })),
-    secrets: createSecretBox(randomBytes(32)),
+    secrets: opts.secrets ?? createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
     audit: {
