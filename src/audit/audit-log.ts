@@ -294,15 +294,21 @@ export function createAuditLog(opts: AuditLogOptions) {
       }));
     },
 
-    /** Signs a checkpoint at a past size (all of it built): exports end where their range ends. */
-    /** A checkpoint signed now and kept nowhere: for callers who may read the log but not add to it. */
-    async signUnstored(size: number): Promise<StoredCheckpoint> {
-      health.assertWritable();
-      const rootHash = await signableRoot(db, size).catch(refuse);
-      const note = signCheckpoint({ origin: opts.origin, size, rootHash }, opts.signers);
-      return { size, note, createdAt: opts.clock() };
+    /** The smallest stored checkpoint of at least `size`: the first signed one that covers it. */
+    async checkpointCovering(size: number): Promise<StoredCheckpoint | null> {
+      const row = await db
+        .selectFrom('audit_checkpoints')
+        .selectAll()
+        .where('size', '>=', size)
+        .orderBy('size', 'asc')
+        .limit(1)
+        .executeTakeFirst();
+      return row
+        ? { size: Number(row.size), note: row.note, createdAt: new Date(Number(row.created_at)) }
+        : null;
     },
 
+    /** Signs a checkpoint at a past size (all of it built): exports end where their range ends. */
     async signAt(size: number): Promise<StoredCheckpoint> {
       health.assertWritable();
       const rootHash = await signableRoot(db, size).catch(refuse);
