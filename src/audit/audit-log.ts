@@ -13,6 +13,7 @@ import { type NodeId, rootPlan } from './log/merkle.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
 import { type AsyncNodeSource, consistencyProofAsync, inclusionProofAsync } from './log/tree-store.js';
 import { AuditTrailBroken, createTrailHealth, isAuditTrailBroken } from './trail-health.js';
+import { trustedRoot } from './trusted-root.js';
 
 /** Leaves folded per build transaction: keeps each one short while catching up after a burst. */
 const BUILD_BATCH = 20_000;
@@ -197,7 +198,7 @@ export function createAuditLog(opts: AuditLogOptions) {
       const lastSize = last ? Number(last.size) : -1;
       const due = force || !last || now.getTime() - Number(last.created_at) >= opts.checkpointIntervalMs;
       if (built <= lastSize || !due || opts.signers.length === 0) return { built, checkpoint: null };
-      const rootHash = await rootAt(trx as unknown as Kysely<Database>, built);
+      const rootHash = await signableRoot(trx as unknown as Kysely<Database>, built);
       await anchor.beforeSign(built, rootHash);
       const note = signCheckpoint({ origin: opts.origin, size: built, rootHash }, opts.signers);
       await trx
@@ -234,6 +235,10 @@ export function createAuditLog(opts: AuditLogOptions) {
     if (options.checkpoint) step = await buildOnce(true, true);
     return { checkpoint: step.checkpoint ?? (await latestCheckpoint()), checked: step.built >= 0 };
   }
+
+  /** The root at `size`, checked against what this server holds outside the store (trusted-root.ts). */
+  const signableRoot = (from: Kysely<Database>, size: number): Promise<Uint8Array> =>
+    trustedRoot({ db: from, source: nodeSource(from), macKeys, base: anchor.trusted(), size });
 
   async function rootAt(from: Kysely<Database>, size: number): Promise<Uint8Array> {
     const plan = rootPlan(size);
@@ -289,17 +294,24 @@ export function createAuditLog(opts: AuditLogOptions) {
       }));
     },
 
-    /** Signs a checkpoint at a past size (all of it built): exports end where their range ends. */
-    /** A checkpoint signed now and kept nowhere: for callers who may read the log but not add to it. */
-    async signUnstored(size: number): Promise<StoredCheckpoint> {
-      const rootHash = await rootAt(db, size);
-      const note = signCheckpoint({ origin: opts.origin, size, rootHash }, opts.signers);
-      return { size, note, createdAt: opts.clock() };
+    /** The smallest stored checkpoint of at least `size`: the first signed one that covers it. */
+    async checkpointCovering(size: number): Promise<StoredCheckpoint | null> {
+      const row = await db
+        .selectFrom('audit_checkpoints')
+        .selectAll()
+        .where('size', '>=', size)
+        .orderBy('size', 'asc')
+        .limit(1)
+        .executeTakeFirst();
+      return row
+        ? { size: Number(row.size), note: row.note, createdAt: new Date(Number(row.created_at)) }
+        : null;
     },
 
+    /** Signs a checkpoint at a past size (all of it built): exports end where their range ends. */
     async signAt(size: number): Promise<StoredCheckpoint> {
       health.assertWritable();
-      const rootHash = await rootAt(db, size);
+      const rootHash = await signableRoot(db, size).catch(refuse);
       await anchor.beforeSign(size, rootHash).catch(refuse);
       const note = signCheckpoint({ origin: opts.origin, size, rootHash }, opts.signers);
       const now = opts.clock();

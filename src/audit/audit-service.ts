@@ -41,6 +41,8 @@ function withNewestKnown(
 export function createAuditService(deps: AuditServiceDeps) {
   const db = deps.store.db;
   let verifying = false;
+  // How long the last whole-trail verification took: a caller refused meanwhile is told to come back then.
+  let lastVerifyMs = 1000;
   const cosigned = deps.cosigned ?? (async (_size: number, note: string) => note);
 
   async function built(): Promise<number> {
@@ -91,19 +93,24 @@ export function createAuditService(deps: AuditServiceDeps) {
     },
 
     /**
-     * A checkpoint at a past size, signed now if none is stored: exports end where their range ends. Only
-     * security and admins add it to the log (a row and a WORM file); an auditor changes nothing, so theirs is
-     * signed for them and kept nowhere.
+     * A checkpoint at a past size: exports end where their range ends. The stored one if there is one; else
+     * security and admins, with a full-power credential, have one signed and added to the log (a row and a WORM
+     * file). Anyone else changes nothing and makes the server sign nothing: they get the first signed
+     * checkpoint that covers the size (the builder signs one every second or so while events arrive), or the
+     * latest one.
      */
     async checkpointAt(actor: Actor, size: number) {
       authorize(actor, 'audit.read-all');
       await requireSize(size, 'size');
       const existing = await deps.log.checkpointAt(size);
+      const signs = can(actor, 'audit.sign-checkpoint') && (actor.credential?.scopes ?? null) === null;
       const made =
         existing ??
-        (can(actor, 'audit.sign-checkpoint')
+        (signs
           ? await deps.log.signAt(size)
-          : await deps.log.signUnstored(size));
+          : ((await deps.log.checkpointCovering(size)) ??
+            withNewestKnown(await deps.log.latestCheckpoint(), deps.log.newestKnown())));
+      if (!made) throw new StintError('NOT_FOUND', 'no checkpoint has been signed yet');
       return { size: made.size, note: made.note, createdAt: made.createdAt.toISOString() };
     },
 
@@ -201,18 +208,22 @@ export function createAuditService(deps: AuditServiceDeps) {
     },
 
     /**
-     * Recomputes the whole trail: one at a time for the whole server, a second caller meanwhile is refused
-     * (RATE_LIMITED) rather than queued, so read-only roles cannot pile up CPU-heavy work.
+     * Recomputes the whole trail: one at a time for the whole server. A caller meanwhile is refused
+     * (AUDIT_VERIFY_RUNNING, with when to retry) rather than queued or joined to the running one: a run that
+     * began before the call cannot vouch for the trail as it was when the call came, and a queue would let
+     * read-only roles pile up CPU-heavy work. The route also limits each caller's rate.
      */
     async verify(actor: Actor): Promise<VerifyReport> {
       authorize(actor, 'audit.verify');
       if (verifying) {
         throw new StintError(
-          'RATE_LIMITED',
-          'a verification of the whole trail is running: try again when it ends',
+          'AUDIT_VERIFY_RUNNING',
+          'a verification of the whole trail is running on this server: try again when it ends',
+          { retryAfterSeconds: Math.max(1, Math.ceil(lastVerifyMs / 1000)) },
         );
       }
       verifying = true;
+      const started = performance.now();
       try {
         return await verifyStore({
           store: deps.store,
@@ -223,6 +234,7 @@ export function createAuditService(deps: AuditServiceDeps) {
         });
       } finally {
         verifying = false;
+        lastVerifyMs = performance.now() - started;
       }
     },
   };

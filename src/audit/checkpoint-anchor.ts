@@ -34,6 +34,8 @@ export function createCheckpointAnchor(opts: {
   keys: readonly NoteVerifier[];
 }) {
   let newest: KnownCheckpoint | null = null;
+  // The newest one held outside the store (the WORM folder's, or signed here): what signing may build on.
+  let trusted: KnownCheckpoint | null = null;
   let loaded = false;
   // The store's newest note is seen on every build turn: its signature is checked once, not four times a second.
   let lastObserved: string | null = null;
@@ -48,7 +50,10 @@ export function createCheckpointAnchor(opts: {
 
   function consider(note: string, source: KnownCheckpoint['source'], createdAt: Date): void {
     const cp = opened(note);
-    if (cp && (newest === null || cp.size > newest.size)) newest = { ...cp, note, source, createdAt };
+    if (!cp) return;
+    const known = { ...cp, note, source, createdAt };
+    if (newest === null || cp.size > newest.size) newest = known;
+    if (source !== 'the store' && (trusted === null || cp.size > trusted.size)) trusted = known;
   }
 
   function load(): void {
@@ -67,6 +72,15 @@ export function createCheckpointAnchor(opts: {
     newest(): KnownCheckpoint | null {
       load();
       return newest;
+    },
+
+    /**
+     * The newest checkpoint this server holds outside the store: one it signed, or the WORM folder's newest.
+     * Progress the store claims beyond it (its tree, its checkpoints) is re-checked before anything is signed.
+     */
+    trusted(): KnownCheckpoint | null {
+      load();
+      return trusted;
     },
 
     /** A checkpoint read from the store: the store may have held more before it was rolled back. */

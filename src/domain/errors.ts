@@ -39,6 +39,7 @@ export const ERROR_STATUS = {
   MFA_NOT_ENROLLED: 409,
   MFA_ALREADY_ENROLLED: 409,
   MFA_RATE_LIMITED: 429,
+  AUDIT_VERIFY_RUNNING: 429,
   NOT_FOUND: 404,
   REQUEST_NOT_FOUND: 404,
   ALREADY_REVIEWED: 409,
@@ -87,6 +88,8 @@ export type ErrorDetails = {
   MFA_NOT_ENROLLED: { methods: string[] };
   MFA_REQUIRED: { methods: string[]; maxAgeSeconds: number };
   MFA_RATE_LIMITED: { retryAfterSeconds: number };
+  /** A whole-trail verification is running on this server: about when it will have ended. */
+  AUDIT_VERIFY_RUNNING: { retryAfterSeconds: number };
   REAUTH_REQUIRED: { maxAgeSeconds: number };
   POLICY_INVALID: {
     problems: { file: string; line: number; column: number; field: string; message: string }[];
@@ -118,6 +121,7 @@ export const ERROR_DETAIL_FIELDS = {
   MFA_NOT_ENROLLED: ['methods'],
   MFA_REQUIRED: ['methods', 'maxAgeSeconds'],
   MFA_RATE_LIMITED: ['retryAfterSeconds'],
+  AUDIT_VERIFY_RUNNING: ['retryAfterSeconds'],
   REAUTH_REQUIRED: ['maxAgeSeconds'],
   POLICY_INVALID: ['problems'],
   PROVIDER_ERROR: ['resource', 'sqlstate', 'permanent', 'cancelled'],

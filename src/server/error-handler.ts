@@ -9,6 +9,11 @@ import { errorBody, isStintError } from '../domain/errors.js';
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isStintError(err)) {
+      // A refusal that says when to come back says it the HTTP way too (RFC 9110 §10.2.3).
+      const details = err.details as { retryAfterSeconds?: unknown } | undefined;
+      if (typeof details?.retryAfterSeconds === 'number') {
+        reply.header('retry-after', String(Math.max(1, Math.ceil(details.retryAfterSeconds))));
+      }
       // The constructor held the details to the code's shape; a StintError<ErrorCode> cannot prove it again here.
       return reply.status(err.status).send(errorBody(err.code, err.message, err.details as never));
     }

@@ -22,7 +22,16 @@ const printJson = (ctx: CliContext, value: unknown) =>
 async function noteOfSize(api: StintApi, size: number, given: string | null): Promise<string> {
   if (given) return given;
   try {
-    return (await api.auditCheckpointAt(size)).note;
+    const made = await api.auditCheckpointAt(size);
+    if (made.size !== size) {
+      // Only security and admins have one signed on demand; others get the first stored one covering it.
+      throw new CliError(
+        'NOT_FOUND',
+        `no checkpoint of size ${size} is stored (the first covering it is ${made.size}), and only security ` +
+          'or an admin may have one signed: ask for a stored size',
+      );
+    }
+    return made.note;
   } catch (e) {
     if (e instanceof CliError && (e.status === 401 || e.status === 403)) {
       throw new CliError(

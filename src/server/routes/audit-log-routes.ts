@@ -9,6 +9,11 @@ const noteSchema = {
   type: 'object',
   properties: { size: { type: 'integer' }, note: { type: 'string' }, createdAt: { type: 'string' } },
 } as const;
+/**
+ * Whole-trail verifications per caller and minute: a monitor needs one now and then; more only takes the
+ * server's time from everyone else (one runs at a time per server, audit-service.ts).
+ */
+export const VERIFY_RATE = { max: 6, timeWindow: 60_000 } as const;
 const base64List = { type: 'array', items: { type: 'string' } } as const;
 /** Public routes fail only on bad input: a body, a malformed query. */
 const publicErrors = { 400: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
@@ -93,7 +98,9 @@ export function auditLogRoutes(audit: AuditService) {
       {
         schema: {
           operationId: 'createCheckpoint',
-          summary: 'A signed checkpoint at a past size, made on demand (exports end where their range ends)',
+          summary:
+            'A signed checkpoint at a past size: the stored one; else signed on demand for security and admins, ' +
+            'or the first signed checkpoint covering it for everyone else (exports end where their range ends)',
           tags: ['audit'],
           body: { type: 'object', required: ['size'], additionalProperties: false, properties: { size } },
           response: { 200: noteSchema, ...errorResponses },
@@ -272,6 +279,14 @@ export function auditLogRoutes(audit: AuditService) {
     api.post(
       '/v1/audit/verify',
       {
+        config: {
+          rateLimit: {
+            ...VERIFY_RATE,
+            // After authentication, so the key is the caller, not the address it calls from.
+            hook: 'preHandler',
+            keyGenerator: (request) => `audit-verify:${actorOf(request).userId}`,
+          },
+        },
         schema: {
           operationId: 'verifyAuditTrail',
           summary: 'The server recomputes its whole trail against every stored and WORM-copied checkpoint',
