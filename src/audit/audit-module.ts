@@ -81,6 +81,7 @@ export function createAuditModule(deps: AuditModuleDeps) {
     signers: deps.signers,
     checkpointDir: deps.checkpointDir,
     cosigned: witnesses.withCosignatures,
+    refusals: witnesses.refusals,
   });
   const purge = createAuditPurge({ store, clock: deps.clock, retentionDays: deps.retentionDays ?? 730 });
 

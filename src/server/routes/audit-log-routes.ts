@@ -9,6 +9,24 @@ const noteSchema = {
   type: 'object',
   properties: { size: { type: 'integer' }, note: { type: 'string' }, createdAt: { type: 'string' } },
 } as const;
+/** A listed checkpoint also names the witnesses that refused it (409/422): verifiers fail on those at once. */
+const listedNoteSchema = {
+  type: 'object',
+  properties: {
+    ...noteSchema.properties,
+    refusals: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          witness: { type: 'string' },
+          status: { type: 'integer' },
+          witnessSize: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
 const base64List = { type: 'array', items: { type: 'string' } } as const;
 /** Public routes fail only on bad input: a body, a malformed query. */
 const publicErrors = { 400: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
@@ -80,7 +98,7 @@ export function auditLogRoutes(audit: AuditService) {
             properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000 } },
           },
           response: {
-            200: { type: 'object', properties: { checkpoints: { type: 'array', items: noteSchema } } },
+            200: { type: 'object', properties: { checkpoints: { type: 'array', items: listedNoteSchema } } },
             ...publicErrors,
           },
         },
