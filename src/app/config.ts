@@ -23,6 +23,7 @@ const schema = z
         'STINT_AUDIT_SIGNING_KEY or STINT_AUDIT_SIGNING_KEY_FILE is required (make one: stint audit key --generate)',
       ),
     auditCheckpointDir: z.string().min(1),
+    auditAcceptRollbackRisk: z.enum(['true', 'false'], { message: 'must be true or false' }),
     auditRetentionDays: z.coerce
       .number()
       .int()
@@ -54,6 +55,7 @@ const SOURCES: Record<string, string> = {
   encryptionKey: 'STINT_ENCRYPTION_KEY or STINT_ENCRYPTION_KEY_FILE',
   auditSigningKeys: 'STINT_AUDIT_SIGNING_KEY or STINT_AUDIT_SIGNING_KEY_FILE',
   auditCheckpointDir: 'STINT_AUDIT_CHECKPOINT_DIR',
+  auditAcceptRollbackRisk: 'STINT_AUDIT_ACCEPT_ROLLBACK_RISK',
   auditRetentionDays: 'STINT_AUDIT_RETENTION_DAYS',
   sweepIntervalMs: 'STINT_SWEEP_INTERVAL_MS',
   logLevel: 'STINT_LOG_LEVEL',
@@ -99,6 +101,7 @@ export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proce
     encryptionKey: readKey(env),
     auditSigningKeys: readAuditKeys(env),
     auditCheckpointDir: resolve(env.STINT_AUDIT_CHECKPOINT_DIR ?? join(dataDir, 'checkpoints')),
+    auditAcceptRollbackRisk: env.STINT_AUDIT_ACCEPT_ROLLBACK_RISK ?? 'false',
     auditRetentionDays: env.STINT_AUDIT_RETENTION_DAYS ?? 730,
     sweepIntervalMs: env.STINT_SWEEP_INTERVAL_MS ?? 500,
     storeConnectTimeoutMs: env.STINT_STORE_CONNECT_TIMEOUT_MS ?? DEFAULT_STORE_TIMEOUTS.connectMs,

@@ -8,6 +8,7 @@ import { createAuditPurge } from './audit-purge.js';
 import { createAuditService } from './audit-service.js';
 import { auditWriter } from './audit-writer.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
+import { requireRollbackAnchor } from './rollback-guard.js';
 import { isAuditTrailBroken } from './trail-health.js';
 import { checkTrailAtStart } from './trail-start.js';
 import type { WitnessConfig } from './witness/witness-config.js';
@@ -22,6 +23,11 @@ export interface AuditOptions {
   retentionDays?: number;
   /** External C2SP tlog-witnesses each new checkpoint is submitted to (STINT_AUDIT_WITNESSES). */
   witnesses?: readonly WitnessConfig[];
+  /**
+   * Start even when the store has signed checkpoints but neither the WORM folder nor a witness can show a
+   * rollback (STINT_AUDIT_ACCEPT_ROLLBACK_RISK). Off: such a start is refused.
+   */
+  acceptRollbackRisk?: boolean;
 }
 
 export interface AuditModuleDeps extends AuditOptions {
@@ -75,6 +81,7 @@ export function createAuditModule(deps: AuditModuleDeps) {
     signers: deps.signers,
     checkpointDir: deps.checkpointDir,
     cosigned: witnesses.withCosignatures,
+    refusals: witnesses.refusals,
   });
   const purge = createAuditPurge({ store, clock: deps.clock, retentionDays: deps.retentionDays ?? 730 });
 
@@ -100,6 +107,12 @@ export function createAuditModule(deps: AuditModuleDeps) {
   const job: Job = {
     /** Refuses to start on a store rolled back or forked (see checkTrailAtStart), then keeps signing. */
     async start() {
+      await requireRollbackAnchor({
+        db: store.db,
+        checkpointDir: deps.checkpointDir,
+        witnesses: deps.witnesses?.length ?? 0,
+        acceptRollbackRisk: deps.acceptRollbackRisk ?? false,
+      });
       await checkTrailAtStart(log);
       intervals.push(setInterval(() => void buildOnce(), Math.min(250, checkpointIntervalMs)));
       intervals.push(

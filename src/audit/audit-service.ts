@@ -11,6 +11,7 @@ import { Frontier } from './log/frontier.js';
 import { leafMacKeys } from './log/leaf-mac.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
 import type { VerifyReport } from './log/verify-types.js';
+import type { WitnessRefusal } from './witness/witness-submitter.js';
 
 const b64 = (bytes: Uint8Array) => encodeBase64(bytes);
 
@@ -22,6 +23,8 @@ export interface AuditServiceDeps {
   checkpointDir: string | null;
   /** Appends the witnesses' cosignatures kept for a checkpoint to its note. */
   cosigned?: (size: number, note: string) => Promise<string>;
+  /** The witnesses' refusals of a checkpoint this server submitted (409/422): served with it. */
+  refusals?: (size: number) => readonly WitnessRefusal[];
 }
 
 /**
@@ -84,11 +87,15 @@ export function createAuditService(deps: AuditServiceDeps) {
       const newest = withNewestKnown(stored[0] ?? null, deps.log.newestKnown());
       const list = newest && newest !== stored[0] ? [newest, ...stored].slice(0, limit) : stored;
       return Promise.all(
-        list.map(async (c) => ({
-          ...c,
-          note: await cosigned(c.size, c.note),
-          createdAt: c.createdAt.toISOString(),
-        })),
+        list.map(async (c) => {
+          const refusals = deps.refusals?.(c.size) ?? [];
+          return {
+            ...c,
+            note: await cosigned(c.size, c.note),
+            createdAt: c.createdAt.toISOString(),
+            ...(refusals.length > 0 ? { refusals: [...refusals] } : {}),
+          };
+        }),
       );
     },
 

@@ -28,6 +28,8 @@ export interface AuditCheckpointView {
   /** The signed checkpoint (C2SP signed-note). */
   note: string;
   createdAt: string;
+  /** Witnesses that refused this checkpoint when the server submitted it (409: another size; 422: bad proof). */
+  refusals?: { witness: string; status: number; witnessSize?: number }[];
 }
 
 /** Hashes are standard base64 throughout the audit routes. */

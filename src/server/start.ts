@@ -78,6 +78,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
       checkpointDir: config.auditCheckpointDir,
       retentionDays: config.auditRetentionDays,
       witnesses,
+      acceptRollbackRisk: config.auditAcceptRollbackRisk === 'true',
     },
   });
   try {

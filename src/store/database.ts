@@ -11,6 +11,7 @@ import {
   type StoreTimeouts,
 } from './pg-pool.js';
 import type { Database } from './schema.js';
+import { restrictSqliteFiles } from './sqlite-file-mode.js';
 import { alwaysAvailable, type StoreHealth } from './store-health.js';
 
 export interface StintDatabase {
@@ -60,7 +61,10 @@ export function openDatabase(
 ): StintDatabase {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
-    if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+    if (file !== ':memory:') {
+      mkdirSync(dirname(resolve(file)), { recursive: true });
+      restrictSqliteFiles(file);
+    }
     const sqlite = new SQLite(file);
     // WAL lets readers proceed during a write; synchronous=NORMAL is durable across process crashes in WAL mode.
     sqlite.pragma('journal_mode = WAL');

@@ -3,15 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createStint, type Stint } from '../../src/app/stint.js';
+import { type AuditOptions, createStint, type Stint } from '../../src/app/stint.js';
 import { appendAudit } from '../../src/audit/audit-store.js';
 import { signCheckpoint } from '../../src/audit/log/checkpoint.js';
+import { parseWitnessVkey } from '../../src/audit/witness/cosignature.js';
 import type { Logger } from '../../src/logger.js';
 import { createProvider } from '../../src/providers/registry.js';
 import type { StintDatabase } from '../../src/store/database.js';
 import { run } from '../cli/support.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
+import { startTestWitness } from '../support/witness.js';
 
 /** Log lines as a list, to count alerts. */
 function recordingLogger() {
@@ -90,7 +92,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
   }
 
   /** A second server process on the same store and WORM folder (a restart). */
-  function restart(logger: Logger = recordingLogger().logger): Stint {
+  function restart(logger: Logger = recordingLogger().logger, audit: Partial<AuditOptions> = {}): Stint {
     const stint = createStint({
       store: h.testStore.store,
       storeId: h.storeId,
@@ -98,7 +100,12 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
       providerFactory: (r, owner) => createProvider(r, h.env, { owner }),
       secrets: h.stint.deps.secrets,
       logger,
-      audit: { signers: [h.auditSigner], checkpointDir: h.checkpointDir, checkpointIntervalMs: 200 },
+      audit: {
+        signers: [h.auditSigner],
+        checkpointDir: h.checkpointDir,
+        checkpointIntervalMs: 200,
+        ...audit,
+      },
     });
     extra.push(stint);
     return stint;
@@ -245,6 +252,59 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     await expect(restart().start()).rejects.toThrow(
       /audit store holds 6 events but checkpoint 8 .*was signed/,
     );
+  });
+
+  it('a store rolled back with its WORM folder removed and no witness: refused unless the risk is accepted', async () => {
+    await history();
+    await rollBack(h.testStore.store, 6);
+    const gone = mkdtempSync(join(tmpdir(), 'stint-worm-gone-'));
+    dirs.push(gone);
+    // Nothing outside the store remembers checkpoint 8: without this refusal the restart signs on from 6.
+    await expect(restart(undefined, { checkpointDir: gone }).start()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(
+        /WORM checkpoint folder .* holds none and no witness is configured.*STINT_AUDIT_ACCEPT_ROLLBACK_RISK=true/,
+      ),
+    });
+    await expect(restart(undefined, { checkpointDir: join(gone, 'missing') }).start()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    expect(readdirSync(gone)).toEqual([]);
+    // Told to accept the risk, it starts (and the rollback goes unseen: that is the risk).
+    await restart(undefined, { checkpointDir: gone, acceptRollbackRisk: true }).start();
+  });
+
+  it('a witness stands in for the WORM folder; a store with nothing signed yet starts without either', async () => {
+    await history();
+    const gone = mkdtempSync(join(tmpdir(), 'stint-worm-gone-'));
+    dirs.push(gone);
+    const w = await startTestWitness({ name: 'witness.test/w1' });
+    try {
+      const witness = { verifier: parseWitnessVkey(w.vkey), url: w.url };
+      await restart(undefined, { checkpointDir: gone, witnesses: [witness] }).start();
+    } finally {
+      await w.close();
+    }
+
+    const fresh = await createHarness(kind, { stepUp: false, start: false });
+    try {
+      const empty = mkdtempSync(join(tmpdir(), 'stint-worm-new-'));
+      dirs.push(empty);
+      const stint = createStint({
+        store: fresh.testStore.store,
+        storeId: fresh.storeId,
+        policy: fresh.stint.deps.policy,
+        providerFactory: (r, owner) => createProvider(r, fresh.env, { owner }),
+        secrets: fresh.stint.deps.secrets,
+        logger: recordingLogger().logger,
+        audit: { signers: [fresh.auditSigner], checkpointDir: empty, checkpointIntervalMs: 200 },
+      });
+      extra.push(stint);
+      await stint.start();
+    } finally {
+      for (const s of extra.splice(0)) await s.stop();
+      await fresh.close();
+    }
   });
 
   it('leaves that are not contiguous: fail closed (not ready, writes refused) until fixed, one alert', async () => {

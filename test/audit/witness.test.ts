@@ -87,7 +87,40 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
     return app.listen({ port: 0, host: '127.0.0.1' });
   }
 
-  const verifyCli = (url: string, extra: string[], now = new Date()) =>
+  /** The audit tables restored as they were at 6 events (a backup), cosignatures included. */
+  async function rollBackTo6(store: StintDatabase): Promise<void> {
+    await sql
+      .raw(
+        kind === 'sqlite'
+          ? 'DROP TRIGGER audit_events_no_delete'
+          : 'ALTER TABLE audit_events DISABLE TRIGGER USER',
+      )
+      .execute(store.db);
+    if (kind === 'sqlite') await sql`DROP TRIGGER audit_checkpoints_no_delete`.execute(store.db);
+    else await sql`ALTER TABLE audit_checkpoints DISABLE TRIGGER USER`.execute(store.db);
+    if (kind === 'sqlite') await sql`DROP TRIGGER audit_nodes_no_delete`.execute(store.db);
+    else await sql`ALTER TABLE audit_nodes DISABLE TRIGGER USER`.execute(store.db);
+    await sql`DELETE FROM audit_events WHERE seq >= 6`.execute(store.db);
+    await sql`DELETE FROM audit_checkpoints WHERE size > 6`.execute(store.db);
+    await sql`DELETE FROM audit_cosignatures WHERE size > 6`.execute(store.db);
+    await sql`DELETE FROM audit_nodes WHERE (idx + 1) * (1 << level) > 6`.execute(store.db);
+    await sql`UPDATE audit_head SET size = 6`.execute(store.db);
+    await sql`UPDATE audit_tree SET built = 6`.execute(store.db);
+  }
+
+  /** Lets the test move a stored checkpoint's time, as a store writer can. */
+  async function setCreatedAt(store: StintDatabase, size: number, at: number): Promise<void> {
+    if (kind === 'sqlite') await sql`DROP TRIGGER IF EXISTS audit_checkpoints_no_update`.execute(store.db);
+    else await sql`ALTER TABLE audit_checkpoints DISABLE TRIGGER USER`.execute(store.db);
+    await sql`UPDATE audit_checkpoints SET created_at = ${at} WHERE size = ${size}`.execute(store.db);
+  }
+
+  const verifyCli = (
+    url: string,
+    extra: string[],
+    now = new Date(),
+    state = join(dir, `${Math.random()}.json`),
+  ) =>
     run(
       [
         '--url',
@@ -99,7 +132,7 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
         '--key',
         h.auditSigner.vkey,
         '--state',
-        join(dir, `${Math.random()}.json`),
+        state,
         '--witness',
         w.vkey,
         ...extra,
@@ -134,23 +167,7 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
     // (The server that signed 8 remembers it and refuses to sign a fork: trail-anchor.test.ts. Here the host
     // forgot, so the witness is the one who remembers.)
     // The DBA restores the audit tables as they were at 6 events, cosignatures included, and the log regrows.
-    await sql
-      .raw(
-        kind === 'sqlite'
-          ? 'DROP TRIGGER audit_events_no_delete'
-          : 'ALTER TABLE audit_events DISABLE TRIGGER USER',
-      )
-      .execute(store.db);
-    if (kind === 'sqlite') await sql`DROP TRIGGER audit_checkpoints_no_delete`.execute(store.db);
-    else await sql`ALTER TABLE audit_checkpoints DISABLE TRIGGER USER`.execute(store.db);
-    if (kind === 'sqlite') await sql`DROP TRIGGER audit_nodes_no_delete`.execute(store.db);
-    else await sql`ALTER TABLE audit_nodes DISABLE TRIGGER USER`.execute(store.db);
-    await sql`DELETE FROM audit_events WHERE seq >= 6`.execute(store.db);
-    await sql`DELETE FROM audit_checkpoints WHERE size > 6`.execute(store.db);
-    await sql`DELETE FROM audit_cosignatures WHERE size > 6`.execute(store.db);
-    await sql`DELETE FROM audit_nodes WHERE (idx + 1) * (1 << level) > 6`.execute(store.db);
-    await sql`UPDATE audit_head SET size = 6`.execute(store.db);
-    await sql`UPDATE audit_tree SET built = 6`.execute(store.db);
+    await rollBackTo6(store);
     await events(['INC-9', 'INC-10']);
     const url = await compromisedHost();
     if (!host) throw new Error('no second server');
@@ -189,6 +206,66 @@ describe.each(STORE_KINDS)('audit witnesses on %s', (kind) => {
     const fork = await verifyCli(url, ['--checkpoint', held]);
     expect(fork.code).toBe(1);
     expect(fork.stdout).toMatch(/^FAILED: (FORK|ROOT_MISMATCH)/);
+  });
+
+  it('a witness refusal (422) fails verify at once with the refusal named, for a verifier that knew the witness', async () => {
+    const { store, url: honest } = await setup();
+    await checkpoint();
+    const state = join(dir, `known-${kind}.json`);
+    const first = await verifyCli(honest, [], new Date(), state);
+    expect(first.stdout).toMatch(/^verified 6 events/);
+    await events(['INC-4']);
+    expect((await checkpoint()).cp.size).toBe(8);
+    await rollBackTo6(store);
+    await events(['INC-9', 'INC-10']);
+    const url = await compromisedHost();
+    if (!host) throw new Error('no second server');
+    expect((await checkpoint(host.stint)).outcomes.get(w.name)).toMatchObject({ ok: false, status: 422 });
+    // No grace for a refusal: the same second, the verifier fails, naming the witness and its answer.
+    const refused = await verifyCli(url, [], new Date(), state);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(
+      /^FAILED: UNWITNESSED.*witness witness\.test\/w1 refused checkpoint 10 \(HTTP 422\): the log was rolled back or forked/,
+    );
+  });
+
+  it("the grace runs on the verifier's clock from when it first saw a checkpoint, not on the store's createdAt", async () => {
+    const { store, url } = await setup();
+    await checkpoint();
+    const state = join(dir, `grace-${kind}.json`);
+    const t0 = new Date();
+    expect((await verifyCli(url, [], t0, state)).code).toBe(0);
+    // The witness goes quiet (unreachable: no refusal to report), and a store writer dates the next checkpoint
+    // a day ahead, as if it had just been made.
+    await w.close();
+    await events(['INC-4']);
+    const { cp } = await checkpoint();
+    expect(cp.size).toBe(8);
+    await setCreatedAt(store, 8, Date.now() + 86_400_000);
+
+    const seen = await verifyCli(url, [], t0, state);
+    expect(seen.code).toBe(0);
+    expect(seen.stderr).toMatch(/events 6\.\.7 are signed by the log but not yet cosigned/);
+    const later = await verifyCli(url, [], new Date(t0.getTime() + 120_000), state);
+    expect(later.code).toBe(1);
+    expect(later.stdout).toMatch(/^FAILED: UNWITNESSED.*checkpoint of size 8/);
+  });
+
+  it('a witness new to the verifier is trusted on first use: its cosignature must cover the current tree', async () => {
+    const { url } = await setup();
+    await checkpoint();
+    await w.close();
+    await events(['INC-4']);
+    expect((await checkpoint()).cp.size).toBe(8);
+    // A verifier that never saw this witness gives no grace: 6 is cosigned, 8 is the current tree.
+    const state = join(dir, `tofu-${kind}.json`);
+    const fresh = await verifyCli(url, [], new Date(), state);
+    expect(fresh.code).toBe(1);
+    expect(fresh.stdout).toMatch(
+      /^FAILED: UNWITNESSED.*trust on first use: witness witness\.test\/w1 is new to this verifier.*checkpoint 8.*only up to 6/,
+    );
+    // Its state kept no trust in the witness: the next run is still a first use.
+    expect((await verifyCli(url, [], new Date(), state)).code).toBe(1);
   });
 
   it('a witness that has seen a larger tree answers 409 with its size: the submitter reports the conflict', async () => {

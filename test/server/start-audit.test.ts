@@ -77,4 +77,23 @@ describe('server start on a rolled-back audit store', () => {
       ),
     });
   });
+
+  it('the WORM folder removed too, no witness: refuses to start (CONFIG_INVALID) unless the risk is accepted', async () => {
+    rmSync(join(dir, 'checkpoints'), { recursive: true, force: true });
+    await expect(start()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/no witness is configured.*STINT_AUDIT_ACCEPT_ROLLBACK_RISK=true/),
+    });
+    process.env.STINT_AUDIT_ACCEPT_ROLLBACK_RISK = 'yes';
+    await expect(start()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('STINT_AUDIT_ACCEPT_ROLLBACK_RISK: must be true or false'),
+    });
+    process.env.STINT_AUDIT_ACCEPT_ROLLBACK_RISK = 'true';
+    try {
+      await (await start()).close();
+    } finally {
+      delete process.env.STINT_AUDIT_ACCEPT_ROLLBACK_RISK;
+    }
+  });
 });

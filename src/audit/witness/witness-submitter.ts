@@ -4,6 +4,16 @@ import type { Database } from '../../store/schema.js';
 import { addCheckpoint, type SubmitOutcome } from './witness-client.js';
 import type { WitnessConfig } from './witness-config.js';
 
+/** A witness's refusal of one of our checkpoints: the alarm for a rollback or fork. */
+export interface WitnessRefusal {
+  readonly witness: string;
+  /** The witness's HTTP status (409: it cosigned another size, `witnessSize`; 422: the proof failed; …). */
+  readonly status: number;
+  readonly witnessSize?: number;
+}
+
+const MAX_REFUSALS_KEPT = 1000;
+
 export interface WitnessSubmitterDeps {
   db: Kysely<Database>;
   logger: Logger;
@@ -20,6 +30,19 @@ export interface WitnessSubmitterDeps {
 export function createWitnessSubmitter(deps: WitnessSubmitterDeps) {
   /** The size each witness last cosigned for us, as far as we know. */
   const known = new Map<string, number>();
+  /**
+   * Refusals (409/422/…) by checkpoint size, served beside the checkpoints so a verifier fails at once instead
+   * of waiting out its grace. Kept in memory: advisory (a compromised server would not serve them anyway; the
+   * verifier's own clock is what cannot be fooled), and the newest few are what matters.
+   */
+  const refused = new Map<number, WitnessRefusal[]>();
+
+  function recordRefusal(size: number, refusal: WitnessRefusal): void {
+    const list = refused.get(size) ?? [];
+    if (!list.some((r) => r.witness === refusal.witness)) list.push(refusal);
+    refused.set(size, list);
+    while (refused.size > MAX_REFUSALS_KEPT) refused.delete(refused.keys().next().value as number);
+  }
 
   async function lastCosigned(name: string): Promise<number> {
     const cached = known.get(name);
@@ -72,12 +95,16 @@ export function createWitnessSubmitter(deps: WitnessSubmitterDeps) {
               .execute();
             known.set(name, checkpoint.size);
           } else if ('conflict' in outcome) {
+            recordRefusal(checkpoint.size, { witness: name, status: 409, witnessSize: outcome.conflict });
             deps.logger.error(
               { witness: name, witnessSize: outcome.conflict, logSize: checkpoint.size },
               `audit witness ${name} has cosigned size ${outcome.conflict} and refuses ${checkpoint.size}: ` +
                 'the audit log was rolled back or forked',
             );
           } else {
+            // A 4xx is the witness's answer about this checkpoint; a 5xx is its own trouble, retried next time.
+            if (outcome.status < 500)
+              recordRefusal(checkpoint.size, { witness: name, status: outcome.status });
             deps.logger.error(
               { witness: name, status: outcome.status, answer: outcome.message, logSize: checkpoint.size },
               `audit witness ${name} refused checkpoint ${checkpoint.size} (HTTP ${outcome.status})`,
@@ -86,6 +113,11 @@ export function createWitnessSubmitter(deps: WitnessSubmitterDeps) {
         }),
       );
       return outcomes;
+    },
+
+    /** The refusals this server got for the checkpoint of `size` (empty when none). */
+    refusals(size: number): readonly WitnessRefusal[] {
+      return refused.get(size) ?? [];
     },
 
     /** The note of `size` with the cosignatures kept for it appended (still a valid signed note). */

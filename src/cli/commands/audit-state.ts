@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { WitnessingState } from '../../audit/witness/witness-judgement.js';
 import { CliError } from '../cli-error.js';
 import type { CliIo } from '../context.js';
 
@@ -19,6 +20,8 @@ export interface RememberedCheckpoint {
 interface StateFile {
   version: 1;
   logs: Record<string, RememberedCheckpoint>;
+  /** Added later: absent in files written before witnesses were checked. */
+  witnessing?: Record<string, WitnessingState>;
 }
 
 export function defaultStatePath(env: CliIo['env']): string {
@@ -56,14 +59,32 @@ export function recall(path: string, origin: string): RememberedCheckpoint | nul
   return entry && typeof entry.note === 'string' && Number.isSafeInteger(entry.size) ? entry : null;
 }
 
+function writeState(path: string, state: StateFile): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
 /** Keeps the larger of what is remembered and `next`; written atomically (temp file, then rename). */
 export function remember(path: string, origin: string, next: RememberedCheckpoint): void {
   const state = readState(path);
   const known = state.logs[origin];
   if (known && known.size > next.size) return;
   state.logs[origin] = next;
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-  renameSync(tmp, path);
+  writeState(path, state);
+}
+
+export function recallWitnessing(path: string, origin: string): WitnessingState {
+  const entry = readState(path).witnessing?.[origin];
+  return {
+    firstSeen: { ...(entry?.firstSeen ?? {}) },
+    witnesses: { ...(entry?.witnesses ?? {}) },
+  };
+}
+
+export function rememberWitnessing(path: string, origin: string, next: WitnessingState): void {
+  const state = readState(path);
+  state.witnessing = { ...state.witnessing, [origin]: next };
+  writeState(path, state);
 }

@@ -11,7 +11,8 @@ import { createLogVerifier } from '../../audit/log/verifier.js';
 import type { VerifyProblem } from '../../audit/log/verify-problem.js';
 import type { VerifiedCheckpoint, VerifyReport } from '../../audit/log/verify-types.js';
 import { type CosignatureVerifier, parseWitnessVkey } from '../../audit/witness/cosignature.js';
-import { largestWitnessed, unwitnessed, type Witnessed } from '../../audit/witness/witness-quorum.js';
+import { checkWitnesses } from '../../audit/witness/witness-judgement.js';
+import type { Witnessed } from '../../audit/witness/witness-quorum.js';
 import type { StintApi } from '../api.js';
 import { CliError, usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
@@ -19,12 +20,15 @@ import { integerArg } from '../options.js';
 import type { Output } from '../output.js';
 import { collect, KEY_OPTION_HELP, pinnedKeys, type TrustedKeys, trustedKeys } from './audit-keys.js';
 import { printOutcome, signers } from './audit-report.js';
-import { defaultStatePath, recall, remember } from './audit-state.js';
+import { defaultStatePath, recall, recallWitnessing, remember, rememberWitnessing } from './audit-state.js';
 
 /** The most the leaves route serves per page. */
 export const LEAF_PAGE = 10_000;
 const DEFAULT_CHECKPOINTS = 1000;
-/** How long a new checkpoint may go without the witnesses' cosignatures before verify calls it refused. */
+/**
+ * How long a checkpoint may go without the witnesses' cosignatures, from when this verifier first saw it (its
+ * own clock, kept in the state file), before verify calls it refused.
+ */
 const WITNESS_GRACE_MS = 60_000;
 
 interface VerifyFlags {
@@ -241,23 +245,25 @@ async function verifyAgainstServer(
   }
   let witnessed: Witnessed | null = null;
   if (witnesses.length > 0) {
-    witnessed = largestWitnessed([...notes], witnesses, minWitnesses, report.size);
-    const floor = witnessed?.size ?? -1;
-    // Cosigning follows signing by a moment; a checkpoint the witnesses still lack a minute on was refused.
-    const refused = listed.checkpoints.find(
-      (c) =>
-        c.size > floor &&
-        c.size <= report.size &&
-        ctx.now().getTime() - Date.parse(c.createdAt) > WITNESS_GRACE_MS,
-    );
-    if (!witnessed || refused) {
-      printOutcome(out, {
-        ok: false,
-        eventsRead: report.eventsRead,
-        problem: unwitnessed(minWitnesses, refused?.size ?? report.size),
-      });
+    const check = checkWitnesses({
+      notes: [...notes],
+      origin: trusted.origin,
+      keys: trusted.keys,
+      refusals: listed.checkpoints,
+      witnesses,
+      k: minWitnesses,
+      verifiedSize: report.size,
+      state: recallWitnessing(statePath, trusted.origin),
+      now: ctx.now(),
+      graceMs: WITNESS_GRACE_MS,
+    });
+    // Kept whatever the outcome: the grace of a checkpoint runs from the first run that saw it.
+    rememberWitnessing(statePath, trusted.origin, check.state);
+    if (!check.ok) {
+      printOutcome(out, { ok: false, eventsRead: report.eventsRead, problem: check.problem });
       return;
     }
+    witnessed = check.witnessed;
     if (witnessed.size < report.size) {
       out.note(
         `events ${witnessed.size}..${report.size - 1} are signed by the log but not yet cosigned by the witnesses`,

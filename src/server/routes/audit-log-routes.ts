@@ -14,6 +14,24 @@ const noteSchema = {
  * server's time from everyone else (one runs at a time per server, audit-service.ts).
  */
 export const VERIFY_RATE = { max: 6, timeWindow: 60_000 } as const;
+/** A listed checkpoint also names the witnesses that refused it (409/422): verifiers fail on those at once. */
+const listedNoteSchema = {
+  type: 'object',
+  properties: {
+    ...noteSchema.properties,
+    refusals: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          witness: { type: 'string' },
+          status: { type: 'integer' },
+          witnessSize: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
 const base64List = { type: 'array', items: { type: 'string' } } as const;
 /** Public routes fail only on bad input: a body, a malformed query. */
 const publicErrors = { 400: { $ref: 'Error#' }, 500: { $ref: 'Error#' } } as const;
@@ -85,7 +103,7 @@ export function auditLogRoutes(audit: AuditService) {
             properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000 } },
           },
           response: {
-            200: { type: 'object', properties: { checkpoints: { type: 'array', items: noteSchema } } },
+            200: { type: 'object', properties: { checkpoints: { type: 'array', items: listedNoteSchema } } },
             ...publicErrors,
           },
         },
