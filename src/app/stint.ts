@@ -11,7 +11,7 @@ import { createJobsModule } from '../jobs/jobs-module.js';
 import type { Logger } from '../logger.js';
 import type { MfaConfig } from '../mfa/mfa-config.js';
 import { createMfaModule } from '../mfa/mfa-module.js';
-import type { Job, ReadinessCheck } from '../module.js';
+import type { Degradation, DegradedCheck, Job, ReadinessCheck, ReadinessReport } from '../module.js';
 import { createProviderSet, type ProviderFactory } from '../providers/provider-set.js';
 import type { Clock, PolicySource, WorkflowDeps } from '../requests/context.js';
 import { createRequestsModule } from '../requests/requests-module.js';
@@ -145,6 +145,7 @@ export function createStint(opts: StintOptions) {
     ...jobs.jobs,
   ];
   const readiness: ReadinessCheck[] = [() => store.health.check(READY_STORE_MS), ...audit.ready];
+  const degradedChecks: DegradedCheck[] = [...grants.degraded];
 
   return {
     audit,
@@ -157,9 +158,16 @@ export function createStint(opts: StintOptions) {
     jobs,
     /** The shared workflow parts the modules were built from, for tests and tools; the server takes none. */
     deps: { ...deps, run },
-    /** Passes only when every module can serve (the store answers, the audit trail can be signed). */
-    async ready(): Promise<void> {
+    /**
+     * Throws unless every module can serve (the store answers and has room, the audit trail can be signed);
+     * then names what is degraded (revocations or expiries overdue), which does not stop serving.
+     */
+    async ready(): Promise<ReadinessReport> {
       for (const check of readiness) await check();
+      const degraded = (await Promise.all(degradedChecks.map((c) => c()))).filter(
+        (d): d is Degradation => d !== null,
+      );
+      return degraded.length > 0 ? { status: 'degraded', degraded } : { status: 'ready' };
     },
     async start(): Promise<void> {
       for (const job of started) await job.start();

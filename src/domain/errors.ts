@@ -55,6 +55,8 @@ export const ERROR_STATUS = {
   CONFIG_INVALID: 500,
   /** Stint's own store cannot be reached or does not answer in time: nothing was changed; retry shortly. */
   STORE_UNAVAILABLE: 503,
+  /** The disk holding Stint's store is full (SQLITE_FULL, ENOSPC, PostgreSQL 53100): nothing was changed. */
+  STORE_FULL: 503,
   INTERNAL: 500,
 } as const;
 
@@ -96,9 +98,18 @@ export type ErrorDetails = {
   };
   /**
    * `permanent`: no retry can mend it (the target's database is gone), so revocation is abandoned;
-   * `cancelled`: the call's deadline passed or its caller gave up.
+   * `cancelled`: the call's deadline passed or its caller gave up; `class`: what kind of failure the provider
+   * found it to be (`auth`, `privilege`, `unreachable`, …; see ProviderFailureClass), for alerts and retries.
    */
-  PROVIDER_ERROR: { resource?: string; sqlstate?: string; permanent?: true; cancelled?: true };
+  PROVIDER_ERROR: {
+    resource?: string;
+    sqlstate?: string;
+    permanent?: true;
+    cancelled?: true;
+    class?: ProviderFailureClass;
+  };
+  /** What the store reported: `SQLITE_FULL`, `ENOSPC` or `SQLSTATE 53100`. */
+  STORE_FULL: { cause: string };
   /**
    * The resource at fault; `otherStore` when another Stint store already owns roles on the target under this
    * deployment name; `problems` when several resources' configurations fail at once.
@@ -107,6 +118,25 @@ export type ErrorDetails = {
   /** The id the server's log line for this failure carries, to quote to an operator. */
   INTERNAL: { requestId: string };
 };
+
+/**
+ * Why a call to a target failed, as its provider classifies it (each provider maps its own error codes):
+ * `auth` — the target refused Stint's own credentials (rotated or expired password); `privilege` — Stint's admin
+ * lacks a right it needs; `unreachable` — the target could not be reached; `gone` — what was to be changed no
+ * longer exists where it was (database dropped); `transient` — a conflict or overload worth retrying;
+ * `refused` — the provider would not act (a principal it does not own); `unknown` — anything else.
+ */
+export const PROVIDER_FAILURE_CLASSES = [
+  'auth',
+  'privilege',
+  'unreachable',
+  'gone',
+  'transient',
+  'refused',
+  'cancelled',
+  'unknown',
+] as const;
+export type ProviderFailureClass = (typeof PROVIDER_FAILURE_CLASSES)[number];
 
 /** The fields of each code's details, for documents (the OpenAPI `Error` schema); the compiler holds it to ErrorDetails. */
 export const ERROR_DETAIL_FIELDS = {
@@ -124,7 +154,8 @@ export const ERROR_DETAIL_FIELDS = {
   AUDIT_VERIFY_RUNNING: ['retryAfterSeconds'],
   REAUTH_REQUIRED: ['maxAgeSeconds'],
   POLICY_INVALID: ['problems'],
-  PROVIDER_ERROR: ['resource', 'sqlstate', 'permanent', 'cancelled'],
+  PROVIDER_ERROR: ['resource', 'sqlstate', 'permanent', 'cancelled', 'class'],
+  STORE_FULL: ['cause'],
   CONFIG_INVALID: ['resource', 'otherStore', 'problems'],
   INTERNAL: ['requestId'],
 } as const satisfies { [C in keyof ErrorDetails]: readonly (keyof ErrorDetails[C])[] };

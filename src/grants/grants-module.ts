@@ -3,6 +3,7 @@ import type { TransitionRunner } from '../requests/transition-runner.js';
 import { createExpirer } from './expirer.js';
 import { createExpiryScheduler } from './expiry-scheduler.js';
 import { createIssuer } from './issuer.js';
+import { createOverdueMetrics, type OverdueMetrics, overdueChecks } from './overdue.js';
 import { createRevoker } from './revoker.js';
 
 export interface GrantsModuleDeps
@@ -13,6 +14,8 @@ export interface GrantsModuleDeps
   run: TransitionRunner;
   /** Throws while the audit trail is broken: no access is granted whose events could never be signed. */
   assertAuditWritable(): void;
+  /** How late an expiry may be recorded before it is alerted (default LATE_EXPIRY_MS). */
+  lateExpiryMs?: number;
 }
 
 /**
@@ -20,8 +23,9 @@ export interface GrantsModuleDeps
  * and expiry ends each grant at its instant (a timer per grant; the sweeper is the durable fallback).
  */
 export function createGrantsModule(deps: GrantsModuleDeps) {
-  const revoker = createRevoker(deps);
-  const expireGrant = createExpirer(deps, deps.run, revoker);
+  const metrics = createOverdueMetrics();
+  const revoker = createRevoker(deps, metrics);
+  const expireGrant = createExpirer(deps, deps.run, revoker, metrics, deps.lateExpiryMs);
   const scheduler = createExpiryScheduler(deps.clock, (id) => void expireGrant(id));
   const issuer = createIssuer(
     deps,
@@ -34,6 +38,10 @@ export function createGrantsModule(deps: GrantsModuleDeps) {
     revoker,
     expireGrant,
     scheduler,
+    /** Overdue revocations and expiries, alerted once each: counts for an operations module to publish. */
+    metrics: (): OverdueMetrics => ({ ...metrics }),
+    /** What /readyz names as degraded (it still answers 200): revocations and expiries overdue. */
+    degraded: overdueChecks(deps, deps.lateExpiryMs),
     jobs: [
       {
         async start() {},

@@ -1,8 +1,14 @@
 import { isStintError, StintError } from '../domain/errors.js';
 import { SYSTEM_ACTOR } from '../domain/state-machine.js';
-import { isPermanentFailure, NO_CANCEL, permanentProviderError } from '../providers/provider.js';
+import {
+  failureClass,
+  isPermanentFailure,
+  NO_CANCEL,
+  permanentProviderError,
+} from '../providers/provider.js';
 import type { WorkflowDeps } from '../requests/context.js';
 import type { GrantRow } from '../store/grant-store.js';
+import { createOverdueMetrics, type OverdueMetrics } from './overdue.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 
@@ -21,9 +27,14 @@ export function backoffMs(attempts: number): number {
  * Removes a grant's credential from its target and records the outcome. Access has already ended in Stint
  * (the grant is "revocation pending"); this makes it true on the target, and is retried until it is, or until
  * the provider says no retry can succeed: then the revocation is `abandoned`, loudly, for a person to finish.
+ *
+ * The first failure raises the alert (`grant.revocation_overdue`, with the failure's class: a rotated admin
+ * password, rights taken away, a target out of reach), retries go on with backoff without alerting again, and
+ * the success that finally comes clears it (`grant.revocation_overdue_cleared`).
  */
 export function createRevoker(
   deps: Pick<WorkflowDeps, 'store' | 'grants' | 'audit' | 'policy' | 'providers' | 'clock' | 'logger'>,
+  metrics: OverdueMetrics = createOverdueMetrics(),
 ) {
   const db = deps.store.db;
   const inFlight = new Map<string, Promise<boolean>>();
@@ -34,7 +45,10 @@ export function createRevoker(
     if (grant.revocation === 'abandoned') return false;
     try {
       const resource = deps.policy.current().resources.get(grant.resource);
-      if (!resource) throw permanentProviderError(`resource ${grant.resource} is no longer in the policy`);
+      if (!resource)
+        throw permanentProviderError(`resource ${grant.resource} is no longer in the policy`, {
+          class: 'gone',
+        });
       const provider = deps.providers.get(resource);
       await provider.revoke({ principal: grant.principal }, NO_CANCEL);
       if (!(await provider.verifyRevoked({ principal: grant.principal }, NO_CANCEL)).gone) {
@@ -44,21 +58,32 @@ export function createRevoker(
         );
       }
       const now = deps.clock();
-      await db.transaction().execute(async (trx) => {
-        if (await deps.grants.markRevoked(trx, requestId, now)) {
-          await deps.audit.append(trx, {
-            at: now,
-            actor: SYSTEM_ACTOR,
-            action: 'grant.revocation_completed',
-            requestId,
-            details: {
-              resource: grant.resource,
-              principal: grant.principal,
-              attempts: grant.revoke_attempts + 1,
-            },
-          });
-        }
+      const attempts = grant.revoke_attempts + 1;
+      const target = { resource: grant.resource, principal: grant.principal };
+      const cleared = await db.transaction().execute(async (trx) => {
+        if (!(await deps.grants.markRevoked(trx, requestId, now))) return false;
+        await deps.audit.append(trx, {
+          at: now,
+          actor: SYSTEM_ACTOR,
+          action: 'grant.revocation_completed',
+          requestId,
+          details: { ...target, attempts },
+        });
+        // Failed before: its overdue alert was raised then, and is cleared now.
+        if (grant.revoke_attempts === 0) return false;
+        await deps.audit.append(trx, {
+          at: now,
+          actor: SYSTEM_ACTOR,
+          action: 'grant.revocation_overdue_cleared',
+          requestId,
+          details: { ...target, attempts },
+        });
+        return true;
       });
+      if (cleared) {
+        metrics.revocationsCleared += 1;
+        deps.logger.warn({ requestId, ...target, attempts }, 'overdue revocation completed: alert cleared');
+      }
       return true;
     } catch (e) {
       if (isPermanentFailure(e)) return abandon(grant, describeError(e));
@@ -66,26 +91,39 @@ export function createRevoker(
       const attempts = grant.revoke_attempts + 1;
       const nextAt = new Date(now.getTime() + backoffMs(attempts));
       const error = describeError(e);
+      const cls = failureClass(e);
+      const target = { resource: grant.resource, principal: grant.principal };
       deps.logger.warn(
-        { requestId, principal: grant.principal, attempts, err: e },
+        { requestId, principal: grant.principal, attempts, class: cls, err: e },
         'revocation failed; will retry',
       );
-      await db.transaction().execute(async (trx) => {
-        await deps.grants.markRevokeFailed(trx, requestId, error, nextAt);
+      const alerted = await db.transaction().execute(async (trx) => {
+        // Another server recorded this attempt first: its events (and alert) stand for both.
+        if (!(await deps.grants.markRevokeFailed(trx, requestId, error, nextAt, attempts))) return false;
         await deps.audit.append(trx, {
           at: now,
           actor: SYSTEM_ACTOR,
           action: 'grant.revocation_failed',
           requestId,
-          details: {
-            resource: grant.resource,
-            principal: grant.principal,
-            attempts,
-            error,
-            nextAttemptAt: nextAt.toISOString(),
-          },
+          details: { ...target, attempts, error, class: cls, nextAttemptAt: nextAt.toISOString() },
         });
+        if (attempts > 1) return false;
+        await deps.audit.append(trx, {
+          at: now,
+          actor: SYSTEM_ACTOR,
+          action: 'grant.revocation_overdue',
+          requestId,
+          details: { ...target, class: cls, error, alert: true },
+        });
+        return true;
       });
+      if (alerted) {
+        metrics.revocationsAlerted += 1;
+        deps.logger.error(
+          { requestId, ...target, class: cls, error },
+          'revocation overdue: access that ended is still on the target; retrying until it is removed',
+        );
+      }
       return false;
     }
   }
@@ -127,6 +165,7 @@ export function createRevoker(
     async idle(): Promise<void> {
       await Promise.allSettled([...inFlight.values()]);
     },
+    metrics,
   };
 }
 

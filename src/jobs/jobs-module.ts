@@ -72,7 +72,16 @@ export function createJobsModule(deps: JobsModuleDeps) {
       await sweep();
       stopWatchingStore = store.health.onChange((up) => {
         if (!up) {
-          logger.error({}, 'store unavailable: refusing work (STORE_UNAVAILABLE) until it answers again');
+          // The cause, when the store gave one (STORE_FULL: SQLITE_FULL, ENOSPC), is what the operator must fix.
+          const problem = store.health.problem();
+          if (problem) {
+            logger.error(
+              { code: problem.code, ...problem.details },
+              `store unavailable: ${problem.message}; refusing work (${problem.code}) until it is fixed`,
+            );
+          } else {
+            logger.error({}, 'store unavailable: refusing work (STORE_UNAVAILABLE) until it answers again');
+          }
           return;
         }
         // Grants whose window ended during the outage are overdue now: end them at once, not at the next tick.

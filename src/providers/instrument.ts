@@ -1,6 +1,12 @@
 import { isStintError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
-import { type CredentialProvider, isCancelled, NO_CANCEL, type ProviderMethod } from './provider.js';
+import {
+  type CredentialProvider,
+  failureClass,
+  isCancelled,
+  NO_CANCEL,
+  type ProviderMethod,
+} from './provider.js';
 import type { ProviderMetrics } from './provider-metrics.js';
 
 /**
@@ -86,7 +92,13 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
       return result;
     } catch (err) {
       const cancelled = isCancelled(err);
-      metrics?.record({ kind, method, ms: elapsed(), outcome: cancelled ? 'cancelled' : 'failed' });
+      metrics?.record({
+        kind,
+        method,
+        ms: elapsed(),
+        outcome: cancelled ? 'cancelled' : 'failed',
+        failureClass: failureClass(err),
+      });
       logger.warn(
         {
           kind,

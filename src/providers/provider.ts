@@ -1,4 +1,4 @@
-import { StintError } from '../domain/errors.js';
+import { type ProviderFailureClass, StintError } from '../domain/errors.js';
 
 /**
  * One contract for every credential target (PostgreSQL now; SSH, cloud, Kubernetes later). The core never talks
@@ -95,7 +95,8 @@ export interface PingResult {
 }
 
 /**
- * Failures are thrown as StintError `PROVIDER_ERROR`. A failure no retry can mend (the target database was
+ * Failures are thrown as StintError `PROVIDER_ERROR`, with `class` saying what kind of failure it is (each
+ * provider maps its own target's error codes to these; see ProviderFailureClass). A failure no retry can mend (the target database was
  * dropped) carries `permanent: true` in its details: see `permanentProviderError` and `isPermanentFailure`.
  * A cancelled call (signal aborted: the caller gave up, or the deadline passed) throws `cancelledError`, which
  * is never permanent.
@@ -132,9 +133,17 @@ export const NO_CANCEL: AbortSignal = new AbortController().signal;
 /** A provider failure no retry can mend: the revoker stops retrying and reports it (`revocation: abandoned`). */
 export function permanentProviderError(
   message: string,
-  details: { resource?: string; sqlstate?: string } = {},
+  details: { resource?: string; sqlstate?: string; class?: ProviderFailureClass } = {},
 ): StintError<'PROVIDER_ERROR'> {
-  return new StintError('PROVIDER_ERROR', message, { ...details, permanent: true });
+  return new StintError('PROVIDER_ERROR', message, { class: 'refused', ...details, permanent: true });
+}
+
+/** The class a provider gave a failure; `unknown` for anything it did not classify. */
+export function failureClass(err: unknown): ProviderFailureClass {
+  if (!(err instanceof StintError) || err.code !== 'PROVIDER_ERROR') return 'unknown';
+  const details = (err as StintError<'PROVIDER_ERROR'>).details;
+  if (details?.cancelled) return 'cancelled';
+  return details?.class ?? 'unknown';
 }
 
 export function isPermanentFailure(err: unknown): boolean {
@@ -146,7 +155,7 @@ export function cancelledError(what: string, signal: AbortSignal): StintError {
   const reason: unknown = signal.reason;
   const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
   const why = timedOut ? reason.message : 'cancelled by the caller';
-  return new StintError('PROVIDER_ERROR', `${what}: ${why}`, { cancelled: true });
+  return new StintError('PROVIDER_ERROR', `${what}: ${why}`, { cancelled: true, class: 'cancelled' });
 }
 
 export function isCancelled(err: unknown): boolean {

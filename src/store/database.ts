@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { StintError } from '../domain/errors.js';
 import { type Dialect, migrationProvider } from './migrations/index.js';
 import {
@@ -11,8 +11,9 @@ import {
   type StoreTimeouts,
 } from './pg-pool.js';
 import type { Database } from './schema.js';
+import { FREE_SPACE_MARGIN_BYTES, freeBytes, GuardedSqliteDialect } from './sqlite-dialect.js';
 import { restrictSqliteFiles } from './sqlite-file-mode.js';
-import { alwaysAvailable, type StoreHealth } from './store-health.js';
+import { createStoreMonitor, type StoreHealth, storeFull } from './store-health.js';
 
 export interface StintDatabase {
   db: Kysely<Database>;
@@ -71,14 +72,40 @@ export function openDatabase(
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    const health = alwaysAvailable(() => db.selectFrom('requests').select('id').limit(1).execute());
+    const dir = file === ':memory:' ? null : dirname(resolve(file));
+    let lastCause = 'SQLITE_FULL';
+    const read = () => db.selectFrom('requests').select('id').limit(1).execute();
+    // Nothing to lose contact with in-process, but the disk can fill: then the store is out until it has room.
+    const health = createStoreMonitor({
+      async probe() {
+        if (dir !== null && freeBytes(dir) < FREE_SPACE_MARGIN_BYTES) throw storeFull(lastCause);
+        await read();
+      },
+      query: read,
+      minBackoffMs: 100,
+      maxBackoffMs: 1000,
+    });
+    const dialect = new GuardedSqliteDialect(
+      { database: withStatementCache(sqlite) },
+      {
+        sqlite,
+        dir,
+        onFull(cause) {
+          lastCause = cause;
+          health.suspect();
+        },
+      },
+    );
+    const db = new Kysely<Database>({ dialect });
     return {
       db,
       dialect: 'sqlite',
       health,
       forMigrations: () => ({ db, close: async () => {} }),
-      close: () => db.destroy(),
+      close: async () => {
+        health.close();
+        await db.destroy();
+      },
     };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

@@ -101,17 +101,39 @@ export const grantStore = {
     return Number(res.numUpdatedRows) === 1;
   },
 
-  async markRevokeFailed(db: Db, requestId: string, error: string, nextAt: Date): Promise<void> {
-    await db
+  /**
+   * Records failed attempt number `attempts` (the count read before it, plus one). False when another server
+   * recorded that attempt first: then this one's events (the first failure's alert among them) are not repeated.
+   */
+  async markRevokeFailed(
+    db: Db,
+    requestId: string,
+    error: string,
+    nextAt: Date,
+    attempts: number,
+  ): Promise<boolean> {
+    const res = await db
       .updateTable('grants')
-      .set((eb) => ({
-        revoke_attempts: eb('revoke_attempts', '+', 1),
-        revoke_error: error,
-        next_revoke_at: nextAt.getTime(),
-      }))
+      .set({ revoke_attempts: attempts, revoke_error: error, next_revoke_at: nextAt.getTime() })
       .where('request_id', '=', requestId)
       .where('revocation', '=', 'pending')
-      .execute();
+      .where('revoke_attempts', '=', attempts - 1)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  },
+
+  /**
+   * Revocations that failed at least once and are still being retried: access that ended in Stint and is still
+   * on its target. Oldest first, at most `limit` of them, and how many there are in all.
+   */
+  async overdueRevocations(db: Db, limit: number): Promise<{ count: number; requestIds: string[] }> {
+    const overdue = db
+      .selectFrom('grants')
+      .where('revocation', '=', 'pending')
+      .where('revoke_attempts', '>', 0);
+    const [{ n } = { n: 0 }] = await overdue.select((eb) => eb.fn.countAll<number>().as('n')).execute();
+    const rows = await overdue.select('request_id').orderBy('created_at').limit(limit).execute();
+    return { count: Number(n), requestIds: rows.map((r) => r.request_id) };
   },
 
   /**

@@ -1,7 +1,7 @@
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import { isStintError } from '../domain/errors.js';
-import { createStoreMonitor, type StoreHealth, storeUnavailable } from './store-health.js';
+import { createStoreMonitor, type StoreHealth, storeFull, storeUnavailable } from './store-health.js';
 
 const INT8_OID = 20;
 
@@ -23,6 +23,9 @@ const SOCKET_CODES = new Set([
  * connection slot (53300), and a write reaching a standby during a failover (25006).
  */
 const STORE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300', '25006']);
+
+/** disk_full: the store's server could not extend a file. */
+const DISK_FULL = '53100';
 
 /** pg's own messages for a broken or timed-out connection (they carry no code). */
 const DRIVER_MESSAGES =
@@ -125,6 +128,8 @@ export function createStorePool(
   pool.on('connect', (client) => client.on('error', () => health.suspect()));
 
   const translate = (err: unknown): unknown => {
+    // The store's server answers but its disk is full: nothing was written; said as such, not as a 500.
+    if (err instanceof pg.DatabaseError && err.code === DISK_FULL) return storeFull(`SQLSTATE ${DISK_FULL}`);
     if (isStintError(err) || !isStoreOutage(err)) return err;
     health.suspect();
     return storeUnavailable();

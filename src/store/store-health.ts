@@ -11,6 +11,11 @@ export interface StoreHealth {
   check(timeoutMs: number): Promise<void>;
   /** Something failed the way an outage does: probe now, and keep probing with backoff while it lasts. */
   suspect(): void;
+  /**
+   * Why the store is out, when the last probe said so with a code of its own (STORE_FULL: the disk is full);
+   * null while it answers or when the cause is plain unavailability.
+   */
+  problem(): StintError | null;
   /** Told `false` when an outage begins and `true` when the store answers again. */
   onChange(listener: (available: boolean) => void): () => void;
   close(): void;
@@ -18,6 +23,15 @@ export interface StoreHealth {
 
 export function storeUnavailable(): StintError {
   return new StintError('STORE_UNAVAILABLE', 'the store is unavailable: try again shortly');
+}
+
+/** What every write answers while the store's disk is full: the cause named, nothing changed, 503. */
+export function storeFull(cause: string): StintError<'STORE_FULL'> {
+  return new StintError(
+    'STORE_FULL',
+    `the store's disk is full (${cause}): nothing was changed; free space where the store's data lives`,
+    { cause },
+  );
 }
 
 /** Rejects with STORE_UNAVAILABLE once `ms` have passed; the work itself is bounded by the store's timeouts. */
@@ -29,19 +43,11 @@ export function within<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-/** A store that is part of this process (SQLite): there is nothing to lose contact with. */
-export function alwaysAvailable(query: () => Promise<unknown>): StoreHealth {
-  return {
-    available: () => true,
-    check: async (timeoutMs) => void (await within(query(), timeoutMs)),
-    suspect: () => {},
-    onChange: () => () => {},
-    close: () => {},
-  };
-}
-
 export interface MonitorOptions {
-  /** One round trip on a connection of its own, bounded: it must not wait behind a pool full of hung calls. */
+  /**
+   * One round trip on a connection of its own, bounded: it must not wait behind a pool full of hung calls. A
+   * StintError it throws (STORE_FULL) is what readiness and callers are told while the outage lasts.
+   */
   probe: () => Promise<void>;
   /** A trivial query through the pool the application uses. */
   query: () => Promise<unknown>;
@@ -55,6 +61,7 @@ export function createStoreMonitor(opts: MonitorOptions): StoreHealth {
   const maxMs = opts.maxBackoffMs ?? 100;
   const listeners = new Set<(available: boolean) => void>();
   let up = true;
+  let cause: StintError | null = null;
   let probing = false;
   let closed = false;
   let wake: (() => void) | null = null;
@@ -87,9 +94,11 @@ export function createStoreMonitor(opts: MonitorOptions): StoreHealth {
       while (!closed) {
         try {
           await opts.probe();
+          cause = null;
           set(true);
           return;
-        } catch {
+        } catch (e) {
+          cause = e instanceof StintError ? e : null;
           set(false);
         }
         await pause(delay);
@@ -104,7 +113,7 @@ export function createStoreMonitor(opts: MonitorOptions): StoreHealth {
   const health: StoreHealth = {
     available: () => up,
     async check(timeoutMs) {
-      if (!up) throw storeUnavailable();
+      if (!up) throw cause ?? storeUnavailable();
       try {
         await within(opts.query(), timeoutMs);
       } catch (e) {
@@ -117,6 +126,7 @@ export function createStoreMonitor(opts: MonitorOptions): StoreHealth {
       probing = true;
       void probeUntilUp();
     },
+    problem: () => (up ? null : cause),
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -6,6 +6,7 @@ import {
   ERROR_STATUS,
   type ErrorBody,
   type ErrorDetails,
+  type ProviderFailureClass,
   StintError,
 } from '../../src/domain/errors.js';
 
@@ -43,7 +44,14 @@ describe('StintError details', () => {
 
   it('types details per code for readers', () => {
     expectTypeOf(new StintError('PROVIDER_ERROR', 'm').details).toEqualTypeOf<
-      { resource?: string; sqlstate?: string; permanent?: true; cancelled?: true } | undefined
+      | {
+          resource?: string;
+          sqlstate?: string;
+          permanent?: true;
+          cancelled?: true;
+          class?: ProviderFailureClass;
+        }
+      | undefined
     >();
     expectTypeOf<DetailsOf<'REQUEST_NOT_FOUND'>>().toEqualTypeOf<undefined>();
     const narrow = (e: AnyStintError) =>

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { StintError } from '../../domain/errors.js';
+import { type ProviderFailureClass, StintError } from '../../domain/errors.js';
 
 interface DriverError {
   message?: unknown;
@@ -34,6 +34,44 @@ export function redact(text: string, secrets: readonly string[]): string {
  */
 const PERMANENT_STATES = new Set(['3D000']);
 
+/** Socket-level failures: the target could not be reached, or the connection to it broke. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** pg's own messages for a connection that broke or never came (they carry no code). */
+const UNREACHABLE_MESSAGES =
+  /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * What kind of failure a driver error is, for alerts: the admin's password rotated or its login refused (class
+ * 28: 28P01, 28000), its rights taken away (42501), the server out of reach or going away (08, 57P01–57P03), the
+ * database gone (3D000), or a conflict, timeout or overload worth retrying (40001, 40P01, 55P03, 57014, 53300).
+ */
+export function classify(err: unknown): ProviderFailureClass {
+  const state = sqlState(err);
+  if (state !== undefined) {
+    if (state.startsWith('28')) return 'auth';
+    if (state === '42501') return 'privilege';
+    if (state === '3D000') return 'gone';
+    if (state.startsWith('08') || ['57P01', '57P02', '57P03'].includes(state)) return 'unreachable';
+    if (['40001', '40P01', '55P03', '57014', '53300', '53200'].includes(state)) return 'transient';
+    return 'unknown';
+  }
+  const code = (err as DriverError)?.code;
+  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return 'unreachable';
+  const message = (err as DriverError)?.message;
+  if (typeof message === 'string' && UNREACHABLE_MESSAGES.test(message)) return 'unreachable';
+  return 'unknown';
+}
+
 /**
  * A provider failure as a StintError: what was being done, the driver's message with secrets removed, and the
  * SQLSTATE when the server sent one. The original error is not attached: its fields could carry a statement.
@@ -60,6 +98,7 @@ export function providerError(
   return new StintError('PROVIDER_ERROR', message, {
     resource: resourceId,
     ...(state ? { sqlstate: state } : {}),
+    class: classify(err),
     ...(state !== undefined && PERMANENT_STATES.has(state) ? { permanent: true } : {}),
   });
 }

@@ -58,14 +58,14 @@ async function revokeOnce(admin: Admin, principal: string, signal: AbortSignal):
     throw new StintError(
       'PROVIDER_ERROR',
       `postgres target ${resourceId}: refusing to revoke role ${principal}: Stint did not create it (no ${COMMENT_PREFIX} comment)`,
-      { resource: resourceId },
+      { resource: resourceId, class: 'refused' },
     );
   }
   if (tag.storeId !== null && tag.storeId !== admin.owner.storeId) {
     throw new StintError(
       'PROVIDER_ERROR',
       `postgres target ${resourceId}: refusing to revoke role ${principal}: another Stint store (${tag.storeId}, deployment ${tag.deployment ?? 'unnamed'}) created it`,
-      { resource: resourceId },
+      { resource: resourceId, class: 'refused' },
     );
   }
   const role = ident(principal);

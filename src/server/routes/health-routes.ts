@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { isStintError, type StintError } from '../../domain/errors.js';
+import type { ReadinessReport } from '../../module.js';
 import type { SchemaTypes } from '../schemas.js';
 
 /** Every field the probe reports passes through: the schema documents, it does not filter. */
@@ -11,7 +13,7 @@ const statusView = {
 /** An orchestrator's probe gives up after about a second: a check that takes longer is a "not ready". */
 const READY_BOUND_MS = 900;
 
-function bounded(check: Promise<void>): Promise<void> {
+function bounded<T>(check: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('readiness check timed out')), READY_BOUND_MS);
@@ -19,7 +21,17 @@ function bounded(check: Promise<void>): Promise<void> {
   return Promise.race([check, late]).finally(() => clearTimeout(timer));
 }
 
-export function healthRoutes(ready: () => Promise<void>) {
+/**
+ * Why the server is not ready, as far as an unauthenticated prober may know it: the code (STORE_FULL,
+ * STORE_UNAVAILABLE, AUDIT_UNAVAILABLE) and, for a full disk, what the store said. Never a message.
+ */
+function notReady(e: unknown): Record<string, unknown> {
+  if (!isStintError(e)) return { status: 'not ready' };
+  const cause = e.code === 'STORE_FULL' ? (e as StintError<'STORE_FULL'>).details?.cause : undefined;
+  return { status: 'not ready', code: e.code, ...(cause ? { cause } : {}) };
+}
+
+export function healthRoutes(ready: () => Promise<ReadinessReport>) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     const api = app.withTypeProvider<SchemaTypes>();
     api.get(
@@ -42,7 +54,7 @@ export function healthRoutes(ready: () => Promise<void>) {
         config: { public: true },
         schema: {
           operationId: 'getReadiness',
-          summary: 'The store answers',
+          summary: 'The server can serve (degraded: it serves, and something needs a person)',
           tags: ['health'],
           security: [],
           response: { 200: statusView, 400: { $ref: 'Error#' }, 503: statusView },
@@ -50,10 +62,10 @@ export function healthRoutes(ready: () => Promise<void>) {
       },
       async (_request, reply) => {
         try {
-          await bounded(ready());
-          return { status: 'ready' };
-        } catch {
-          return reply.status(503).send({ status: 'not ready' });
+          // Degraded still answers 200: the server serves; what is degraded is for monitoring and a person.
+          return await bounded(ready());
+        } catch (e) {
+          return reply.status(503).send(notReady(e));
         }
       },
     );

@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateNoteKey } from '../../src/audit/log/signed-note.js';
+import { createTokenStore } from '../../src/auth/token-store.js';
+import { migrate, openDatabase } from '../../src/store/database.js';
+import { targetEnv } from '../support/harness.js';
+import { waitFor } from '../support/pg-client.js';
+import { type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { TEST_POLICY } from '../support/test-policy.js';
+
+/** A small filesystem of its own: mounting needs root, which the test machine gives. */
+function mountSmallDisk(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fills the filesystem holding `dir` to the last byte with one file, and answers its path. */
+function fill(dir: string): string {
+  const path = join(dir, 'filler');
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
+  // Whatever the 64 KiB writes left, byte by byte is too slow: a last small write takes most of the rest.
+  const small = openSync(path, 'a');
+  try {
+    for (;;) writeSync(small, Buffer.alloc(512, 1));
+  } catch {
+    // ENOSPC: full.
+  } finally {
+    closeSync(small);
+  }
+  return path;
+}
+
+const base = mkdtempSync(join(tmpdir(), 'stint-disk-full-'));
+const disk = join(base, 'disk');
+execFileSync('mkdir', ['-p', disk]);
+const mounted = mountSmallDisk(disk, '8m');
+
+/**
+ * The SQLite store's data folder on a small filesystem that fills up, under a real `stint server`: every write
+ * answers 503 STORE_FULL naming SQLITE_FULL (not a 500 whose only trace was "cannot rollback - no transaction is
+ * active"), the log names the cause, the server reports not ready, and it recovers once space is freed.
+ */
+describe.skipIf(!mounted)('a full disk under the SQLite store', () => {
+  const policyPath = join(base, 'stint.yaml');
+  const dbUrl = `sqlite:${join(disk, 'stint.db')}`;
+  const tokens: Record<string, string> = {};
+  let server: ServerProcess | undefined;
+
+  async function call(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${server?.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tokens.alice}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    // biome-ignore lint/suspicious/noExplicitAny: API answers are read field by field
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as any };
+  }
+
+  let ticket = 0;
+  const create = (_why: string) =>
+    call('POST', '/v1/requests', { resource: 'prod-db', role: 'admin', reason: `INC-${++ticket}` });
+
+  beforeAll(async () => {
+    writeFileSync(
+      policyPath,
+      TEST_POLICY.replace('deployment: stint-test', `deployment: full-${randomBytes(4).toString('hex')}`),
+    );
+    const db = openDatabase(dbUrl);
+    await migrate(db);
+    tokens.alice = (await createTokenStore(db.db).create('alice', 'test', new Date())).token;
+    await db.close();
+    server = await startServerProcess(
+      ['--policy', policyPath, '--db', dbUrl, '--port', '0', '--data-dir', disk],
+      {
+        ...targetEnv(),
+        STINT_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        STINT_AUDIT_SIGNING_KEY: generateNoteKey('stint-full').skey,
+        STINT_AUDIT_CHECKPOINT_DIR: join(base, 'checkpoints'),
+        STINT_LOG_LEVEL: 'info',
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await server?.kill9();
+    if (mounted) execFileSync('umount', ['-l', disk], { stdio: 'ignore' });
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('answers 503 STORE_FULL naming SQLITE_FULL, is not ready, logs the cause, and recovers once space is freed', async () => {
+    const before = await create('before the disk fills');
+    expect(before.status, JSON.stringify(before.body)).toBe(201);
+    expect((await call('GET', '/readyz')).status).toBe(200);
+
+    const filler = fill(disk);
+    // The WAL may still have room for a few writes: write until the disk refuses one.
+    const answers: { status: number; body: { error?: { code: string } } }[] = [];
+    const refused = await waitFor(async () => {
+      const r = await create('while the disk is full');
+      answers.push(r);
+      return r.status >= 300 ? r : null;
+    }, 30_000);
+    expect(answers.filter((a) => a.status >= 300 && a.status !== 503)).toEqual([]);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error).toMatchObject({ code: 'STORE_FULL', details: { cause: 'SQLITE_FULL' } });
+
+    const notReady = await waitFor(async () => {
+      const r = await call('GET', '/readyz');
+      return r.status === 503 ? r : null;
+    });
+    expect(notReady.body.status).toBe('not ready');
+    expect(notReady.body.code).toBe('STORE_FULL');
+    // Every later write says the same, and the log says why, never the masking rollback error.
+    const again = await create('still full');
+    expect(again.status).toBe(503);
+    expect(again.body.error.code).toBe('STORE_FULL');
+    await waitFor(async () => /SQLITE_FULL/.test(server?.output() ?? ''));
+    expect(server?.output()).not.toMatch(/cannot rollback/);
+    expect(server?.output()).not.toMatch(/"code":"INTERNAL"|unhandled error/);
+
+    unlinkSync(filler);
+    await waitFor(async () => (await call('GET', '/readyz')).status === 200);
+    const after = await create('after space was freed');
+    expect(after.status).toBe(201);
+    expect(server?.child.exitCode).toBeNull();
+  }, 90_000);
+});
