@@ -99,6 +99,8 @@ export async function createHarness(
     logger?: Logger;
     /** External witnesses each checkpoint is submitted to. */
     auditWitnesses?: readonly WitnessConfig[];
+    /** The application's clock (tests about expiry move it by hand); the wall clock by default. */
+    clock?: () => Date;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -127,6 +129,7 @@ export async function createHarness(
       ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
     },
     ...(opts.identity?.config ? { identity: opts.identity.config } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
