@@ -266,7 +266,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       // A take that loses to expiry answers GRANT_EXPIRED whichever committed first: the expiry before this
       // read (here), the instant passed before any expiry ran (below), or the expiry committing while the take
       // waits on the grant row (notTaken).
-      if (request.state === 'expired' && request.expiresAt !== null) throw grantExpired(id, request.expiresAt);
+      if (request.state === 'expired' && request.expiresAt !== null)
+        throw grantExpired(id, request.expiresAt);
       if (request.state !== 'active' || request.expiresAt === null) {
         throw new StintError(
           'CREDENTIAL_NOT_AVAILABLE',
