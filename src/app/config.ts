@@ -31,6 +31,7 @@ const schema = z
     sweepIntervalMs: z.coerce.number().int().min(50).max(60_000),
     storeConnectTimeoutMs: z.coerce.number().int().min(100).max(60_000),
     storeStatementTimeoutMs: z.coerce.number().int().min(100).max(600_000),
+    drainTimeoutMs: z.coerce.number().int().min(0).max(600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   })
   .strict();
@@ -58,6 +59,7 @@ const SOURCES: Record<string, string> = {
   auditAcceptRollbackRisk: 'STINT_AUDIT_ACCEPT_ROLLBACK_RISK',
   auditRetentionDays: 'STINT_AUDIT_RETENTION_DAYS',
   sweepIntervalMs: 'STINT_SWEEP_INTERVAL_MS',
+  drainTimeoutMs: 'STINT_DRAIN_TIMEOUT_MS',
   logLevel: 'STINT_LOG_LEVEL',
 };
 
@@ -106,6 +108,8 @@ export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proce
     sweepIntervalMs: env.STINT_SWEEP_INTERVAL_MS ?? 500,
     storeConnectTimeoutMs: env.STINT_STORE_CONNECT_TIMEOUT_MS ?? DEFAULT_STORE_TIMEOUTS.connectMs,
     storeStatementTimeoutMs: env.STINT_STORE_STATEMENT_TIMEOUT_MS ?? DEFAULT_STORE_TIMEOUTS.statementMs,
+    // Below a typical orchestrator's grace period (Kubernetes: 30 s), so the drain ends before a SIGKILL.
+    drainTimeoutMs: env.STINT_DRAIN_TIMEOUT_MS ?? 10_000,
     logLevel: env.STINT_LOG_LEVEL ?? 'info',
   });
   if (!parsed.success) {

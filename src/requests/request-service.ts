@@ -263,6 +263,11 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     async takeCredential(actor, id): Promise<CredentialView> {
       const request = await readable(actor, id);
       authorize(actor, 'credential.take', request);
+      // A take that loses to expiry answers GRANT_EXPIRED whichever committed first: the expiry before this
+      // read (here), the instant passed before any expiry ran (below), or the expiry committing while the take
+      // waits on the grant row (notTaken).
+      if (request.state === 'expired' && request.expiresAt !== null)
+        throw grantExpired(id, request.expiresAt);
       if (request.state !== 'active' || request.expiresAt === null) {
         throw new StintError(
           'CREDENTIAL_NOT_AVAILABLE',

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
 import { registerAuditGate } from './audit-gate.js';
-import { closeConnectionsOnShutdown } from './close-connections.js';
+import { drainOnClose } from './drain.js';
 import { registerErrorHandler } from './error-handler.js';
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 import { registerIdentity } from './register-identity.js';
@@ -47,6 +47,8 @@ export async function buildHttpApp(
     logger?: FastifyBaseLogger;
     /** SCIM provisioning endpoints other than the directory module's (tests serve their own). */
     scim?: ScimRoutesDeps | null;
+    /** How long closing waits for requests in flight (drain.ts). */
+    drainTimeoutMs?: number;
   } = {},
 ): Promise<FastifyInstance> {
   const { identity } = stint;
@@ -59,10 +61,17 @@ export async function buildHttpApp(
     // Refusals before any route runs answer in the API's error shape (SCIM's under /scim), never Fastify's.
     frameworkErrors,
     clientErrorHandler,
+    // Closing drains requests in flight instead (drain.ts): neither reap waiting connections nor refuse them.
+    forceCloseConnections: false,
+    return503OnClosing: false,
   });
 
   recordRoutes(app);
-  closeConnectionsOnShutdown(app);
+  drainOnClose(app, {
+    ...(options.drainTimeoutMs === undefined ? {} : { timeoutMs: options.drainTimeoutMs }),
+    onCut: (connections) =>
+      app.log.warn({ connections }, 'shutdown: requests still in flight after the drain timeout were cut'),
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -89,7 +89,10 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     await store.close();
     throw e;
   }
-  const app = await buildHttpApp(stint, { logger: logger.child({ component: 'http' }) });
+  const app = await buildHttpApp(stint, {
+    logger: logger.child({ component: 'http' }),
+    drainTimeoutMs: config.drainTimeoutMs,
+  });
   const address = await app.listen({ host: config.host, port: config.port });
 
   const onHup = () => {

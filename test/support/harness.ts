@@ -115,6 +115,8 @@ export async function createHarness(
     secrets?: SecretBox;
     /** The audit signing key (its leaf MACs too): servers sharing a store share it. */
     auditSigner?: Ed25519NoteSigner;
+    /** The application's clock (tests about expiry move it by hand); the wall clock by default. */
+    clock?: () => Date;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -143,6 +145,7 @@ export async function createHarness(
       ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
     },
     ...(opts.identity?.config ? { identity: opts.identity.config } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
