@@ -3,11 +3,11 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import { type AuthAudit, createAuthAudit } from './auth-audit.js';
+import { createHostSessions, type HostSessions } from './host-sessions.js';
 import { type IdentityConfig, loadIdentityConfig, type OidcConfig } from './identity-config.js';
 import { createLockout, type Lockout } from './lockout.js';
 import { createOidcClient, type OidcClient } from './oidc-client.js';
 import { type ResolveUser, resolveByEmail } from './resolve-user.js';
-import { createHostSessions, type HostSessions } from './host-sessions.js';
 import { createSessionStore, type SessionStore } from './session-store.js';
 
 export interface IdentityOptions {

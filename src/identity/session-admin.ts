@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readDirectoryOnce } from '../directory/directory-once.js';
 import { directoryConfigFromEnv } from '../directory/directory-config.js';
+import { readDirectoryOnce } from '../directory/directory-once.js';
 import { StintError } from '../domain/errors.js';
 import { silentLogger } from '../logger.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
