@@ -34,6 +34,9 @@ export function prepareDemo(
   }
   if (!env.STINT_AUDIT_SIGNING_KEY && !env.STINT_AUDIT_SIGNING_KEY_FILE)
     env.STINT_AUDIT_SIGNING_KEY_FILE = auditKeyFile;
+  // The quick start signs carol in on the host and she approves with that session; outside the demo a host-made
+  // session only enrols a first factor unless the operator says otherwise.
+  env.STINT_HOST_SESSIONS ??= 'full';
   // Demo-only login created by scripts/demo-target.sql on the local PostgreSQL; real targets name their own.
   env.STINT_DEMO_DB_URL ??= 'postgres://stint_admin:stint-demo-only@127.0.0.1:5432/postgres';
   return { policyPath };

@@ -16,7 +16,8 @@ export interface AuditEventBody {
   requestId: string | null;
   target: { resource?: string; role?: string; principal?: string } | null;
   reason: string | null;
-  source: { ip: string | null; userAgent: string | null } | null;
+  /** `via: 'host-session'` (and its id) when the actor used a session an operator made on the server host. */
+  source: { ip: string | null; userAgent: string | null; via?: 'host-session'; hostSession?: string } | null;
   details: Record<string, unknown>;
 }
 

@@ -34,6 +34,10 @@ export const ERROR_STATUS = {
   MFA_REQUIRED: 403,
   SESSION_REQUIRED: 403,
   REAUTH_REQUIRED: 403,
+  /** A session made on the server host, where the deployment turned them off (STINT_HOST_SESSIONS=off). */
+  HOST_SESSIONS_OFF: 403,
+  /** A session made on the server host may only enrol a first second factor (STINT_HOST_SESSIONS=first-factor). */
+  HOST_SESSION_LIMITED: 403,
   MFA_INVALID: 400,
   MFA_REPLAYED: 400,
   MFA_NOT_ENROLLED: 409,

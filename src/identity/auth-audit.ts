@@ -6,6 +6,9 @@ import type { Database } from '../store/schema.js';
 export interface AuthSource {
   ip: string | null;
   userAgent: string | null;
+  /** Set when the call came with a session an operator made on the server host, with that session's id. */
+  via?: 'host-session';
+  hostSession?: string;
 }
 
 export const sourceOf = (request: FastifyRequest): AuthSource => ({

@@ -35,6 +35,25 @@ export interface IdentityConfig {
   lockout: { threshold: number; maxDelayMs: number };
   /** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed; empty: none. */
   trustedProxies: string[];
+  /** What a session made on the server host (`stint admin session create`) may do (see host-sessions.ts). */
+  hostSessions: HostSessionMode;
+}
+
+/**
+ * `off`: refused; `first-factor`: only enrolling a first second factor for someone who has none (the default);
+ * `full`: everything the person may do (the demo's default).
+ */
+export const HOST_SESSION_MODES = ['off', 'first-factor', 'full'] as const;
+export type HostSessionMode = (typeof HOST_SESSION_MODES)[number];
+
+/** STINT_HOST_SESSIONS, read by the server and by `stint admin session create` alike. */
+export function hostSessionMode(env: Readonly<Record<string, string | undefined>>): HostSessionMode {
+  const text = env.STINT_HOST_SESSIONS;
+  if (text === undefined || text === '') return 'first-factor';
+  if (!(HOST_SESSION_MODES as readonly string[]).includes(text)) {
+    throw invalid(`STINT_HOST_SESSIONS: "${text}" is not one of ${HOST_SESSION_MODES.join(', ')}`);
+  }
+  return text as HostSessionMode;
 }
 
 export type IdentityConfigErrorCode = 'IDENTITY_CONFIG_INVALID' | 'OIDC_INSECURE_ISSUER';
@@ -100,6 +119,7 @@ export function loadIdentityConfig(env: Readonly<Record<string, string | undefin
       maxDelayMs: durationMs('STINT_AUTH_LOCKOUT_DURATION', env.STINT_AUTH_LOCKOUT_DURATION, '15m'),
     },
     trustedProxies: proxies(env.STINT_TRUSTED_PROXIES),
+    hostSessions: hostSessionMode(env),
   };
 }
 

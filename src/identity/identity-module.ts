@@ -3,6 +3,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 import type { StintDatabase } from '../store/database.js';
 import { type AuthAudit, createAuthAudit } from './auth-audit.js';
+import { createHostSessions, type HostSessions } from './host-sessions.js';
 import { type IdentityConfig, loadIdentityConfig, type OidcConfig } from './identity-config.js';
 import { createLockout, type Lockout } from './lockout.js';
 import { createOidcClient, type OidcClient } from './oidc-client.js';
@@ -28,6 +29,8 @@ export interface IdentityModule {
   /** API tokens: what scripts and the CLI authenticate with. */
   tokens: TokenStore;
   sessions: SessionStore;
+  /** Sessions made on the server host: announced in the audit trail at first use, limited by configuration. */
+  hostSessions: HostSessions;
   lockout: Lockout;
   audit: AuthAudit;
   /** Absent when single sign-on is not configured. */
@@ -44,10 +47,12 @@ export interface IdentityModule {
  */
 export function createIdentityModule(parts: IdentityParts, options: IdentityOptions = {}): IdentityModule {
   const config = options.config ?? loadIdentityConfig({});
+  const sessions = createSessionStore(parts.store.db);
   return {
     config,
     tokens: createTokenStore(parts.store.db),
-    sessions: createSessionStore(parts.store.db),
+    sessions,
+    hostSessions: createHostSessions({ db: parts.store.db, sessions, mode: config.hostSessions }),
     lockout: createLockout(config.lockout),
     audit: createAuthAudit(parts.store.db),
     oidc: config.oidc ? { config: config.oidc, client: createOidcClient(config.oidc) } : null,

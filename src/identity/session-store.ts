@@ -28,8 +28,26 @@ export function csrfTokenMatches(sessionToken: string, header: string): boolean 
 
 export type SessionSource = 'oidc' | 'cli';
 
+/** Who made a session on the server host (`stint admin session create`), and whether it was announced. */
+export interface HostMade {
+  by: string;
+  host: string;
+  createdAt: Date;
+  /** Whether the audit event announcing it was written (the server writes it at first use). */
+  announced: boolean;
+}
+
 export type SessionCheck =
-  | { ok: true; id: string; userId: string; mfaAt: Date | null; authAt: Date | null; expiresAt: Date }
+  | {
+      ok: true;
+      id: string;
+      userId: string;
+      mfaAt: Date | null;
+      authAt: Date | null;
+      expiresAt: Date;
+      /** Null for a sign-in at the identity provider. */
+      hostMade: HostMade | null;
+    }
   | {
       ok: false;
       reason: 'malformed' | 'unknown' | 'revoked' | 'expired';
@@ -47,6 +65,8 @@ export function createSessionStore(db: Kysely<Database>) {
       mfaAt: Date | null;
       /** The provider's `auth_time`: when it last authenticated the person (not when it issued a token). */
       authAt?: Date | null;
+      /** Made on the server host: the account that ran the command and the host's name. */
+      hostMade?: { by: string; host: string };
     }): Promise<{ id: string; token: string; expiresAt: Date }> {
       const id = randomBytes(12).toString('base64url');
       const secret = randomBytes(32).toString('base64url');
@@ -63,6 +83,9 @@ export function createSessionStore(db: Kysely<Database>) {
           revoked_at: null,
           mfa_at: s.mfaAt?.getTime() ?? null,
           auth_at: s.authAt?.getTime() ?? null,
+          host_made_by: s.hostMade?.by ?? null,
+          host_name: s.hostMade?.host ?? null,
+          host_announced_at: null,
         })
         .execute();
       return { id, token: `stints_${id}.${secret}`, expiresAt };
@@ -87,7 +110,31 @@ export function createSessionStore(db: Kysely<Database>) {
         mfaAt: row.mfa_at === null ? null : new Date(Number(row.mfa_at)),
         authAt: row.auth_at === null ? null : new Date(Number(row.auth_at)),
         expiresAt: new Date(Number(row.expires_at)),
+        hostMade:
+          row.host_made_by === null
+            ? null
+            : {
+                by: row.host_made_by,
+                host: row.host_name ?? '',
+                createdAt: new Date(Number(row.created_at)),
+                announced: row.host_announced_at !== null,
+              },
       };
+    },
+
+    /**
+     * Marks a host-made session announced, in the caller's transaction (beside the audit event that announces
+     * it); false when it already was, so across servers sharing the store exactly one writes the event.
+     */
+    async markAnnounced(trx: Kysely<Database>, id: string, now: Date): Promise<boolean> {
+      const r = await trx
+        .updateTable('sessions')
+        .set({ host_announced_at: now.getTime() })
+        .where('id', '=', id)
+        .where('host_made_by', 'is not', null)
+        .where('host_announced_at', 'is', null)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
     },
 
     async revoke(id: string, now: Date): Promise<void> {

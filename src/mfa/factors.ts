@@ -38,14 +38,20 @@ export async function requireFactorChange(
 ): Promise<void> {
   requirePersonSession(actor);
   if ((await deps.stepUp.methods(actor.userId)).length > 0) {
+    if (actor.hostSession?.limited) {
+      // The operator who made the session could otherwise swap the person's factor for their own.
+      throw new StintError(
+        'HOST_SESSION_LIMITED',
+        'a session made on the server host may only enrol a first second factor, and this account has one',
+      );
+    }
     await deps.stepUp.require(actor, 'changing the second factors of an account that has one');
     return;
   }
   const maxAge = deps.reauthMaxAgeSeconds ?? DEFAULT_REAUTH_MAX_AGE_SECONDS;
   const now = deps.clock();
-  // A sign-in "in the future" is a provider's clock or a forgery: not fresh.
-  const plausible = actor.authAt && actor.authAt.getTime() <= now.getTime() + 60_000;
-  if (!plausible || !isFresh(actor.authAt, now, maxAge)) {
+  // A sign-in "in the future" is a provider's clock or a forgery: isFresh does not count it.
+  if (!isFresh(actor.authAt, now, maxAge)) {
     throw new StintError(
       'REAUTH_REQUIRED',
       `enrolling a first second factor needs a sign-in at the identity provider in the last ${formatDuration(maxAge)}: sign in again (\`stint login\`, or the portal) and enrol straight away`,

@@ -5,10 +5,18 @@ import { StintError } from '../domain/errors.js';
 import type { StintDatabase } from '../store/database.js';
 import { type MfaMethod, mfaStore } from './mfa-store.js';
 
-/** Pure: whether a second factor verified at `at` still counts at `now`. */
+/** How far ahead of our clock a provider's `auth_time` may be and still be believed (its clock, not ours). */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+
+/**
+ * Pure: whether a sign-in or second factor verified at `at` still counts at `now`. A time further in the future
+ * than clock skew explains is a provider's broken clock or a forgery, and never counts: otherwise an `auth_time`
+ * a month ahead would make one step-up (or one sign-in) last the whole session.
+ */
 export function isFresh(at: Date | null | undefined, now: Date, maxAgeSeconds: number): at is Date {
   if (!at) return false;
-  return now.getTime() - at.getTime() < maxAgeSeconds * 1000;
+  const age = now.getTime() - at.getTime();
+  return age >= -MAX_CLOCK_SKEW_MS && age < maxAgeSeconds * 1000;
 }
 
 export interface StepUp {

@@ -4,8 +4,14 @@ import type { TokenStore } from '../auth/token-store.js';
 import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
+import type { HostSessions } from '../identity/host-sessions.js';
 import { addressKey, credentialKey, type Lockout, retryAfterSeconds } from '../identity/lockout.js';
-import { csrfTokenMatches, isSessionToken, type SessionStore } from '../identity/session-store.js';
+import {
+  csrfTokenMatches,
+  type HostMade,
+  isSessionToken,
+  type SessionStore,
+} from '../identity/session-store.js';
 import type { Clock, PolicySource } from '../requests/context.js';
 
 declare module 'fastify' {
@@ -27,6 +33,8 @@ export interface AuthenticationDeps {
   clock: Clock;
   /** Sign-in sessions (bearer from the CLI, cookie from the portal); absent, only API tokens are accepted. */
   sessions?: Pick<SessionStore, 'check'>;
+  /** Sessions made on the server host; absent, they are refused (HOST_SESSIONS_OFF). */
+  hostSessions?: HostSessions;
   lockout?: Lockout;
   audit?: AuthAudit;
 }
@@ -125,6 +133,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     let credential: NonNullable<Actor['credential']>;
     let mfaAt: Date | null = null;
     let authAt: Date | null = null;
+    let hostMade: HostMade | null = null;
     if (cred.kind === 'api-token') {
       const r = await deps.tokens.check(cred.token, now);
       if (!r.ok) return fail(r.reason, r.userId, r.id);
@@ -137,11 +146,32 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       userId = r.userId;
       mfaAt = r.mfaAt;
       authAt = r.authAt;
+      hostMade = r.hostMade;
       credential = { kind: cred.kind, id: r.id, scopes: null };
     }
 
     const user = deps.policy.current().users.get(userId);
     if (!user) return fail('not-in-directory', userId, credential.id);
+
+    // A session an operator made on the host: announced before it acts, limited or refused as configured, and
+    // marked on the actor's source, which every audit event the actor causes carries.
+    let hostSession: Actor['hostSession'];
+    let actorSource: Actor['source'] = source;
+    if (hostMade) {
+      if (!deps.hostSessions) {
+        throw new StintError('HOST_SESSIONS_OFF', 'sessions made on the server host are not accepted here');
+      }
+      const { limited } = await deps.hostSessions.admit({
+        sessionId: credential.id,
+        userId: user.id,
+        hostMade,
+        route: `${request.method === 'HEAD' ? 'GET' : request.method} ${request.routeOptions.url ?? ''}`,
+        source,
+        now,
+      });
+      hostSession = { id: credential.id, limited };
+      actorSource = { ...source, via: 'host-session', hostSession: credential.id };
+    }
 
     // A cookie rides along on any request the browser makes, so a state change must prove it came from our page.
     if (cred.kind === 'cookie' && !SAFE_METHODS.has(request.method)) {
@@ -167,10 +197,11 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       security: user.security,
       admin: user.admin,
       auditor: user.auditor,
-      source,
+      source: actorSource,
       credential,
       mfaAt,
       authAt,
+      ...(hostSession ? { hostSession } : {}),
     };
   });
 }

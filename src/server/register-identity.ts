@@ -25,6 +25,7 @@ export async function registerIdentity(app: FastifyInstance, identity: IdentityM
   registerAuthentication(app, {
     tokens,
     sessions: identity.sessions,
+    hostSessions: identity.hostSessions,
     policy: identity.policy,
     clock: identity.clock,
     lockout: identity.lockout,

@@ -141,6 +141,11 @@ export interface SessionsTable {
   mfa_at: number | null;
   /** When the identity provider last authenticated the person (`auth_time`), if it said. */
   auth_at: number | null;
+  /** Made on the server host (`stint admin session create`): the account that ran it; NULL for a sign-in. */
+  host_made_by: string | null;
+  host_name: string | null;
+  /** When the server wrote the audit event announcing a host-made session; NULL until its first use. */
+  host_announced_at: number | null;
 }
 
 /** A reset of a user's second factors: asked by an admin, done when a second person from security confirms. */

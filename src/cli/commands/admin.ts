@@ -113,5 +113,8 @@ export function registerAdmin(program: Command, ctx: CliContext): void {
       out.note(
         'note: give it to the person only (STINT_TOKEN); a first second factor is enrolled with it within 5 minutes.',
       );
+      out.note(
+        "note: the audit trail records that you made it and marks all done with it; the server's STINT_HOST_SESSIONS limits it (first-factor by default, full in the demo).",
+      );
     });
 }

@@ -9,6 +9,7 @@ import { storeIdentity } from './0007-store-identity.js';
 import { factorChanges } from './0008-factor-changes.js';
 import { auditIntegrity } from './0009-audit-integrity.js';
 import { countedAttempts } from './0010-counted-attempts.js';
+import { hostSessions } from './0011-host-sessions.js';
 import type { MigrationContext } from './migration-context.js';
 
 export type { Dialect, MigrationContext } from './migration-context.js';
@@ -31,6 +32,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0008-factor-changes': factorChanges(ctx),
         '0009-audit-integrity': auditIntegrity(ctx),
         '0010-counted-attempts': countedAttempts(ctx),
+        '0011-host-sessions': hostSessions(ctx),
       };
     },
   };
