@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { createTokenStore } from '../../src/auth/token-store.js';
@@ -14,6 +13,7 @@ import { migrate, openDatabase } from '../../src/store/database.js';
 import { targetEnv } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
 import { type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { totpCode } from '../support/step-up.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 
 const run = promisify(execFile);
@@ -121,12 +121,15 @@ describe('acceptance: the stint CLI against a running server', () => {
     const enrolled = await stint('carol-session', '--json', 'mfa', 'enroll', 'totp');
     expect(enrolled.code, enrolled.stderr).toBe(0);
     const { secret } = JSON.parse(enrolled.stdout) as { secret: string };
-    const now = Math.floor(Date.now() / 1000);
-    const code = (epoch: number) => generate({ secret, epoch, period: 30 });
-    expect((await stint('carol-session', 'mfa', 'enroll', 'totp', '--code', await code(now - 30))).code).toBe(
-      0,
-    );
-    expect((await stint('carol-session', 'mfa', 'verify', '--code', await code(now))).code).toBe(0);
+    // The server runs in its own process on the real clock: this step's code confirms and the next one steps up,
+    // both inside the one-step tolerance whether or not a 30-s boundary passes meanwhile (support/step-up.ts).
+    const now = new Date();
+    expect(
+      (await stint('carol-session', 'mfa', 'enroll', 'totp', '--code', await totpCode(secret, now))).code,
+    ).toBe(0);
+    expect(
+      (await stint('carol-session', 'mfa', 'verify', '--code', await totpCode(secret, now, 1))).code,
+    ).toBe(0);
 
     const approved = await stint('carol-session', 'approve', id, '--comment', 'ok for INC-4821');
     expect(approved.code, approved.stderr).toBe(0);

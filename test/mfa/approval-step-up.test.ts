@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { approvalStepUpReason } from '../../src/mfa/approval-step-up.js';
@@ -14,6 +13,7 @@ import { sharedSchemas } from '../../src/server/schemas.js';
 import { registerValidation } from '../../src/server/validation.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { snapshot } from '../support/snapshot.js';
+import { totpCode, wrongTotpCodes } from '../support/step-up.js';
 import { STORE_KINDS } from '../support/stores.js';
 
 /**
@@ -101,7 +101,7 @@ describe.each(STORE_KINDS)('approving a critical request needs a fresh second fa
       return { status: res.statusCode, body: res.json() };
     },
   });
-  const code = (secret: string) => generate({ secret, epoch: Math.floor(clock().getTime() / 1000) });
+  const code = (secret: string) => totpCode(secret, clock());
 
   it('refuses without MFA and changes nothing; approves after a TOTP step-up; refuses again after 15m', async () => {
     const created = await as('alice').post('/v1/requests', {
@@ -138,7 +138,8 @@ describe.each(STORE_KINDS)('approving a critical request needs a fresh second fa
 
     // Step up, then approve.
     offsetMs += 30_000;
-    const wrong = await as('bob').post('/v1/mfa/verify', { method: 'totp', code: '000000' });
+    const [wrongCode] = await wrongTotpCodes(secret, clock(), 1);
+    const wrong = await as('bob').post('/v1/mfa/verify', { method: 'totp', code: wrongCode });
     expect([wrong.status, wrong.body.error.code]).toEqual([400, 'MFA_INVALID']);
     const malformed = await as('bob').post('/v1/mfa/verify', { method: 'totp', code: '12345' });
     expect([malformed.status, malformed.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);

@@ -2,14 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSignInSession } from '../../src/identity/session-admin.js';
-import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
 import { testIdentityConfig } from '../identity/fixtures.js';
 import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from '../support/harness.js';
-import { stepUp } from '../support/step-up.js';
+import { stepUp, totpCode } from '../support/step-up.js';
 import { STORE_KINDS } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 
@@ -77,12 +75,11 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
     return res.json().token;
   }
 
-  const codeAt = (secret: string, offsetSteps: number) =>
-    generate({
-      secret,
-      epoch: Math.floor(Date.now() / 1000) + offsetSteps * TOTP_PERIOD_SECONDS,
-      period: TOTP_PERIOD_SECONDS,
-    });
+  /**
+   * The code for `secret` `offsetSteps` after the step the server's clock is in now: confirming with this step's
+   * and verifying with the next holds whether or not a 30-s boundary passes in between (support/step-up.ts).
+   */
+  const codeAt = (secret: string, offsetSteps: number) => totpCode(secret, h.stint.deps.clock(), offsetSteps);
 
   /** Enrol, confirm and step up with TOTP, in `session`. */
   async function enrolTotp(session: string) {
@@ -90,11 +87,11 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
     expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
     const secret = enrolled.body.secret as string;
     expect(
-      (await call(session, 'POST', '/v1/mfa/totp/confirm', { code: await codeAt(secret, -1) })).status,
+      (await call(session, 'POST', '/v1/mfa/totp/confirm', { code: await codeAt(secret, 0) })).status,
     ).toBe(200);
     const verified = await call(session, 'POST', '/v1/mfa/verify', {
       method: 'totp',
-      code: await codeAt(secret, 0),
+      code: await codeAt(secret, 1),
     });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
     return secret;

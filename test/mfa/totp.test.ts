@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAudit } from '../../src/audit/audit-store.js';
+import { wrongTotpCodes } from '../support/step-up.js';
 import { STORE_KINDS } from '../support/stores.js';
 import { actor, codeOf, createMfaFixture, type MfaFixture } from './mfa-fixture.js';
 
@@ -64,9 +65,8 @@ describe.each(STORE_KINDS)('TOTP step-up on %s', (kind) => {
 
   it('refuses a wrong code, and an adjacent-step code is accepted (clock drift)', async () => {
     const secret = await enrolled();
-    const right = await f.code(secret);
-    const wrong = right === '000000' ? '000001' : '000000';
-    expect(await codeOf(f.mfa.verify(alice, { method: 'totp', code: wrong }))).toBe('MFA_INVALID');
+    const [wrong] = await wrongTotpCodes(secret, f.clock.now(), 1);
+    expect(await codeOf(f.mfa.verify(alice, { method: 'totp', code: wrong as string }))).toBe('MFA_INVALID');
     expect(await codeOf(f.mfa.verify(alice, { method: 'totp', code: 'abcdef' }))).toBe('MFA_INVALID');
     expect(await codeOf(f.mfa.verify(alice, { method: 'totp', code: await f.code(secret, 3) }))).toBe(
       'MFA_INVALID',
@@ -107,8 +107,11 @@ describe.each(STORE_KINDS)('TOTP step-up on %s', (kind) => {
 
   it('rate-limits wrong codes per user: after 5 in 5 minutes even the right code waits', async () => {
     const secret = await enrolled();
+    const wrong = await wrongTotpCodes(secret, f.clock.now(), 5);
     for (let i = 0; i < 5; i++) {
-      expect(await codeOf(f.mfa.verify(alice, { method: 'totp', code: '000000' }))).toMatch(/MFA_INVALID/);
+      expect(await codeOf(f.mfa.verify(alice, { method: 'totp', code: wrong[i] as string }))).toMatch(
+        /MFA_INVALID/,
+      );
       f.clock.advance(1);
     }
     let error: { code?: string; message?: string; details?: { retryAfterSeconds: number } } = {};
@@ -146,7 +149,8 @@ describe.each(STORE_KINDS)('TOTP step-up on %s', (kind) => {
     const code = await f.code(secret);
     await f.mfa.confirmTotp(alice, code);
     f.clock.advance(30);
-    await codeOf(f.mfa.verify(alice, { method: 'totp', code: '123456' }));
+    const [guess] = await wrongTotpCodes(secret, f.clock.now(), 1);
+    await codeOf(f.mfa.verify(alice, { method: 'totp', code: guess as string }));
     const good = await f.code(secret);
     await f.mfa.verify(alice, { method: 'totp', code: good });
 
@@ -168,7 +172,7 @@ describe.each(STORE_KINDS)('TOTP step-up on %s', (kind) => {
     expect(everything).not.toContain(Buffer.from(secret).toString('base64'));
     expect(everything).not.toContain(code);
     expect(everything).not.toContain(good);
-    expect(everything).not.toContain('123456');
+    expect(everything).not.toContain(guess);
 
     // The sealed secret is bound to its user: copied onto another row it does not open.
     const { secret: bobSecret } = await f.mfa.enrollTotp(actor('bob'));

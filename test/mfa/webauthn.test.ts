@@ -71,6 +71,25 @@ describe.each(STORE_KINDS)('WebAuthn step-up on %s, with a software authenticato
     ]);
   });
 
+  it('a burst of forged assertions, each answering a challenge of its own, has at most 5 checked', async () => {
+    const key = await registered();
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const forged = [];
+    for (let i = 0; i < 30; i++) {
+      const request = await f.mfa.webauthnAuthenticateOptions(alice);
+      forged.push(key.authenticate(request, ORIGIN, { signWith: privateKey }));
+    }
+    const codes = await Promise.all(forged.map((r) => codeOf(f.mfa.webauthnAuthenticateVerify(alice, r))));
+    expect({
+      checked: codes.filter((c) => c === 'MFA_INVALID').length,
+      limited: codes.filter((c) => c === 'MFA_RATE_LIMITED').length,
+    }).toEqual({ checked: 5, limited: 25 });
+    const reasons = (await listAudit(f.testStore.store.db, { limit: 1000 }))
+      .filter((e) => e.action === 'mfa.failed')
+      .map((e) => e.details.reason);
+    expect(reasons.filter((r) => r === 'invalid-response')).toHaveLength(5);
+  });
+
   it('refuses an assertion signed by another key', async () => {
     const key = await registered();
     const request = await f.mfa.webauthnAuthenticateOptions(alice);
