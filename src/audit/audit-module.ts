@@ -5,9 +5,11 @@ import type { RequestStore } from '../store/request-store.js';
 import { createAuditEvents } from './audit-events.js';
 import { createAuditLog } from './audit-log.js';
 import { createAuditPurge } from './audit-purge.js';
+import { recordedRetention, recordRetention } from './audit-retention.js';
 import { createAuditService } from './audit-service.js';
 import { auditWriter } from './audit-writer.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
+import type { PurgeHold } from './purge-holds.js';
 import { requireRollbackAnchor } from './rollback-guard.js';
 import { isAuditTrailBroken } from './trail-health.js';
 import { checkTrailAtStart } from './trail-start.js';
@@ -21,6 +23,8 @@ export interface AuditOptions {
   checkpointIntervalMs?: number;
   /** Events older than this lose their body (their leaf hash stays). */
   retentionDays?: number;
+  /** What keeps events from being purged whatever their age (open session reviews, break-glass uses …). */
+  purgeHolds?: readonly PurgeHold[];
   /** External C2SP tlog-witnesses each new checkpoint is submitted to (STINT_AUDIT_WITNESSES). */
   witnesses?: readonly WitnessConfig[];
   /**
@@ -83,7 +87,13 @@ export function createAuditModule(deps: AuditModuleDeps) {
     cosigned: witnesses.withCosignatures,
     refusals: witnesses.refusals,
   });
-  const purge = createAuditPurge({ store, clock: deps.clock, retentionDays: deps.retentionDays ?? 730 });
+  const retentionDays = deps.retentionDays ?? 730;
+  const purge = createAuditPurge({
+    store,
+    clock: deps.clock,
+    retentionDays,
+    ...(deps.purgeHolds ? { holds: deps.purgeHolds } : {}),
+  });
 
   const intervals: NodeJS.Timeout[] = [];
   let building: Promise<unknown> | null = null;
@@ -114,6 +124,11 @@ export function createAuditModule(deps: AuditModuleDeps) {
         acceptRollbackRisk: deps.acceptRollbackRisk ?? false,
       });
       await checkTrailAtStart(log);
+      // A changed retention is in the trail from the moment it is in force (the first purge records it too).
+      const recorded = await recordedRetention(store.db);
+      if (log.health.status().healthy && recorded !== null && recorded !== retentionDays) {
+        await recordRetention(store.db, deps.clock(), retentionDays);
+      }
       intervals.push(setInterval(() => void buildOnce(), Math.min(250, checkpointIntervalMs)));
       intervals.push(
         setInterval(

@@ -1,6 +1,10 @@
+import type { Kysely } from 'kysely';
 import type { Clock } from '../domain/clock.js';
 import type { StintDatabase } from '../store/database.js';
+import type { Database } from '../store/schema.js';
+import { recordRetention } from './audit-retention.js';
 import { appendAudit } from './audit-store.js';
+import type { PurgeHold } from './purge-holds.js';
 
 /** PCI DSS 10.5.1 asks for a year of audit history at least. */
 export const MIN_RETENTION_DAYS = 365;
@@ -19,6 +23,8 @@ export function createAuditPurge(deps: {
   clock: Clock;
   retentionDays: number;
   batchSize?: number;
+  /** What keeps events from being purged whatever their age (purge-holds.ts); none yet. */
+  holds?: readonly PurgeHold[];
 }) {
   if (!Number.isInteger(deps.retentionDays) || deps.retentionDays < MIN_RETENTION_DAYS) {
     throw new Error(`audit retention must be at least ${MIN_RETENTION_DAYS} days, got ${deps.retentionDays}`);
@@ -39,8 +45,29 @@ export function createAuditPurge(deps: {
       const first = seqs[0]?.seq;
       const last = seqs.at(-1)?.seq;
       if (first == null || last == null) return 0;
-      const range = { start: Number(first), end: Number(last) + 1 };
-      // The event first: the database lets a body go only under a recorded purge that covers it.
+      let end = Number(last) + 1;
+      // The range never reaches an event younger than the cutoff (an event stamped out of order), nor one a
+      // hold keeps: verifiers flag a purge whose range does (log/purge-rules.ts).
+      const young = await trx
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('seq', '>=', Number(first))
+        .where('seq', '<', end)
+        .where('at', '>=', before.getTime())
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      if (young) end = Number(young.seq);
+      for (const hold of deps.holds ?? []) {
+        const held = await hold.firstHeld(trx as unknown as Kysely<Database>, { start: Number(first), end });
+        if (held !== null) end = Math.min(end, held);
+      }
+      const range = { start: Number(first), end };
+      const purged = seqs.filter((r) => Number(r.seq) < end).length;
+      if (purged === 0) return 0;
+      // The retention in force goes into the trail first (when it changed), then the purge event: the database
+      // lets a body go only under a recorded purge that covers it.
+      await recordRetention(trx as unknown as Kysely<Database>, now, deps.retentionDays);
       await appendAudit(trx, {
         at: now,
         actor: 'stint',
@@ -48,7 +75,7 @@ export function createAuditPurge(deps: {
         requestId: null,
         details: {
           before: before.toISOString(),
-          events: seqs.length,
+          events: purged,
           retentionDays: deps.retentionDays,
           range,
         },
@@ -61,7 +88,8 @@ export function createAuditPurge(deps: {
         .where('seq', '>=', range.start)
         .where('seq', '<', range.end)
         .execute();
-      return seqs.length;
+      // A batch cut short by a young event or a hold ends this run: nothing after it may go yet.
+      return purged === seqs.length ? purged : -purged;
     });
 
   return async function purge(): Promise<{ purged: number; batches: number; before: Date }> {
@@ -72,9 +100,9 @@ export function createAuditPurge(deps: {
     for (;;) {
       const n = await purgeBatch(now, before);
       if (n === 0) break;
-      purged += n;
+      purged += Math.abs(n);
       batches += 1;
-      if (n < batchSize) break;
+      if (n < 0 || n < batchSize) break;
     }
     return { purged, batches, before };
   };

@@ -42,11 +42,14 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /v1/audit/key': 'public',
   'GET /v1/audit/checkpoints': 'public',
   'GET /v1/audit/proof/consistency': 'public',
+  // Read-only for auditors and scoped tokens (a checkpoint already signed); signing one needs security or an
+  // admin with a full-power credential (audit-service.ts).
   'POST /v1/audit/checkpoints': 'audit:read',
   'GET /v1/audit/leaves': 'audit:read',
   'GET /v1/audit/range': 'audit:read',
   'GET /v1/audit/frontier': 'audit:read',
   'GET /v1/audit/proof/inclusion': 'audit:read',
+  // One at a time per server and 6 a minute per caller (audit-log-routes.ts).
   'POST /v1/audit/verify': 'audit:read',
 
   'GET /v1/auth/config': 'public',

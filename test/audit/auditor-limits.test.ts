@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { run } from '../cli/support.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { connect } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -60,6 +64,39 @@ describe.each(STORE_KINDS)('what an auditor may make the server do, on %s', (kin
     const signed = await h.as('sam').post('/v1/audit/checkpoints', { size: 3 });
     expect(signed.body).toMatchObject({ size: 3 });
     expect((await stored()).map((c) => c.size).sort()).toEqual([3, 6]);
+  });
+
+  it("an auditor's export of a range no stored checkpoint ends runs on to the first one covering it", async () => {
+    await setup();
+    const dir = mkdtempSync(join(tmpdir(), 'stint-auditor-export-'));
+    try {
+      const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+      const rows = await h.testStore.store.db
+        .selectFrom('audit_events')
+        .select(['seq', 'at'])
+        .orderBy('seq')
+        .execute();
+      // The first event stamped later than the one before it: a range ending there ends between checkpoints.
+      const cut = rows.findIndex((r, i) => i > 0 && Number(r.at) > Number(rows[i - 1]?.at));
+      expect(cut).toBeGreaterThan(0);
+      const since = new Date(Number(rows[0]?.at)).toISOString();
+      const until = new Date(Number(rows[cut]?.at)).toISOString();
+      const out = join(dir, 'export');
+      const r = await run([
+        ...['--url', url, '--token', h.tokens.erin ?? '', 'audit', 'export'],
+        ...['--since', since, '--until', until, '--key', h.auditSigner.vkey, out],
+      ]);
+      expect(r.stderr).toMatch(
+        new RegExp(`no checkpoint of size ${cut} is stored: the export runs on to checkpoint 6`),
+      );
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^exported 6 events \(seq 0\.\.5\) .*checkpoint 6\n/);
+      const offline = await run(['audit', 'verify', '--offline', out, '--key', h.auditSigner.vkey]);
+      expect(offline.stdout).toMatch(/^verified 6 events up to checkpoint 6 /);
+      expect((await stored()).map((c) => c.size)).toEqual([6]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('whole-trail verification is rate-limited per caller, with Retry-After', async () => {

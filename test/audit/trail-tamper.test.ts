@@ -311,12 +311,14 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     expect(rows.slice(0, 6).every((b) => b.body === null)).toBe(true);
     const events = rows.slice(6).map((r) => JSON.parse(r.body as string));
     expect(events).toMatchObject([
+      // The retention in force, recorded before the first purge that runs under it.
+      { action: 'audit.retention', details: { retentionDays: 730, previous: null } },
       { action: 'audit.purged', details: { events: 4, range: { start: 0, end: 4 } } },
       { action: 'audit.purged', details: { events: 2, range: { start: 4, end: 6 } } },
     ]);
     expect(await purge()).toMatchObject({ purged: 0, batches: 0 });
     await h.stint.audit.log.build({ checkpoint: true });
-    expect(await verify()).toMatchObject({ ok: true, size: 8 });
+    expect(await verify()).toMatchObject({ ok: true, size: 9 });
   });
 
   it('retention purges bodies but keeps leaf hashes: the trail still verifies, and the purge is recorded', async () => {
@@ -330,12 +332,13 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     expect(purged).toBe(6);
     const bodies = await store.db.selectFrom('audit_events').select(['seq', 'body']).orderBy('seq').execute();
     expect(bodies.slice(0, 6).every((b) => b.body === null)).toBe(true);
-    expect(JSON.parse(bodies[6]?.body as string)).toMatchObject({
+    expect(JSON.parse(bodies[6]?.body as string)).toMatchObject({ action: 'audit.retention' });
+    expect(JSON.parse(bodies[7]?.body as string)).toMatchObject({
       action: 'audit.purged',
       details: { events: 6, range: { start: 0, end: 6 } },
     });
     await h.stint.audit.log.build({ checkpoint: true });
-    expect(await verify()).toMatchObject({ ok: true, size: 7 });
+    expect(await verify()).toMatchObject({ ok: true, size: 8 });
     expect(() => createAuditPurge({ store, clock: () => new Date(), retentionDays: 100 })).toThrow(/365/);
   });
 });

@@ -185,7 +185,7 @@ describe('stint audit verify (against a server it does not trust)', () => {
     const big = makeLog(23_456, { stepMs: 1000 });
     serve({ log: big, size: 23_456, checkpoints: [10_000, 23_000, 23_456] });
     const r = await cli(['audit', 'verify', '--key', VKEY, '--state', tmp('state.json')]);
-    expect(r.stdout).toMatch(/^verified 23456 events up to checkpoint 23456 /);
+    expect(r.stdout, r.stderr).toMatch(/^verified 23456 events up to checkpoint 23456 /);
     expect(stint.received.filter((x) => x.path === '/v1/audit/leaves').map((x) => x.query.start)).toEqual([
       '0',
       '10000',

@@ -80,7 +80,12 @@ describe('stint audit against the real app (sqlite)', () => {
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(new RegExp(`^valid: event ${id} \\(seq 2\\) is included in checkpoint 6 `));
 
-    const consistency = await stint('erin', 'audit', 'consistency', '2', '6');
+    // No checkpoint of size 2 is stored: an auditor cannot have one signed (they get the first covering it,
+    // which is no use as the old side of a proof), security can.
+    const refused = await stint('erin', 'audit', 'consistency', '2', '6');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/no checkpoint of size 2 is stored .*only security or an admin/);
+    const consistency = await stint('sam', 'audit', 'consistency', '2', '6');
     expect(consistency.code).toBe(0);
     writeFileSync(file, consistency.stdout);
     expect((await run(['audit', 'check-proof', file, '--key', vkey])).stdout).toMatch(

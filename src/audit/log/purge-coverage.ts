@@ -1,3 +1,4 @@
+import { type PurgeClaim, type PurgeRule, RetentionRule } from './purge-rules.js';
 import type { VerifyProblem } from './verify-problem.js';
 
 const DAY_MS = 86_400_000;
@@ -11,8 +12,8 @@ interface Run {
   end: number;
 }
 
-/** The range a genuine-looking purge event covers, or null when it covers nothing. */
-export function purgeRange(body: string, seq: number): Run | null {
+/** What a genuine-looking purge event claims, or null when the body is no purge event (or a malformed one). */
+export function purgeClaim(body: string, seq: number): PurgeClaim | null {
   if (!body.includes(PURGE_MARK)) return null;
   let event: {
     action?: unknown;
@@ -42,15 +43,22 @@ export function purgeRange(body: string, seq: number): Run | null {
   }
   const time = Date.parse(event.time);
   const cutoff = Date.parse(before);
+  if (!Number.isFinite(time) || !Number.isFinite(cutoff)) return null;
+  return {
+    seq,
+    time,
+    before: cutoff,
+    retentionDays: retentionDays as number,
+    range: { start: start as number, end: end as number },
+  };
+}
+
+/** The range a genuine-looking purge event covers, or null when it covers nothing. */
+export function purgeRange(body: string, seq: number): Run | null {
+  const claim = purgeClaim(body, seq);
   // The purge may only reach events older than the retention it states.
-  if (
-    !Number.isFinite(time) ||
-    !Number.isFinite(cutoff) ||
-    cutoff > time - (retentionDays as number) * DAY_MS
-  ) {
-    return null;
-  }
-  return { start: start as number, end: end as number };
+  if (!claim || claim.before > claim.time - claim.retentionDays * DAY_MS) return null;
+  return claim.range;
 }
 
 /**
@@ -63,6 +71,13 @@ export function purgeRange(body: string, seq: number): Run | null {
 export class PurgeCoverage {
   #pending: Run[] = [];
   #purges: { seq: number; range: Run }[] = [];
+  readonly #rules: readonly PurgeRule[];
+  #bad: VerifyProblem | null = null;
+
+  /** `rules`: what no purge may cover (purge-rules.ts); the retention rule by default. */
+  constructor(rules: readonly PurgeRule[] = [new RetentionRule()]) {
+    this.#rules = rules;
+  }
 
   note(index: number, data: string | Uint8Array | null): void {
     if (data === null) {
@@ -71,10 +86,25 @@ export class PurgeCoverage {
       else this.#pending.push({ start: index, end: index + 1 });
       return;
     }
-    if (this.#pending.length === 0) return;
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-    const range = purgeRange(text, index);
-    if (range) this.#purges.push({ seq: index, range });
+    const claim = purgeClaim(text, index);
+    if (claim) {
+      // Every purge is judged, signed or not: a forged one aimed at young events is named even before a
+      // store writer manages to blank anything under it.
+      for (const rule of this.#rules) {
+        const why = this.#bad ? null : rule.violation(claim);
+        if (why) {
+          this.#bad = {
+            code: 'BAD_PURGE',
+            index,
+            message: `the purge event ${index} (events ${claim.range.start}..${claim.range.end - 1}) breaks the purge rules: ${why}`,
+          };
+        }
+      }
+      const range = purgeRange(text, index);
+      if (range && !this.#bad) this.#purges.push({ seq: index, range });
+    }
+    for (const rule of this.#rules) rule.observe(index, text);
   }
 
   #cover(range: Run): void {
@@ -90,6 +120,11 @@ export class PurgeCoverage {
   }
 
   /** Null bodies not covered by a purge event below `anchored` (the size a signed checkpoint covers). */
+  /** The first purge event that breaks a purge rule, signed or not. */
+  badPurge(): VerifyProblem | null {
+    return this.#bad;
+  }
+
   problem(anchored: number): VerifyProblem | null {
     for (const purge of this.#purges) if (purge.seq < anchored) this.#cover(purge.range);
     this.#purges = [];

@@ -26,6 +26,8 @@ export function finishReport(
   const problem =
     tree.problem() ??
     sequencer.problem() ??
+    // Before MACs: a purge aimed at events it may not touch is named the same by every verifier.
+    checks.purges?.badPurge() ??
     checks.macs?.problem() ??
     checks.purges?.problem(tree.matched?.size ?? 0) ??
     (size < tree.largestTarget

@@ -29,6 +29,8 @@ export type VerifyProblemCode =
   | 'NO_CHECKPOINT'
   /** An event's body is gone, but no recorded purge covers it: someone blanked what it said. */
   | 'ERASED'
+  /** A purge event whose range breaks the purge rules: younger than the retention in force, or held. */
+  | 'BAD_PURGE'
   /** An event without a valid leaf MAC by a Stint server key: appended (or rewritten) by a store writer. */
   | 'FORGED'
   /** Fewer than the required external witnesses cosigned any verified checkpoint. */
