@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { StintError } from '../domain/errors.js';
 import { DEFAULT_STORE_TIMEOUTS } from '../store/pg-pool.js';
+import { checkConfiguredKeyFiles } from './key-location.js';
 
 /**
  * Server configuration: flags over environment over defaults, parsed once at start-up. No secret has a default;
@@ -44,6 +45,8 @@ export interface ServerFlags {
   host?: string;
   port?: number;
   dataDir?: string;
+  /** Where `--demo` keeps the keys it makes (STINT_KEY_DIR; default beside the data directory). */
+  keyDir?: string;
 }
 
 /** Where each setting is read from, so a refusal names what the operator has to change. */
@@ -94,6 +97,7 @@ export function readAuditKeys(env: NodeJS.ProcessEnv): string {
 
 export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const dataDir = resolve(flags.dataDir ?? env.STINT_DATA_DIR ?? 'data');
+  checkConfiguredKeyFiles(env, dataDir);
   const parsed = schema.safeParse({
     dataDir,
     policyPath: flags.policyPath ?? env.STINT_POLICY ?? '',

@@ -37,7 +37,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   let flags: ServerFlags = opts;
   if (opts.demo) {
     const dataDir = opts.dataDir ?? env.STINT_DATA_DIR ?? 'data';
-    const { policyPath } = prepareDemo(dataDir, env, opts.policyPath);
+    const { policyPath } = prepareDemo(dataDir, env, opts.policyPath, opts.keyDir);
     flags = { ...opts, dataDir, policyPath: opts.policyPath ?? policyPath };
   }
   const config = resolveConfig(flags, env);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,31 @@ describe('server start and policy reload', () => {
       await expect(start()).rejects.toThrow(/STINT_ENCRYPTION_KEY/);
     } finally {
       process.env.STINT_ENCRYPTION_KEY = key;
+    }
+  });
+
+  it('refuses a signing key file beside the store or readable by others; starts with one kept apart', async () => {
+    writeFileSync(policyPath, TEST_POLICY);
+    const skey = process.env.STINT_AUDIT_SIGNING_KEY;
+    delete process.env.STINT_AUDIT_SIGNING_KEY;
+    const apart = mkdtempSync(join(tmpdir(), 'stint-start-keys-'));
+    try {
+      // The old demo layout: whoever can write stint.db can read the key that MACs and signs its trail.
+      process.env.STINT_AUDIT_SIGNING_KEY_FILE = join(dir, 'audit-signing.key');
+      writeFileSync(process.env.STINT_AUDIT_SIGNING_KEY_FILE, `${skey}\n`, { mode: 0o600 });
+      await expect(start()).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/STINT_AUDIT_SIGNING_KEY_FILE: .* inside the data directory/),
+      });
+      process.env.STINT_AUDIT_SIGNING_KEY_FILE = join(apart, 'audit-signing.key');
+      writeFileSync(process.env.STINT_AUDIT_SIGNING_KEY_FILE, `${skey}\n`, { mode: 0o644 });
+      await expect(start()).rejects.toThrow(/STINT_AUDIT_SIGNING_KEY_FILE: .* has mode 0644/);
+      chmodSync(process.env.STINT_AUDIT_SIGNING_KEY_FILE, 0o600);
+      await (await start()).close();
+    } finally {
+      process.env.STINT_AUDIT_SIGNING_KEY = skey;
+      delete process.env.STINT_AUDIT_SIGNING_KEY_FILE;
+      rmSync(apart, { recursive: true, force: true });
     }
   });
 

@@ -108,13 +108,13 @@ export function checkWitnesses(input: WitnessCheckInput): WitnessCheck {
           `${witnessed ? `only up to ${witnessed.size}` : 'none'}; run again once they have cosigned it`,
       });
     }
-  } else if (!witnessed) {
-    return fail(unwitnessed(k, verifiedSize));
   }
   for (const [key, size] of pending) {
     const seen = Date.parse(firstSeen[key] as string);
     if (now.getTime() - seen > input.graceMs) return fail(unwitnessed(k, size));
   }
+  // No checkpoint with the quorum at all: nothing vouches for any of the log (a store that lost them, or a
+  // quorum never reached).
   if (!witnessed) return fail(unwitnessed(k, verifiedSize));
   for (const w of witnesses) {
     const id = witnessId(w);

@@ -358,7 +358,8 @@ export function registerAuditVerify(audit: Command, ctx: CliContext): void {
     )
     .option(
       '--state <file>',
-      'where the newest verified checkpoint is remembered between runs (default ~/.config/stint/audit-state.json, env STINT_AUDIT_STATE)',
+      'where the newest verified checkpoint (and, with --witness, when each checkpoint was first seen and which ' +
+        'witnesses were seen cosigning) is remembered between runs (default ~/.config/stint/audit-state.json, env STINT_AUDIT_STATE)',
     )
     .option(
       '--max-checkpoints <n>',
@@ -373,7 +374,9 @@ export function registerAuditVerify(audit: Command, ctx: CliContext): void {
     )
     .option(
       '--witness <vkey-or-file>',
-      'a witness cosignature key (C2SP tlog-cosignature vkey, type 0x04), or a file of them; repeatable',
+      'a witness cosignature key (C2SP tlog-cosignature vkey, type 0x04), or a file of them; repeatable. A witness ' +
+        'refusal fails; a checkpoint uncosigned a minute after this verifier first saw it fails; a witness new to ' +
+        'this verifier (trust on first use) must have cosigned the current tree',
       collect,
     )
     .option(

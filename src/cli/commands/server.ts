@@ -8,6 +8,7 @@ interface ServerFlags {
   host?: string;
   port?: number;
   dataDir?: string;
+  keyDir?: string;
   demo?: boolean;
 }
 
@@ -20,6 +21,10 @@ export function registerServer(program: Command, ctx: CliContext): void {
     .option('--host <host>', 'listen address (env STINT_HOST)')
     .option('--port <port>', 'listen port (env STINT_PORT)', integerArg(0, 65_535))
     .option('--data-dir <dir>', 'data directory (env STINT_DATA_DIR)')
+    .option(
+      '--key-dir <dir>',
+      'with --demo: where its keys are made and kept, outside the data directory (env STINT_KEY_DIR; default <data dir>-keys)',
+    )
     .option('--demo', 'start with a demo policy and data')
     .action(async (flags: ServerFlags, cmd: Command) => {
       const out = ctx.output(cmd);
@@ -30,6 +35,7 @@ export function registerServer(program: Command, ctx: CliContext): void {
           host: flags.host,
           port: flags.port,
           dataDir: flags.dataDir,
+          keyDir: flags.keyDir,
           demo: flags.demo,
           print: (line: string) => out.line(line),
         }),
