@@ -116,7 +116,8 @@ export async function createHarness(
     store: testStore.store,
     storeId,
     policy,
-    providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner })),
+    providerFactory:
+      opts.providerFactory ?? ((r, owner, ctx) => createProvider(r, env, { owner, metrics: ctx.metrics })),
     secrets: createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
