@@ -99,6 +99,8 @@ export async function createHarness(
     logger?: Logger;
     /** External witnesses each checkpoint is submitted to. */
     auditWitnesses?: readonly WitnessConfig[];
+    /** The application's clock (the wall clock by default): tests that move time past a window inject one. */
+    clock?: () => Date;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -121,6 +123,7 @@ export async function createHarness(
     secrets: createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
+    ...(opts.clock ? { clock: opts.clock } : {}),
     audit: {
       signers: [auditSigner],
       checkpointDir,
