@@ -1,6 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../../src/logger.js';
+import { createStint } from '../../src/app/stint.js';
+import { createSecretBox } from '../../src/crypto/secret-box.js';
+import { expire } from '../../src/domain/state-machine.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
+import { createProvider } from '../../src/providers/registry.js';
+import { openDatabase } from '../../src/store/database.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { connect, sessionEnded, waitFor } from '../support/pg-client.js';
 import { connectAs, type PgCluster, startPgCluster } from '../support/pg-cluster.js';
@@ -151,4 +157,59 @@ describe.each(STORE_KINDS)('revocations that fail until the target is repaired, 
     }
     await repaired(id, ended);
   }, 60_000);
+
+  // Last in this file: it stops this server's jobs.
+  it.skipIf(kind !== 'postgres')(
+    'two servers on one store failing the same revocation at once raise one alert and clear it once',
+    async () => {
+      const { id, ended } = await liveGrant();
+      // Only the calls below act on this grant: no timer, no sweep of the first server.
+      for (const job of h.stint.jobs.jobs) await job.stop();
+      h.stint.grants.scheduler.cancel(id);
+      const second = openDatabase(h.testStore.url);
+      const other = createStint({
+        store: second,
+        storeId: h.storeId,
+        policy: h.stint.deps.policy,
+        providerFactory: (r, owner, ctx) => createProvider(r, h.env, { owner, metrics: ctx.metrics }),
+        secrets: createSecretBox(randomBytes(32)),
+        logger: silentLogger,
+        audit: { signers: [h.auditSigner], checkpointDir: h.checkpointDir, checkpointIntervalMs: 200 },
+      });
+      try {
+        await waitFor(
+          async () =>
+            (await h.as('alice').get(`/v1/requests/${id}`)).body.expiresAt < new Date().toISOString(),
+        );
+        // The window has closed: access ends in Stint (as the expirer records it), the target still to clean.
+        const now = new Date();
+        await h.stint.deps.run(
+          id,
+          now,
+          (r) => expire(r, now),
+          (trx) => h.stint.deps.grants.markRevocationPending(trx, id, now),
+        );
+        await root.query('ALTER ROLE stint_admin NOCREATEROLE');
+        await dropAdminSessions();
+        const servers = [h.stint, other, h.stint, other];
+        try {
+          await Promise.all(servers.map((s) => s.grants.revoker.revokeOnTarget(id)));
+          await Promise.all(servers.map((s) => s.grants.revoker.revokeOnTarget(id)));
+        } finally {
+          await root.query('ALTER ROLE stint_admin CREATEROLE');
+        }
+        await Promise.all(servers.map((s) => s.grants.revoker.revokeOnTarget(id)));
+        await ended;
+        const all = await events(id);
+        expect(all.filter((e) => e.action === 'grant.revocation_overdue')).toHaveLength(1);
+        expect(all.filter((e) => e.action === 'grant.revocation_overdue_cleared')).toHaveLength(1);
+        expect(all.filter((e) => e.action === 'grant.revocation_completed')).toHaveLength(1);
+        expect((await grantRow(id)).revocation).toBe('done');
+      } finally {
+        await other.stop();
+        await second.close();
+      }
+    },
+    60_000,
+  );
 });
