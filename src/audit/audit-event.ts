@@ -26,6 +26,8 @@ const FAILURES = new Set([
   'request.failed',
   'grant.revocation_failed',
   'grant.revocation_abandoned',
+  'grant.revocation_overdue',
+  'grant.expired_late',
   'auth.failed',
   'mfa.failed',
 ]);

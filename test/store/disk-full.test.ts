@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +18,7 @@ import { createTokenStore } from '../../src/auth/token-store.js';
 import { migrate, openDatabase } from '../../src/store/database.js';
 import { targetEnv } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
+import { connectAs, type PgCluster, startPgCluster } from '../support/pg-cluster.js';
 import { type ServerProcess, startServerProcess } from '../support/server-process.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 
@@ -144,5 +154,110 @@ describe.skipIf(!mounted)('a full disk under the SQLite store', () => {
     const after = await create('after space was freed');
     expect(after.status).toBe(201);
     expect(server?.child.exitCode).toBeNull();
+  }, 90_000);
+});
+
+/** The postgres user's ids, which own a PostgreSQL tablespace's folder. */
+function postgresIds(): string {
+  const uid = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+  const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
+  return `uid=${uid},gid=${gid},mode=0700`;
+}
+
+const pgBase = mkdtempSync(join(tmpdir(), 'stint-pg-disk-full-'));
+const pgDisk = join(pgBase, 'disk');
+execFileSync('mkdir', ['-p', pgDisk]);
+// The server (user postgres) must reach the tablespace's folder through this one.
+chmodSync(pgBase, 0o755);
+const pgMounted = mounted && mountSmallDisk(pgDisk, `24m,${postgresIds()}`);
+
+/**
+ * The PostgreSQL store's database in a tablespace on a small filesystem (its WAL elsewhere, as a full data
+ * volume with a separate WAL volume would be): writes answer 503 STORE_FULL naming SQLSTATE 53100, not a 500.
+ */
+describe.skipIf(!pgMounted)('a full disk under the PostgreSQL store', () => {
+  const policyPath = join(pgBase, 'stint.yaml');
+  const tokens: Record<string, string> = {};
+  let cluster: PgCluster;
+  let storeUrl: string;
+  let server: ServerProcess | undefined;
+  let ticket = 0;
+
+  async function create() {
+    const res = await fetch(`${server?.url}/v1/requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ resource: 'prod-db', role: 'admin', reason: `INC-${++ticket}` }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: API answers are read field by field
+    return { status: res.status, body: (await res.json()) as any };
+  }
+
+  beforeAll(async () => {
+    cluster = await startPgCluster();
+    const root = await connectAs(cluster.superuserUrl);
+    await root.query(`CREATE TABLESPACE small LOCATION '${pgDisk}'`);
+    await root.query('CREATE DATABASE stint TABLESPACE small');
+    await root.end();
+    const url = new URL(cluster.superuserUrl);
+    url.pathname = '/stint';
+    storeUrl = url.toString();
+    writeFileSync(
+      policyPath,
+      TEST_POLICY.replace('deployment: stint-test', `deployment: pgfull-${randomBytes(4).toString('hex')}`),
+    );
+    const db = openDatabase(storeUrl);
+    await migrate(db);
+    tokens.alice = (await createTokenStore(db.db).create('alice', 'test', new Date())).token;
+    await db.close();
+    server = await startServerProcess(
+      ['--policy', policyPath, '--db', storeUrl, '--port', '0', '--data-dir', join(pgBase, 'data')],
+      {
+        ...targetEnv(),
+        STINT_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        STINT_AUDIT_SIGNING_KEY: generateNoteKey('stint-pgfull').skey,
+        STINT_LOG_LEVEL: 'warn',
+      },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.kill9();
+    await cluster?.stop();
+    if (pgMounted) execFileSync('umount', ['-l', pgDisk], { stdio: 'ignore' });
+    rmSync(pgBase, { recursive: true, force: true });
+  });
+
+  it('answers 503 STORE_FULL naming SQLSTATE 53100, and writes again once space is freed', async () => {
+    expect((await create()).status).toBe(201);
+    const root = await connectAs(storeUrl);
+    try {
+      // Random text (incompressible) in the same tablespace until the filesystem refuses to extend a file.
+      await root.query('CREATE TABLE filler (b text)');
+      for (;;) {
+        try {
+          await root.query(
+            "INSERT INTO filler SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 4000)",
+          );
+        } catch (e) {
+          expect((e as { code?: string }).code).toBe('53100');
+          break;
+        }
+      }
+      const answers: { status: number; body: { error?: { code: string } } }[] = [];
+      const refused = await waitFor(async () => {
+        const r = await create();
+        answers.push(r);
+        return r.status >= 300 ? r : null;
+      }, 30_000);
+      expect(answers.filter((a) => a.status >= 300 && a.status !== 503)).toEqual([]);
+      expect(refused.body.error).toMatchObject({ code: 'STORE_FULL', details: { cause: 'SQLSTATE 53100' } });
+      await root.query('DROP TABLE filler');
+      await root.query('CHECKPOINT');
+    } finally {
+      await root.end();
+    }
+    await waitFor(async () => (await create()).status === 201);
   }, 90_000);
 });

@@ -134,10 +134,12 @@ export async function createHarness(
     store: testStore.store,
     storeId,
     policy,
-    providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner })),
+    providerFactory:
+      opts.providerFactory ?? ((r, owner, ctx) => createProvider(r, env, { owner, metrics: ctx.metrics })),
     secrets: opts.secrets ?? createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
+    ...(opts.clock ? { clock: opts.clock } : {}),
     audit: {
       signers: [auditSigner],
       checkpointDir,
@@ -145,7 +147,6 @@ export async function createHarness(
       ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
     },
     ...(opts.identity?.config ? { identity: opts.identity.config } : {}),
-    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
