@@ -216,7 +216,11 @@ describe.each(STORE_KINDS)('changing second factors on %s', (kind) => {
   it('without a provider, an operator signs the person in on the host (`stint admin session create`)', async () => {
     const policyPath = join(mkdtempSync(join(tmpdir(), 'stint-policy-')), 'stint.yaml');
     writeFileSync(policyPath, TEST_POLICY);
-    const { token } = await createSignInSession({ userId: 'mallory', databaseUrl: h.testStore.url, policyPath });
+    const { token } = await createSignInSession({
+      userId: 'mallory',
+      databaseUrl: h.testStore.url,
+      policyPath,
+    });
     expect(token).toMatch(/^stints_/);
     // A first factor (the default STINT_HOST_SESSIONS=first-factor); stepping up with it is refused.
     const enrolled = await call(token, 'POST', '/v1/mfa/totp/enroll');
