@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventBody } from '../../src/audit/audit-event.js';
@@ -111,6 +112,14 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
     }
     // Announced once, not at every use.
     expect(trail.filter((e) => e.action === 'session.host-created')).toHaveLength(1);
+    // In the shape docs/audit.md documents for SIEMs (and notifiers).
+    const doc = readFileSync(new URL('../../docs/audit.md', import.meta.url), 'utf8');
+    const ajv = new Ajv2020({ allErrors: true, validateFormats: false });
+    const validate = ajv.compile(
+      JSON.parse(/```json\n(\{\n {2}"\$schema"[\s\S]*?)```/.exec(doc)?.[1] ?? 'null'),
+    );
+    for (const e of trail) expect(validate(e), `${e.action}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+    expect(validate({ ...announced, details: { user: 'carol' } })).toBe(false);
   });
 
   it('is announced exactly once however many first requests race', async () => {
