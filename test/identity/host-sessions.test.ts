@@ -5,9 +5,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventBody } from '../../src/audit/audit-event.js';
+import { createScimService } from '../../src/directory/scim-service.js';
 import { loadIdentityConfig } from '../../src/identity/identity-config.js';
 import { createSignInSession } from '../../src/identity/session-admin.js';
 import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
+import { SCIM_TOKEN, scimUser } from '../directory/scim-fixture.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
@@ -142,6 +144,27 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
       createSignInSession({ userId: 'carol', databaseUrl: full.testStore.url, dataDir: tmpdir() }),
     ).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     expect(await sessionRows(full)).toEqual(before);
+  });
+
+  it('asks the directory the server would: someone provisioned by SCIM only is known once provisioned', async () => {
+    const saved = process.env.STINT_SCIM_TOKEN;
+    process.env.STINT_SCIM_TOKEN = SCIM_TOKEN;
+    try {
+      await expect(hostSession(full, 'zoe')).rejects.toMatchObject({ code: 'UNKNOWN_USER' });
+      const scim = createScimService({
+        store: full.testStore.store,
+        clock: () => new Date(),
+        onChange: async () => {},
+      });
+      await scim.createUser(scimUser('zoe'));
+      const made = await hostSession(full, 'zoe');
+      expect(made.token).toMatch(/^stints_/);
+    } finally {
+      if (saved === undefined) delete process.env.STINT_SCIM_TOKEN;
+      else process.env.STINT_SCIM_TOKEN = saved;
+    }
+    const rows = await sessionRows(full);
+    expect(rows.filter((r) => r.user_id === 'zoe')).toHaveLength(1);
   });
 
   it('by default (first-factor) it only enrols a first factor: no step-up, no approval, no request, no tokens', async () => {
