@@ -92,6 +92,20 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     await full.settled(id);
     await full.as('alice').post(`/v1/requests/${id}/revoke`, {});
+    // A token minted with the session carries its mark: the session's power is not laundered through it.
+    const minted = await call(full, made.token, 'POST', '/v1/tokens', {
+      name: 'laundered',
+      scopes: ['approvals:write'],
+      expiresInDays: 1,
+    });
+    expect(minted.status, JSON.stringify(minted.body)).toBe(201);
+    const second = await full
+      .as('alice')
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-22' });
+    const denied = await call(full, minted.body.token, 'POST', `/v1/requests/${second.body.id}/deny`, {
+      comment: 'no',
+    });
+    expect(denied.status, JSON.stringify(denied.body)).toBe(200);
 
     const trail = (await bodies(full)).slice(before);
     const [announced, ...rest] = trail;
@@ -107,7 +121,7 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
     // Everything carol's name is on from here was done with the host-made session, and says so.
     const asCarol = rest.filter((e) => e.actor === 'carol');
     expect(asCarol.map((e) => e.action)).toEqual(
-      expect.arrayContaining(['mfa.enrolled', 'mfa.verified', 'request.approved']),
+      expect.arrayContaining(['mfa.enrolled', 'mfa.verified', 'request.approved', 'request.denied']),
     );
     for (const e of asCarol) {
       expect(e.source, e.action).toMatchObject({ via: 'host-session', hostSession: made.id });
