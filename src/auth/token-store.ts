@@ -28,7 +28,14 @@ export interface ApiTokenView {
 }
 
 export type TokenCheck =
-  | { ok: true; id: string; userId: string; scopes: Scope[] | null }
+  | {
+      ok: true;
+      id: string;
+      userId: string;
+      scopes: Scope[] | null;
+      /** The host-made session it was minted with, if it was: its use is marked as that session's. */
+      hostSession: string | null;
+    }
   | {
       ok: false;
       reason: 'malformed' | 'unknown' | 'revoked' | 'expired';
@@ -91,7 +98,7 @@ export function createTokenStore(db: Kysely<Database>) {
     if (row.expires_at !== null && Number(row.expires_at) <= now.getTime()) {
       return { ok: false, reason: 'expired', id, userId: row.user_id };
     }
-    return { ok: true, id, userId: row.user_id, scopes: view(row).scopes };
+    return { ok: true, id, userId: row.user_id, scopes: view(row).scopes, hostSession: row.host_session };
   }
 
   return {
@@ -102,6 +109,7 @@ export function createTokenStore(db: Kysely<Database>) {
       now: Date,
       expiresAt: Date | null = null,
       scopes: readonly string[] | null = null,
+      hostSession: string | null = null,
     ) {
       checkTokenShape(scopes, expiresAt, now);
       const id = randomBytes(12).toString('base64url');
@@ -118,6 +126,7 @@ export function createTokenStore(db: Kysely<Database>) {
           revoked_at: null,
           last_used_at: null,
           scopes: scopes === null ? null : JSON.stringify([...new Set(scopes)].sort()),
+          host_session: hostSession,
         })
         .execute();
       return { id, token: `stint_${id}.${secret}` };

@@ -12,3 +12,8 @@ export function shortDetails(details: Record<string, unknown>): string {
   }
   return truncate(parts.join('; '), 60);
 }
+
+/** The actor, marked when they acted with a session an operator made on the server host. */
+export function actorLabel(e: { actor: string; body?: { source?: { via?: string } | null } | null }): string {
+  return e.body?.source?.via === 'host-session' ? `${e.actor} (host-made session)` : e.actor;
+}

@@ -134,11 +134,13 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     let mfaAt: Date | null = null;
     let authAt: Date | null = null;
     let hostMade: HostMade | null = null;
+    let mintedByHostSession: string | null = null;
     if (cred.kind === 'api-token') {
       const r = await deps.tokens.check(cred.token, now);
       if (!r.ok) return fail(r.reason, r.userId, r.id);
       userId = r.userId;
       credential = { kind: 'api-token', id: r.id, scopes: r.scopes };
+      mintedByHostSession = r.hostSession;
     } else {
       if (!deps.sessions) return fail('sessions-disabled', null, null);
       const r = await deps.sessions.check(cred.token, now);
@@ -171,6 +173,8 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       });
       hostSession = { id: credential.id, limited };
       actorSource = { ...source, via: 'host-session', hostSession: credential.id };
+    } else if (mintedByHostSession) {
+      actorSource = { ...source, via: 'host-session', hostSession: mintedByHostSession };
     }
 
     // A cookie rides along on any request the browser makes, so a state change must prove it came from our page.

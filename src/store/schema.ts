@@ -128,6 +128,8 @@ export interface ApiTokensTable {
   last_used_at: number | null;
   /** JSON array of scopes; NULL for a full-power token (made by `stint admin token create` without scopes). */
   scopes: string | null;
+  /** Minted with a session made on the server host: that session's id (its use is marked like the session's). */
+  host_session: string | null;
 }
 
 export interface SessionsTable {

@@ -32,6 +32,15 @@ describe('the demo data folder', () => {
   const keyName = (dir: string) =>
     parseSkey(readFileSync(join(`${dir}-keys`, 'audit-signing.key'), 'utf8').trim()).name;
 
+  it('lets the quick start approve with a host-made session (STINT_HOST_SESSIONS=full), unless told otherwise', () => {
+    const env: NodeJS.ProcessEnv = {};
+    prepareDemo(folder(), env);
+    expect(env.STINT_HOST_SESSIONS).toBe('full');
+    const strict: NodeJS.ProcessEnv = { STINT_HOST_SESSIONS: 'first-factor' };
+    prepareDemo(folder(), strict);
+    expect(strict.STINT_HOST_SESSIONS).toBe('first-factor');
+  });
+
   it('names the audit signing key (the log origin) after the deployment', () => {
     const dir = folder();
     prepareDemo(dir, {});

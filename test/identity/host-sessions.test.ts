@@ -1,12 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventBody } from '../../src/audit/audit-event.js';
+import { createScimService } from '../../src/directory/scim-service.js';
 import { loadIdentityConfig } from '../../src/identity/identity-config.js';
 import { createSignInSession } from '../../src/identity/session-admin.js';
 import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
+import { SCIM_TOKEN, scimUser } from '../directory/scim-fixture.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
@@ -89,6 +92,20 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     await full.settled(id);
     await full.as('alice').post(`/v1/requests/${id}/revoke`, {});
+    // A token minted with the session carries its mark: the session's power is not laundered through it.
+    const minted = await call(full, made.token, 'POST', '/v1/tokens', {
+      name: 'laundered',
+      scopes: ['approvals:write'],
+      expiresInDays: 1,
+    });
+    expect(minted.status, JSON.stringify(minted.body)).toBe(201);
+    const second = await full
+      .as('alice')
+      .postSettled('/v1/requests', { resource: 'prod-db', role: 'admin', reason: 'INC-22' });
+    const denied = await call(full, minted.body.token, 'POST', `/v1/requests/${second.body.id}/deny`, {
+      comment: 'no',
+    });
+    expect(denied.status, JSON.stringify(denied.body)).toBe(200);
 
     const trail = (await bodies(full)).slice(before);
     const [announced, ...rest] = trail;
@@ -104,13 +121,21 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
     // Everything carol's name is on from here was done with the host-made session, and says so.
     const asCarol = rest.filter((e) => e.actor === 'carol');
     expect(asCarol.map((e) => e.action)).toEqual(
-      expect.arrayContaining(['mfa.enrolled', 'mfa.verified', 'request.approved']),
+      expect.arrayContaining(['mfa.enrolled', 'mfa.verified', 'request.approved', 'request.denied']),
     );
     for (const e of asCarol) {
       expect(e.source, e.action).toMatchObject({ via: 'host-session', hostSession: made.id });
     }
     // Announced once, not at every use.
     expect(trail.filter((e) => e.action === 'session.host-created')).toHaveLength(1);
+    // In the shape docs/audit.md documents for SIEMs (and notifiers).
+    const doc = readFileSync(new URL('../../docs/audit.md', import.meta.url), 'utf8');
+    const ajv = new Ajv2020({ allErrors: true, validateFormats: false });
+    const validate = ajv.compile(
+      JSON.parse(/```json\n(\{\n {2}"\$schema"[\s\S]*?)```/.exec(doc)?.[1] ?? 'null'),
+    );
+    for (const e of trail) expect(validate(e), `${e.action}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+    expect(validate({ ...announced, details: { user: 'carol' } })).toBe(false);
   });
 
   it('is announced exactly once however many first requests race', async () => {
@@ -133,6 +158,27 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
       createSignInSession({ userId: 'carol', databaseUrl: full.testStore.url, dataDir: tmpdir() }),
     ).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     expect(await sessionRows(full)).toEqual(before);
+  });
+
+  it('asks the directory the server would: someone provisioned by SCIM only is known once provisioned', async () => {
+    const saved = process.env.STINT_SCIM_TOKEN;
+    process.env.STINT_SCIM_TOKEN = SCIM_TOKEN;
+    try {
+      await expect(hostSession(full, 'zoe')).rejects.toMatchObject({ code: 'UNKNOWN_USER' });
+      const scim = createScimService({
+        store: full.testStore.store,
+        clock: () => new Date(),
+        onChange: async () => {},
+      });
+      await scim.createUser(scimUser('zoe'));
+      const made = await hostSession(full, 'zoe');
+      expect(made.token).toMatch(/^stints_/);
+    } finally {
+      if (saved === undefined) delete process.env.STINT_SCIM_TOKEN;
+      else process.env.STINT_SCIM_TOKEN = saved;
+    }
+    const rows = await sessionRows(full);
+    expect(rows.filter((r) => r.user_id === 'zoe')).toHaveLength(1);
   });
 
   it('by default (first-factor) it only enrols a first factor: no step-up, no approval, no request, no tokens', async () => {

@@ -6,7 +6,7 @@ import { CliError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { integerArg } from '../options.js';
 import type { Output } from '../output.js';
-import { shortDetails } from '../render-audit-event.js';
+import { actorLabel, shortDetails } from '../render-audit-event.js';
 
 /** The most /v1/audit/events returns at once. */
 const EVENTS_PAGE = 1000;
@@ -67,7 +67,7 @@ function printer(out: Output, json: boolean) {
       [
         out.when(e.body?.time ?? e.at, { seconds: true }),
         String(e.seq).padStart(6),
-        e.actor.padEnd(12),
+        actorLabel(e).padEnd(12),
         e.action.padEnd(26),
         (e.requestId ?? '-').padEnd(20),
         `${failed}${shortDetails(e.details)}`,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { integerArg } from '../options.js';
-import { shortDetails } from '../render-audit-event.js';
+import { actorLabel, shortDetails } from '../render-audit-event.js';
 import { registerAuditExport } from './audit-export.js';
 import { registerAuditKey } from './audit-keys.js';
 import { registerAuditProofs } from './audit-proof.js';
@@ -39,7 +39,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
           body.events.map((e) => [
             String(e.seq),
             out.when(e.at, { seconds: true }),
-            e.actor,
+            actorLabel(e),
             e.action,
             e.requestId ?? '-',
             shortDetails(e.details),

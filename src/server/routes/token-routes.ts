@@ -92,7 +92,15 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
         const { name, scopes, expiresInDays } = request.body;
         const now = deps.clock();
         const expiresAt = new Date(now.getTime() + expiresInDays * 86_400_000);
-        const created = await deps.tokens.create(actor.userId, name, now, expiresAt, scopes);
+        // A token minted with a host-made session carries its mark: the session's power is not laundered.
+        const created = await deps.tokens.create(
+          actor.userId,
+          name,
+          now,
+          expiresAt,
+          scopes,
+          actor.hostSession?.id ?? null,
+        );
         const view = await deps.tokens.get(created.id);
         return reply.status(201).send({ ...view, token: created.token });
       },
