@@ -8,6 +8,7 @@ import { oidcProfiles } from './0006-oidc-profiles.js';
 import { storeIdentity } from './0007-store-identity.js';
 import { factorChanges } from './0008-factor-changes.js';
 import { auditIntegrity } from './0009-audit-integrity.js';
+import { idempotencyKeys } from './0010-idempotency-keys.js';
 import type { MigrationContext } from './migration-context.js';
 
 export type { Dialect, MigrationContext } from './migration-context.js';
@@ -29,6 +30,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0007-store-identity': storeIdentity(ctx),
         '0008-factor-changes': factorChanges(ctx),
         '0009-audit-integrity': auditIntegrity(ctx),
+        '0010-idempotency-keys': idempotencyKeys(ctx),
       };
     },
   };
