@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -117,10 +117,7 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
       key,
       method: 'POST',
       path: '/v1/requests',
-      fingerprint: (await import('node:crypto'))
-        .createHash('sha256')
-        .update(JSON.stringify(body))
-        .digest('hex'),
+      fingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
     });
     expect(held.kind).toBe('run');
     const meanwhile = await send('alice', 'POST', '/v1/requests', key, body);
@@ -166,6 +163,43 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     const left = await h.testStore.store.db.selectFrom('idempotency_keys').selectAll().execute();
     expect(left).toEqual([]);
     await h.as('alice').post(`/v1/requests/${created.body.id}/revoke`, {});
+  });
+
+  it('answers a retry from the record committed with the change, when nothing after the commit ran', async () => {
+    const created = await send('alice', 'POST', '/v1/requests', undefined, {
+      resource: 'prod-db',
+      role: 'read',
+      reason: 'lost answer',
+    });
+    const id: string = created.body.id;
+    const key = randomUUID();
+    const path = `/v1/requests/${id}/approve`;
+    const idem = h.stint.idempotency.service;
+    const use = {
+      caller: 'bob',
+      key,
+      method: 'POST',
+      path,
+      fingerprint: createHash('sha256').update(JSON.stringify({})).digest('hex'),
+    };
+    // What the route does up to the commit; the answer is then lost (the server or its store died): the key's
+    // only record of the answer is the one written in the approval's own transaction.
+    const begun = await idem.begin(use);
+    if (begun.kind !== 'run') throw new Error('expected a fresh key');
+    await h.stint.requests.service.review(
+      { userId: 'bob', security: false, admin: false, auditor: false },
+      id,
+      'approve',
+      '',
+      { record: (trx, body) => idem.complete(trx, use, begun.attempt, { status: 200, body }) },
+    );
+    await h.settled(id);
+
+    const retry = await send('bob', 'POST', path, key, {});
+    expect(retry.status).toBe(200);
+    expect(retry.headers['idempotency-replayed']).toBe('true');
+    expect(retry.body.id).toBe(id);
+    expect(retry.body.state).toBe('approved');
   });
 
   it('documents the header on every idempotent route', async () => {
