@@ -5,6 +5,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { DirectoryConfig } from '../directory/directory-config.js';
 import { createDirectoryModule, type DirectoryModule } from '../directory/directory-module.js';
 import { createGrantsModule } from '../grants/grants-module.js';
+import { createIdempotencyModule } from '../idempotency/idempotency-module.js';
 import type { IdentityConfig } from '../identity/identity-config.js';
 import { createIdentityModule } from '../identity/identity-module.js';
 import { createJobsModule } from '../jobs/jobs-module.js';
@@ -116,6 +117,7 @@ export function createStint(opts: StintOptions) {
     onEnded: (id) => grants.scheduler.cancel(id),
   });
   const catalog = createCatalogModule({ policy });
+  const idempotency = createIdempotencyModule({ store, secrets, clock, logger });
   const identity = createIdentityModule(
     { store, policy, clock, secrets },
     {
@@ -142,6 +144,7 @@ export function createStint(opts: StintOptions) {
     providerJob,
     ...grants.jobs,
     ...(directory ? [directory] : []),
+    ...idempotency.jobs,
     ...jobs.jobs,
   ];
   const readiness: ReadinessCheck[] = [() => store.health.check(READY_STORE_MS), ...audit.ready];
@@ -155,6 +158,7 @@ export function createStint(opts: StintOptions) {
     requests,
     catalog,
     identity,
+    idempotency,
     jobs,
     /** The shared workflow parts the modules were built from, for tests and tools; the server takes none. */
     deps: { ...deps, run },

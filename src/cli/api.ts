@@ -98,12 +98,12 @@ export function createStintApi(http: HttpClient): StintApi {
   return {
     whoami: () => http.get('/v1/whoami'),
     resources: () => http.get('/v1/resources'),
-    createRequest: (body) => http.post('/v1/requests', body),
+    createRequest: (body) => http.change('/v1/requests', body),
     listRequests: (q) => http.get('/v1/requests', { scope: q.scope, state: q.state, limit: q.limit }),
     getRequest: (id) => http.get(requestPath(id)),
     act: (id, action, comment) =>
-      http.post(`${requestPath(id)}/${action}`, comment === undefined ? {} : { comment }),
-    takeCredential: (id) => http.post(`${requestPath(id)}/credentials`),
+      http.change(`${requestPath(id)}/${action}`, comment === undefined ? {} : { comment }),
+    takeCredential: (id) => http.change(`${requestPath(id)}/credentials`),
     audit: (q) => http.get('/v1/audit/events', { request: q.requestId, after: q.afterSeq, limit: q.limit }),
     auditKey: () => http.get('/v1/audit/key'),
     auditLatestCheckpoint: () => http.getText('/audit/checkpoint'),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { CliError, usageError } from './cli-error.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
@@ -11,13 +12,24 @@ export interface HttpClient {
   getText(path: string, query?: Query): Promise<string>;
   /** `body` undefined sends no body at all (and no content-type), as routes without a body expect. */
   post<T>(path: string, body?: unknown): Promise<T>;
+  /**
+   * A state change: sent with a fresh Idempotency-Key and sent again with the same key when its answer was lost
+   * (connection cut, no answer in time) or the server could not serve it for a moment (503, the key still in
+   * use), so a change that committed unseen is reported as the success it was, never done twice.
+   */
+  change<T>(path: string, body?: unknown): Promise<T>;
 }
+
+/** Waits before each new attempt of a state change: five attempts over about four seconds. */
+export const RETRY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000];
 
 export interface HttpClientOptions {
   baseUrl: string;
   token: string | undefined;
   fetch: typeof fetch;
   timeoutMs?: number;
+  /** Back-off between attempts of a state change (its length bounds the retries). */
+  retryDelaysMs?: readonly number[];
 }
 
 /** The server's error body. Anything else on a non-2xx answer is reported as BAD_RESPONSE. */
@@ -36,6 +48,29 @@ function isErrorBody(v: unknown): v is ErrorBody {
 /** The URL as shown to a person: never user:password, which a URL can carry. */
 function displayUrl(url: URL): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** Socket failures after the request was sent: the server may have received it and committed. */
+const CUT = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/**
+ * Whether a failed call may have reached the server: a cut connection or no answer in time may hide a change
+ * that committed. A refused connection (or a URL fetch will not call) reached nothing, and is reported at once.
+ */
+function mayHaveReached(e: unknown): boolean {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return true;
+  const cause = e instanceof Error ? (e.cause ?? e) : e;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CUT.has(code);
+}
+
+/** Network failures after which the call may have reached the server (see mayHaveReached). */
+const unanswered = new WeakSet<CliError>();
+
+/** Worth the same call again: no answer to a call that may have arrived, a 503 (store or trail unavailable for a moment), or the key still held. */
+function isPassing(e: unknown): boolean {
+  if (!(e instanceof CliError)) return false;
+  return unanswered.has(e) || e.status === 503 || e.code === 'IDEMPOTENCY_KEY_IN_USE';
 }
 
 function describeNetworkError(e: unknown, timeoutMs: number): string {
@@ -72,6 +107,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     query: Query | undefined,
     body: unknown,
     as: 'json' | 'text' = 'json',
+    idempotencyKey?: string,
   ): Promise<T> {
     const url = new URL(prefix + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -80,6 +116,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
 
     let res: Response;
     let text: string;
@@ -92,10 +129,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       });
       text = await res.text();
     } catch (e) {
-      throw new CliError(
+      const error = new CliError(
         'UNREACHABLE',
         `cannot reach Stint at ${shown}: ${describeNetworkError(e, timeoutMs)} (is the server running? set --url or STINT_URL)`,
       );
+      if (mayHaveReached(e)) unanswered.add(error);
+      throw error;
     }
 
     if (res.ok && as === 'text') return text as T;
@@ -133,7 +172,22 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     );
   }
 
+  const delays = opts.retryDelaysMs ?? RETRY_DELAYS_MS;
+  async function change<T>(path: string, body: unknown): Promise<T> {
+    const key = randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send<T>('POST', path, undefined, body, 'json', key);
+      } catch (e) {
+        const delay = delays[attempt];
+        if (!isPassing(e) || delay === undefined) throw e;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
   return {
+    change,
     get: (path, query) => send('GET', path, query, undefined),
     getText: (path, query) => send<string>('GET', path, query, undefined, 'text'),
     post: (path, body) => send('POST', path, undefined, body),

@@ -52,6 +52,12 @@ export const ERROR_STATUS = {
   CREDENTIAL_ALREADY_SHOWN: 410,
   GRANT_EXPIRED: 410,
   CREDENTIAL_NOT_AVAILABLE: 409,
+  /** An Idempotency-Key header that is not one (draft-ietf-httpapi-idempotency-key-header). */
+  IDEMPOTENCY_KEY_INVALID: 400,
+  /** The key was first used with another method, path or body. */
+  IDEMPOTENCY_KEY_REUSED: 422,
+  /** The first request with this key is still being processed: retry later. */
+  IDEMPOTENCY_KEY_IN_USE: 409,
   POLICY_INVALID: 422,
   PROVIDER_ERROR: 502,
   /** The audit trail cannot be signed (rolled back, forked, rows missing): state changes wait until it is fixed. */

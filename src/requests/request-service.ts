@@ -11,7 +11,7 @@ import { evaluateRequest } from '../policy/policy-evaluator.js';
 import type { GrantStore } from '../store/grant-store.js';
 import type { Database } from '../store/schema.js';
 import { CLAIM_MS, type WorkflowDeps } from './context.js';
-import type { Actor, CredentialView, RequestService, RequestView } from './request-types.js';
+import type { Actor, ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
 import type { TransitionRunner } from './transition-runner.js';
 
@@ -103,6 +103,15 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
     if (r.state === 'approved') await deps.requests.claimIssue(trx, r.id, now, CLAIM_MS);
   }
 
+  /** The answer as of the commit, recorded with the change (the route replaces it with what it sent). */
+  async function recordView(
+    trx: Transaction<Database>,
+    r: AccessRequest,
+    opts?: ChangeOptions,
+  ): Promise<void> {
+    if (opts?.record) await opts.record(trx, toRequestView(r, await deps.grants.get(trx, r.id)));
+  }
+
   /** After access ends in Stint, make it end on the target too (retried by the sweeper if this fails). */
   async function endOnTarget(id: string, wasActive: boolean): Promise<RequestView> {
     deps.onEnded(id);
@@ -111,7 +120,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
   }
 
   return {
-    async create(actor, input) {
+    async create(actor, input, opts) {
       authorize(actor, 'request.create');
       // Trimmed once, here: what the ticket pattern matched is exactly what is stored, audited and shown.
       const reason = input.reason.trim();
@@ -169,6 +178,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
             ...(actor.source ? { source: actor.source } : {}),
           })),
         );
+        await opts?.record?.(trx, toRequestView(previous, undefined));
       });
       return issueIfApproved(transitions.at(-1)?.request ?? request);
     },
@@ -204,7 +214,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       return requests.map((r) => toRequestView(r, grants.get(r.id)));
     },
 
-    async review(actor, id, decision: ReviewDecision, comment) {
+    async review(actor, id, decision: ReviewDecision, comment, opts) {
       if (decision === 'approve') {
         // Only an eligible approver is asked for a second factor; anyone else gets the precise refusal below.
         const request = await deps.requests.get(db, id);
@@ -222,13 +232,16 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           authorize(actor, 'request.review', r);
           return review(r, actor.userId, decision, comment, now);
         },
-        (trx, t) => claimIfApproved(trx, t.request, now),
+        async (trx, t) => {
+          await claimIfApproved(trx, t.request, now);
+          await opts?.record?.(trx, toRequestView(t.request, undefined));
+        },
         actor.source,
       );
       return issueIfApproved(transition.request);
     },
 
-    async withdraw(actor, id, comment) {
+    async withdraw(actor, id, comment, opts) {
       const now = deps.clock();
       await deps.run(
         id,
@@ -237,13 +250,13 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           authorize(actor, 'request.withdraw', r);
           return withdraw(r, actor.userId, comment, now);
         },
-        undefined,
+        (trx, t) => recordView(trx, t.request, opts),
         actor.source,
       );
       return endOnTarget(id, false);
     },
 
-    async revoke(actor, id, comment) {
+    async revoke(actor, id, comment, opts) {
       const now = deps.clock();
       const { before } = await deps.run(
         id,
@@ -252,15 +265,16 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           authorize(actor, 'request.revoke', r);
           return revoke(r, actor.userId, comment, now);
         },
-        async (trx, _t, before) => {
+        async (trx, t, before) => {
           if (before.state === 'active') await deps.grants.markRevocationPending(trx, id, now);
+          await recordView(trx, t.request, opts);
         },
         actor.source,
       );
       return endOnTarget(id, before.state === 'active');
     },
 
-    async takeCredential(actor, id): Promise<CredentialView> {
+    async takeCredential(actor, id, opts): Promise<CredentialView> {
       const request = await readable(actor, id);
       authorize(actor, 'credential.take', request);
       // A take that loses to expiry answers GRANT_EXPIRED whichever committed first: the expiry before this
@@ -275,7 +289,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         );
       }
       const now = deps.clock();
-      if (now.getTime() >= request.expiresAt.getTime()) throw grantExpired(id, request.expiresAt);
+      const expiresAt = request.expiresAt;
+      if (now.getTime() >= expiresAt.getTime()) throw grantExpired(id, expiresAt);
       const taken = await db.transaction().execute(async (trx) => {
         const sealed = await deps.grants.takeCredential(trx, id, now);
         if (sealed === null) return notTaken(deps.grants, trx, id);
@@ -293,17 +308,20 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           details: { principal: grant?.principal },
           ...(actor.source ? { source: actor.source } : {}),
         });
-        return { sealed, principal: grant?.principal ?? '' };
+        const shown: CredentialView = {
+          requestId: id,
+          resource: request.resource,
+          role: request.role,
+          principal: grant?.principal ?? '',
+          expiresAt: expiresAt.toISOString(),
+          secret: JSON.parse(deps.secrets.open(sealed, id)) as Record<string, string>,
+        };
+        // Sealed by the recorder: a retry with the same key gets the credential its lost answer carried.
+        await opts?.record?.(trx, shown);
+        return { shown };
       });
       if ('error' in taken) throw taken.error;
-      return {
-        requestId: id,
-        resource: request.resource,
-        role: request.role,
-        principal: taken.principal,
-        expiresAt: request.expiresAt.toISOString(),
-        secret: JSON.parse(deps.secrets.open(taken.sealed, id)) as Record<string, string>,
-      };
+      return taken.shown;
     },
   };
 }

@@ -1,5 +1,7 @@
+import type { Transaction } from 'kysely';
 import type { Actor } from '../domain/actor.js';
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
+import type { Database } from '../store/schema.js';
 
 // Actor lives in the domain (audit and auth need it, and sit below requests); re-exported for the callers here.
 export type { Actor };
@@ -66,14 +68,31 @@ export interface CredentialView {
   secret: Record<string, string>;
 }
 
+/**
+ * Records a change's answer in the change's own transaction (an Idempotency-Key's), so the two commit together:
+ * a change that committed as the store died is answered on retry instead of refused as already done.
+ */
+export type RecordAnswer = (trx: Transaction<Database>, body: unknown) => Promise<void>;
+
+/** Options of a state change: where its answer is recorded with it. */
+export interface ChangeOptions {
+  record?: RecordAnswer | undefined;
+}
+
 /** The request workflow behind /v1/requests. Every method enforces authorization itself (deny by default). */
 export interface RequestService {
-  create(actor: Actor, input: CreateRequestInput): Promise<RequestView>;
+  create(actor: Actor, input: CreateRequestInput, opts?: ChangeOptions): Promise<RequestView>;
   get(actor: Actor, id: string): Promise<RequestView>;
   list(actor: Actor, input: ListRequestsInput): Promise<RequestView[]>;
-  review(actor: Actor, id: string, decision: ReviewDecision, comment: string): Promise<RequestView>;
-  withdraw(actor: Actor, id: string, comment: string): Promise<RequestView>;
-  revoke(actor: Actor, id: string, comment: string): Promise<RequestView>;
+  review(
+    actor: Actor,
+    id: string,
+    decision: ReviewDecision,
+    comment: string,
+    opts?: ChangeOptions,
+  ): Promise<RequestView>;
+  withdraw(actor: Actor, id: string, comment: string, opts?: ChangeOptions): Promise<RequestView>;
+  revoke(actor: Actor, id: string, comment: string, opts?: ChangeOptions): Promise<RequestView>;
   /** Hands out the credential once; a second call fails with CREDENTIAL_ALREADY_SHOWN. */
-  takeCredential(actor: Actor, id: string): Promise<CredentialView>;
+  takeCredential(actor: Actor, id: string, opts?: ChangeOptions): Promise<CredentialView>;
 }

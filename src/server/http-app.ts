@@ -5,6 +5,7 @@ import { registerAuditGate } from './audit-gate.js';
 import { drainOnClose } from './drain.js';
 import { registerErrorHandler } from './error-handler.js';
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
+import { registerIdempotency } from './idempotency.js';
 import { registerIdentity } from './register-identity.js';
 import { recordRoutes } from './route-table.js';
 import { auditLogRoutes } from './routes/audit-log-routes.js';
@@ -37,7 +38,7 @@ export const httpLogOptions = {
 /** What the server mounts: each module's services become its routes; nothing else of the app is reached. */
 export type HttpMounts = Pick<
   Stint,
-  'requests' | 'catalog' | 'audit' | 'mfa' | 'identity' | 'directory' | 'ready'
+  'requests' | 'catalog' | 'audit' | 'mfa' | 'identity' | 'directory' | 'idempotency' | 'ready'
 >;
 
 export async function buildHttpApp(
@@ -94,6 +95,7 @@ export async function buildHttpApp(
   registerErrorHandler(app);
   registerAuditGate(app, () => stint.audit.trail.assertWritable());
   await registerIdentity(app, identity);
+  registerIdempotency(app, stint.idempotency.service);
 
   await app.register(healthRoutes(() => stint.ready()));
   await app.register(requestRoutes(stint.requests.service));

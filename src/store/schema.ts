@@ -213,6 +213,26 @@ export interface MfaVerificationsTable {
   credential_id: string | null;
 }
 
+/** One Idempotency-Key of one caller: the request it was first sent with, and its answer once it succeeded. */
+export interface IdempotencyKeysTable {
+  caller: string;
+  key: string;
+  method: string;
+  path: string;
+  /** SHA-256 of the request body (hex). */
+  fingerprint: string;
+  /** pending → an attempt holds the key (until locked_until); done → status and response_enc are the answer. */
+  state: string;
+  /** The attempt holding a pending key: only it may complete or release the key. */
+  attempt: string;
+  locked_until: number;
+  status: number | null;
+  /** The answer's body, sealed with the secret box (it may carry a secret shown once). */
+  response_enc: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   requests: RequestsTable;
   reviews: ReviewsTable;
@@ -238,6 +258,7 @@ export interface Database {
   mfa_resets: MfaResetsTable;
   oidc_profiles: OidcProfilesTable;
   store_identity: StoreIdentityTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 /** A person pushed over SCIM; `deleted_at` set → a tombstone (removed by the IdP, stays removed). */

@@ -9,11 +9,20 @@ export interface TcpProxy {
   port: number;
   down(): void;
   up(): void;
+  /**
+   * The next answer the target sends is not passed on: its connection is cut instead, as a network that fails
+   * after the target did the work (the caller never learns the outcome).
+   */
+  cutNextAnswer(): void;
+  /** Answers cut so far. */
+  cuts(): number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   let isDown = false;
+  let cutNext = false;
+  let cuts = 0;
   const open = new Set<Socket>();
   const server: Server = createServer((client) => {
     if (isDown) {
@@ -31,7 +40,17 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      if (cutNext) {
+        cutNext = false;
+        cuts++;
+        client.resetAndDestroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -46,6 +65,10 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     up() {
       isDown = false;
     },
+    cutNextAnswer() {
+      cutNext = true;
+    },
+    cuts: () => cuts,
     close: () =>
       new Promise((resolve) => {
         for (const s of open) s.destroy();

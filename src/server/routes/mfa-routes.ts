@@ -187,6 +187,7 @@ export function mfaRoutes(service: MfaService) {
     api.post(
       '/v1/mfa/resets',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'requestMfaReset',
           summary:
@@ -211,6 +212,7 @@ export function mfaRoutes(service: MfaService) {
     api.post(
       '/v1/mfa/resets/:id/confirm',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'confirmMfaReset',
           summary: "Security confirms a reset another person asked for: the user's factors are removed",

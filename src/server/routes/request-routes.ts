@@ -3,6 +3,7 @@ import { parseDuration } from '../../domain/duration.js';
 import { REQUEST_STATES } from '../../domain/request.js';
 import type { RequestService } from '../../requests/request-types.js';
 import { actorOf } from '../authenticate.js';
+import { recordedAs } from '../idempotency.js';
 import { commentBody, errorResponses, idParams, type SchemaTypes } from '../schemas.js';
 
 const one = { 200: { $ref: 'Request#' }, ...errorResponses } as const;
@@ -18,6 +19,7 @@ export function requestRoutes(service: RequestService) {
     api.post(
       '/v1/requests',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'createRequest',
           summary: 'Ask for a role on a resource, for a reason, for a while',
@@ -39,10 +41,11 @@ export function requestRoutes(service: RequestService) {
       },
       async (request, reply) => {
         const { duration, ...rest } = request.body;
-        const view = await service.create(actorOf(request), {
-          ...rest,
-          ...(duration === undefined ? {} : { durationSeconds: parseDuration(duration) }),
-        });
+        const view = await service.create(
+          actorOf(request),
+          { ...rest, ...(duration === undefined ? {} : { durationSeconds: parseDuration(duration) }) },
+          recordedAs(request, 201),
+        );
         return reply.status(201).send(view);
       },
     );
@@ -101,6 +104,7 @@ export function requestRoutes(service: RequestService) {
       api.post(
         `/v1/requests/:id/${decision}`,
         {
+          config: { idempotent: true },
           schema: {
             operationId: decision === 'approve' ? 'approveRequest' : 'denyRequest',
             summary: decision === 'approve' ? 'Approve a request' : 'Deny a request',
@@ -112,7 +116,13 @@ export function requestRoutes(service: RequestService) {
           },
         },
         async (request) =>
-          service.review(actorOf(request), request.params.id, decision, request.body?.comment ?? ''),
+          service.review(
+            actorOf(request),
+            request.params.id,
+            decision,
+            request.body?.comment ?? '',
+            recordedAs(request, 200),
+          ),
       );
     review('approve');
     review('deny');
@@ -120,6 +130,7 @@ export function requestRoutes(service: RequestService) {
     api.post(
       '/v1/requests/:id/withdraw',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'withdrawRequest',
           summary: 'Withdraw my request before it is active',
@@ -129,12 +140,19 @@ export function requestRoutes(service: RequestService) {
           response: one,
         },
       },
-      async (request) => service.withdraw(actorOf(request), request.params.id, request.body?.comment ?? ''),
+      async (request) =>
+        service.withdraw(
+          actorOf(request),
+          request.params.id,
+          request.body?.comment ?? '',
+          recordedAs(request, 200),
+        ),
     );
 
     api.post(
       '/v1/requests/:id/revoke',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'revokeRequest',
           summary: 'End access now: the credential is removed and live sessions are terminated',
@@ -144,12 +162,19 @@ export function requestRoutes(service: RequestService) {
           response: one,
         },
       },
-      async (request) => service.revoke(actorOf(request), request.params.id, request.body?.comment ?? ''),
+      async (request) =>
+        service.revoke(
+          actorOf(request),
+          request.params.id,
+          request.body?.comment ?? '',
+          recordedAs(request, 200),
+        ),
     );
 
     api.post(
       '/v1/requests/:id/credentials',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'takeCredential',
           summary: 'The credential of an active grant, shown once to its requester',
@@ -158,7 +183,8 @@ export function requestRoutes(service: RequestService) {
           response: { 200: { $ref: 'Credential#' }, ...errorResponses },
         },
       },
-      async (request) => service.takeCredential(actorOf(request), request.params.id),
+      async (request) =>
+        service.takeCredential(actorOf(request), request.params.id, recordedAs(request, 200)),
     );
   };
 }

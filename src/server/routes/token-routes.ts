@@ -58,6 +58,7 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
     api.post(
       '/v1/tokens',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'createToken',
           summary: 'Creates a scoped, expiring API token for yourself; the token is shown once',
@@ -109,6 +110,7 @@ export function tokenRoutes(deps: { tokens: TokenStore; clock: Clock }) {
     api.delete(
       '/v1/tokens/:id',
       {
+        config: { idempotent: true },
         schema: {
           operationId: 'revokeToken',
           summary: 'Revokes an API token (yours, or anyone’s as an admin)',

@@ -10,6 +10,7 @@ import { factorChanges } from './0008-factor-changes.js';
 import { auditIntegrity } from './0009-audit-integrity.js';
 import { countedAttempts } from './0010-counted-attempts.js';
 import { hostSessions } from './0011-host-sessions.js';
+import { idempotencyKeys } from './0012-idempotency-keys.js';
 import type { MigrationContext } from './migration-context.js';
 
 export type { Dialect, MigrationContext } from './migration-context.js';
@@ -33,6 +34,7 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0009-audit-integrity': auditIntegrity(ctx),
         '0010-counted-attempts': countedAttempts(ctx),
         '0011-host-sessions': hostSessions(ctx),
+        '0012-idempotency-keys': idempotencyKeys(ctx),
       };
     },
   };

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Transaction } from 'kysely';
+import { parseIdempotencyKey } from '../idempotency/idempotency-key.js';
+import type { Answer, IdempotencyService, KeyUse } from '../idempotency/idempotency-service.js';
+import type { ChangeOptions } from '../requests/request-types.js';
+import type { Database } from '../store/schema.js';
+import { actorOf } from './authenticate.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route accepts an Idempotency-Key header (a state change a caller may retry safely). */
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    /** Set while this request holds an Idempotency-Key: the route records its answer with its change. */
+    idempotency: {
+      record(trx: Transaction<Database>, answer: Answer): Promise<void>;
+      recorded: boolean;
+      use: KeyUse;
+      attempt: string;
+    } | null;
+  }
+}
+
+const HEADER_DESCRIPTION =
+  'Optional (draft-ietf-httpapi-idempotency-key-header): a unique key, 16-128 characters (a UUID), for ' +
+  'retrying this call safely. The same key with the same call answers what the first answered (header ' +
+  '`Idempotency-Replayed: true`), also when the change committed but its answer was lost; with another ' +
+  'method, path or body 422 `IDEMPOTENCY_KEY_REUSED`; while the first is unanswered 409 ' +
+  '`IDEMPOTENCY_KEY_IN_USE`; malformed 400 `IDEMPOTENCY_KEY_INVALID`. Keys are per caller and kept 24 h.';
+
+/**
+ * Idempotency-Key on the routes flagged `config.idempotent`. The key is held (in the store) before the route
+ * runs; the route records its answer in the transaction of its change (workflow routes), or it is recorded
+ * once sent (others); a refusal releases the key, since it changed nothing. Call after authentication (keys
+ * are per caller) and before the routes are added (their OpenAPI document gains the header).
+ */
+export function registerIdempotency(app: FastifyInstance, service: IdempotencyService): void {
+  app.decorateRequest('idempotency', null);
+  app.addHook('onRoute', (route) => {
+    if (route.config?.idempotent !== true) return;
+    // In place: the route table and the OpenAPI document hold this same schema object.
+    const schema = (route.schema ?? {}) as { headers?: unknown };
+    schema.headers = {
+      type: 'object',
+      properties: { 'idempotency-key': { type: 'string', description: HEADER_DESCRIPTION } },
+    };
+    route.schema = schema as typeof route.schema;
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    const header = request.headers['idempotency-key'];
+    if (request.routeOptions.config.idempotent !== true || header === undefined) return;
+    const use: KeyUse = {
+      caller: actorOf(request).userId,
+      key: parseIdempotencyKey(header),
+      method: request.method,
+      path: (request.url.split('?')[0] ?? '').replace(/\/+$/, ''),
+      fingerprint: createHash('sha256')
+        .update(JSON.stringify(request.body ?? null))
+        .digest('hex'),
+    };
+    const begun = await service.begin(use);
+    if (begun.kind === 'replay') {
+      reply.header('idempotency-replayed', 'true');
+      return reply.status(begun.answer.status).send(begun.answer.body);
+    }
+    const held: NonNullable<typeof request.idempotency> = {
+      use,
+      attempt: begun.attempt,
+      recorded: false,
+      async record(trx, answer) {
+        await service.complete(trx, use, begun.attempt, answer);
+        held.recorded = true;
+      },
+    };
+    request.idempotency = held;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const held = request.idempotency;
+    if (!held) return payload;
+    request.idempotency = null;
+    try {
+      if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
+        // Also where the change recorded its answer: what was sent is exact (a revoke's view after the target).
+        await service.complete(service.db, held.use, held.attempt, {
+          status: reply.statusCode,
+          body: JSON.parse(payload),
+        });
+      } else {
+        // Only a key still pending goes: one whose change committed (recorded) keeps its answer.
+        await service.release(held.use, held.attempt);
+      }
+    } catch (err) {
+      // The answer goes out regardless; a change that recorded in its transaction is replayed from that.
+      request.log.warn({ err }, 'recording the idempotency key failed');
+    }
+    return payload;
+  });
+}
+
+/** For a workflow route: its change records its answer, with this status, in its own transaction. */
+export function recordedAs(request: FastifyRequest, status: number): ChangeOptions {
+  const held = request.idempotency;
+  return held ? { record: (trx, body) => held.record(trx, { status, body }) } : {};
+}
