@@ -63,7 +63,8 @@ export function openDatabase(
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     if (file !== ':memory:') {
-      mkdirSync(dirname(resolve(file)), { recursive: true });
+      // A folder made here is the owner's only; an existing one is the operator's to set.
+      mkdirSync(dirname(resolve(file)), { recursive: true, mode: 0o700 });
       restrictSqliteFiles(file);
     }
     const sqlite = new SQLite(file);

@@ -24,9 +24,10 @@ describe('the SQLite store file', () => {
   it('is created 0600, and so are its -wal and -shm files', async () => {
     const previous = process.umask(0o022);
     try {
-      const file = join(folder(), 'stint.db');
+      const file = join(folder(), 'data', 'stint.db');
       const store = openDatabase(`sqlite:${file}`);
       await migrate(store);
+      expect(mode(join(file, '..'))).toBe(0o700);
       expect(mode(file)).toBe(0o600);
       expect(mode(`${file}-wal`)).toBe(0o600);
       expect(mode(`${file}-shm`)).toBe(0o600);
