@@ -13,6 +13,7 @@ import type { MfaConfig } from '../mfa/mfa-config.js';
 import { createMfaModule } from '../mfa/mfa-module.js';
 import type { Job, ReadinessCheck } from '../module.js';
 import { createProviderSet, type ProviderFactory } from '../providers/provider-set.js';
+import { defaultKinds, type KindRegistry } from '../providers/registry.js';
 import type { Clock, PolicySource, WorkflowDeps } from '../requests/context.js';
 import { createRequestsModule } from '../requests/requests-module.js';
 import { createTransitionRunner } from '../requests/transition-runner.js';
@@ -38,6 +39,8 @@ export interface StintOptions {
   storeId: string;
   policy: PolicySource;
   providerFactory: ProviderFactory;
+  /** The target kinds this server knows (what jobs read capabilities from); the built-in ones by default. */
+  providerKinds?: KindRegistry;
   secrets: SecretBox;
   clock?: Clock;
   logger: Logger;
@@ -55,10 +58,11 @@ export function createStint(opts: StintOptions) {
   const clock = opts.clock ?? (() => new Date());
   const { store, logger, secrets } = opts;
   const requestStore = createRequestStore(store.dialect);
-  const providers = createProviderSet(opts.providerFactory, () => ({
-    storeId: opts.storeId,
-    deployment: opts.policy.current().settings.deployment,
-  }));
+  const providers = createProviderSet(
+    opts.providerFactory,
+    () => ({ storeId: opts.storeId, deployment: opts.policy.current().settings.deployment }),
+    opts.providerKinds ?? defaultKinds,
+  );
 
   const audit = createAuditModule({ ...opts.audit, store, requests: requestStore, clock, logger });
   const shared = {

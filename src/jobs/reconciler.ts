@@ -49,7 +49,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
     for (const o of owned) {
       const row = o.requestId ? snapshot.get(o.requestId) : undefined;
       // A role tagged before store ids is ours only if this store knows its request; another store's, never.
-      if (o.legacy && row === undefined) continue;
+      if (o.claim === 'if-known' && row === undefined) continue;
       const grant = row?.grant?.principal === o.principal ? row.grant : null;
       if (grant?.revocation === 'pending' && o.requestId) {
         await revoker.revokeOnTarget(o.requestId);

@@ -12,6 +12,7 @@ const resource: Resource = {
   description: 'the contract suite’s target',
   sensitivity: 'critical',
   connection: { env: 'STINT_CONTRACT_PG_URL' },
+  options: {},
   roles: { read: { name: 'read', description: '', grants: ['app_read'] } },
 };
 
