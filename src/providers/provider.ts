@@ -36,8 +36,12 @@ export interface RevokeRequest {
 }
 
 export interface RevokeResult {
-  /** `absent`: there was nothing left to remove (revoked before, or never created). Both mean access is gone. */
-  outcome: 'revoked' | 'absent';
+  /**
+   * `absent`: there was nothing left to remove (revoked before, or never created). Both mean access is gone.
+   * `expiring`: an expire-only kind cannot take it back; it ends at its own expiry (whatever early cut-off the
+   * kind has was applied).
+   */
+  outcome: 'revoked' | 'absent' | 'expiring';
   /** Live sessions the revoke ended, where the target has sessions. */
   sessionsEnded?: number;
 }
