@@ -13,7 +13,9 @@ import type { IdentityOptions } from '../../src/identity/identity-module.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
-import { createProvider } from '../../src/providers/registry.js';
+import type { AnyKind } from '../../src/providers/kind.js';
+import { BUILTIN_KINDS } from '../../src/providers/kinds.js';
+import { createKindRegistry, createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
 import type { ScimRoutesDeps } from '../../src/server/routes/scim-routes.js';
 import { readStoreId } from '../../src/store/store-identity.js';
@@ -99,6 +101,8 @@ export async function createHarness(
     logger?: Logger;
     /** External witnesses each checkpoint is submitted to. */
     auditWitnesses?: readonly WitnessConfig[];
+    /** Target kinds besides the built-in ones (a test kind), handed in through the composition root. */
+    kinds?: readonly AnyKind[];
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -108,15 +112,17 @@ export async function createHarness(
   const auditSigner = parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
-  const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
-    parsePolicy(text, 'test-policy.yaml'),
+  const kinds = createKindRegistry([...BUILTIN_KINDS, ...(opts.kinds ?? [])]);
+  const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml', kinds.kinds), () =>
+    parsePolicy(text, 'test-policy.yaml', kinds.kinds),
   );
   const storeId = await readStoreId(testStore.store.db);
   const stint = createStint({
     store: testStore.store,
     storeId,
     policy,
-    providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner })),
+    providerFactory: opts.providerFactory ?? ((r, owner) => createProvider(r, env, { owner }, kinds)),
+    providerKinds: kinds,
     secrets: createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,
