@@ -32,7 +32,11 @@ export function createMemoryProvider(): CredentialProvider & { readonly live: nu
     },
     async listOwned() {
       return {
-        principals: [...owned].map(([principal, requestId]) => ({ principal, requestId, legacy: false })),
+        principals: [...owned].map(([principal, requestId]) => ({
+          principal,
+          requestId,
+          claim: 'store' as const,
+        })),
       };
     },
     async listForeign() {

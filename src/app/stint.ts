@@ -14,6 +14,7 @@ import type { MfaConfig } from '../mfa/mfa-config.js';
 import { createMfaModule } from '../mfa/mfa-module.js';
 import type { Degradation, DegradedCheck, Job, ReadinessCheck, ReadinessReport } from '../module.js';
 import { createProviderSet, type ProviderFactory } from '../providers/provider-set.js';
+import { defaultKinds, type KindRegistry } from '../providers/registry.js';
 import type { Clock, PolicySource, WorkflowDeps } from '../requests/context.js';
 import { createRequestsModule } from '../requests/requests-module.js';
 import { createTransitionRunner } from '../requests/transition-runner.js';
@@ -39,6 +40,8 @@ export interface StintOptions {
   storeId: string;
   policy: PolicySource;
   providerFactory: ProviderFactory;
+  /** The target kinds this server knows (what jobs read capabilities from); the built-in ones by default. */
+  providerKinds?: KindRegistry;
   secrets: SecretBox;
   clock?: Clock;
   logger: Logger;
@@ -56,10 +59,11 @@ export function createStint(opts: StintOptions) {
   const clock = opts.clock ?? (() => new Date());
   const { store, logger, secrets } = opts;
   const requestStore = createRequestStore(store.dialect);
-  const providers = createProviderSet(opts.providerFactory, () => ({
-    storeId: opts.storeId,
-    deployment: opts.policy.current().settings.deployment,
-  }));
+  const providers = createProviderSet(
+    opts.providerFactory,
+    () => ({ storeId: opts.storeId, deployment: opts.policy.current().settings.deployment }),
+    opts.providerKinds ?? defaultKinds,
+  );
 
   const audit = createAuditModule({ ...opts.audit, store, requests: requestStore, clock, logger });
   const shared = {

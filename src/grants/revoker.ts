@@ -33,7 +33,10 @@ export function backoffMs(attempts: number): number {
  * the success that finally comes clears it (`grant.revocation_overdue_cleared`).
  */
 export function createRevoker(
-  deps: Pick<WorkflowDeps, 'store' | 'grants' | 'audit' | 'policy' | 'providers' | 'clock' | 'logger'>,
+  deps: Pick<
+    WorkflowDeps,
+    'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'providers' | 'clock' | 'logger'
+  >,
   metrics: OverdueMetrics = createOverdueMetrics(),
 ) {
   const db = deps.store.db;
@@ -50,8 +53,12 @@ export function createRevoker(
           class: 'gone',
         });
       const provider = deps.providers.get(resource);
+      const capabilities = deps.providers.capabilities(resource);
+      // Whatever early cut-off the kind has (none, a revocation list, a deny rule), it applies here.
       await provider.revoke({ principal: grant.principal }, NO_CANCEL);
-      if (!(await provider.verifyRevoked({ principal: grant.principal }, NO_CANCEL)).gone) {
+      if (capabilities.revocation === 'expire-only') {
+        if (await waitForExpiry(grant, capabilities.cutoff)) return false;
+      } else if (!(await provider.verifyRevoked({ principal: grant.principal }, NO_CANCEL)).gone) {
         throw new StintError(
           'PROVIDER_ERROR',
           `${grant.principal} still present on ${grant.resource} after revocation`,
@@ -67,7 +74,11 @@ export function createRevoker(
           actor: SYSTEM_ACTOR,
           action: 'grant.revocation_completed',
           requestId,
-          details: { ...target, attempts },
+          details: {
+            ...target,
+            attempts,
+            ...(capabilities.revocation === 'expire-only' ? { endedBy: 'expiry' } : {}),
+          },
         });
         // Failed before: its overdue alert was raised then, and is cleared now.
         if (grant.revoke_attempts === 0) return false;
@@ -126,6 +137,38 @@ export function createRevoker(
       }
       return false;
     }
+  }
+
+  /**
+   * An expire-only credential (an SSH certificate, a cloud session token) cannot be removed before its own end,
+   * which is the request's window end. Until then the revocation waits, audited once with how an early cut-off
+   * is enforced instead; it is not a failure and is not retried before then. True while it must still wait.
+   */
+  async function waitForExpiry(grant: GrantRow, cutoff: string | undefined): Promise<boolean> {
+    const now = deps.clock();
+    const request = await deps.requests.get(db, grant.request_id);
+    const endsAt = request?.expiresAt;
+    if (!endsAt || endsAt.getTime() <= now.getTime()) return false;
+    await db.transaction().execute(async (trx) => {
+      if (!(await deps.grants.deferRevocation(trx, grant.request_id, endsAt))) return;
+      await deps.audit.append(trx, {
+        at: now,
+        actor: SYSTEM_ACTOR,
+        action: 'grant.revocation_deferred',
+        requestId: grant.request_id,
+        details: {
+          resource: grant.resource,
+          principal: grant.principal,
+          until: endsAt.toISOString(),
+          cutoff: cutoff ?? 'none: the credential is valid until its own expiry',
+        },
+      });
+    });
+    deps.logger.info(
+      { requestId: grant.request_id, resource: grant.resource, until: endsAt.toISOString() },
+      'revocation waits for the credential’s own expiry: its target cannot remove it early',
+    );
+    return true;
   }
 
   /**

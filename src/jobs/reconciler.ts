@@ -16,7 +16,12 @@ export interface ReconcileReport {
   /** Roles another Stint store tagged with this deployment's name. */
   foreign: number;
   error: string | null;
+  /** Why the resource was not compared: its kind cannot list what it issued (declared `listable: false`). */
+  skipped?: string;
 }
+
+const NOT_LISTABLE =
+  'its kind cannot list what it issued: credentials end at their own expiry, nothing is compared or marked vanished';
 
 type Deps = Pick<
   WorkflowDeps,
@@ -35,6 +40,12 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
   const reported = new Set<string>();
 
   async function reconcileResource(resource: Resource, report: ReconcileReport): Promise<void> {
+    // A kind that cannot list (SSH certificates, cloud session tokens) has nothing to compare: absent from a
+    // listing would otherwise read as vanished and end every live grant.
+    if (!deps.providers.capabilities(resource).listable) {
+      report.skipped = NOT_LISTABLE;
+      return;
+    }
     const provider = deps.providers.get(resource);
     // Read before the target: a grant live here had its role created before this read, so a role missing
     // from the listing after it was removed (or is being revoked, which the transition below re-checks).
@@ -49,7 +60,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
     for (const o of owned) {
       const row = o.requestId ? snapshot.get(o.requestId) : undefined;
       // A role tagged before store ids is ours only if this store knows its request; another store's, never.
-      if (o.legacy && row === undefined) continue;
+      if (o.claim === 'if-known' && row === undefined) continue;
       const grant = row?.grant?.principal === o.principal ? row.grant : null;
       if (grant?.revocation === 'pending' && o.requestId) {
         await revoker.revokeOnTarget(o.requestId);
@@ -158,6 +169,7 @@ export function createReconciler(deps: Deps, revoker: Revoker, run: TransitionRu
     const settings = deps.policy.current().settings;
     if (settings.allowSharedDeploymentName) return;
     for (const resource of deps.policy.current().resources.values()) {
+      if (!deps.providers.capabilities(resource).listable) continue;
       let foreign: Awaited<ReturnType<CredentialProvider['listForeign']>>['principals'];
       try {
         ({ principals: foreign } = await deps.providers.get(resource).listForeign({}, NO_CANCEL));

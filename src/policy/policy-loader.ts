@@ -28,9 +28,11 @@
  *     description: Production database               # optional
  *     sensitivity: critical                          # routine | sensitive | critical (critical refuses auto)
  *     connection: { env: STINT_PROD_DB_URL }         # or { file: /run/secrets/prod-db-url }; exactly one.
- *                                                    # A URL or password inline is refused.
+ *                                                    # A URL or password inline is refused. Optional
+ *                                                    # only for kinds with a default credential chain.
+ *     options: { publicHost: db.example.com }        # optional; the kind says which options exist
  *     roles:                                         # at least one
- *       admin: { description: Full DDL/DML, grants: [app_admin] }   # grants: roles on the target
+ *       admin: { description: Full DDL/DML, grants: [app_admin] }   # grants: as the kind names them
  * rules:                           # evaluated in order, the first match wins; no match = denied
  *   - id: prod-db-admin
  *     description: On-call DBA work                  # optional
@@ -57,8 +59,8 @@ import { formatDuration } from '../domain/duration.js';
 import { PolicyError } from './policy-error.js';
 import { approvalSlots, isEligibleRequester, unsatisfiable } from './policy-evaluator.js';
 import { type PolicyFile, policyFileSchema } from './policy-schema.js';
-import type { DirectoryUser, Policy, PolicyProblem, Resource, Rule } from './policy-types.js';
-import { type Path, parseWith, readYaml, throwIfAny, type YamlSource } from './yaml-source.js';
+import type { DirectoryUser, Policy, PolicyKind, PolicyProblem, Resource, Rule } from './policy-types.js';
+import { type Path, parseAt, parseWith, readYaml, throwIfAny, type YamlSource } from './yaml-source.js';
 
 /**
  * Elevations are meant to last one to four hours, so that is the cap unless a policy says otherwise. A policy
@@ -107,7 +109,8 @@ function build(file: PolicyFile, text: string): Policy {
       kind: r.kind,
       description: r.description,
       sensitivity: r.sensitivity,
-      connection: r.connection,
+      connection: r.connection ?? null,
+      options: r.options ?? {},
       roles: Object.fromEntries(
         Object.entries(r.roles).map(([name, role]) => [
           name,
@@ -343,18 +346,62 @@ function crossCheck(file: PolicyFile, policy: Policy, source: YamlSource): Findi
   return f;
 }
 
-/** Parses and checks a policy. Throws PolicyError listing every problem; never returns a partial policy. */
-export function parsePolicy(text: string, file: string): Policy {
+/**
+ * Each resource against its kind: the kind must be known, `connection` present unless the kind has a default
+ * credential chain, `options` and every role's `grants` valid by the kind's own schemas. Replaces both with
+ * what those schemas parsed, so what is loaded is what was checked.
+ */
+function checkKinds(file: PolicyFile, source: YamlSource, kinds: readonly PolicyKind[]): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  const byName = new Map(kinds.map((k) => [k.kind, k]));
+  file.resources.forEach((r, i) => {
+    const at = (...path: Path): Path => ['resources', i, ...path];
+    const kind = byName.get(r.kind);
+    if (kind === undefined) {
+      const known = kinds.map((k) => k.kind).join(', ');
+      problems.push(source.problem(at('kind'), `unknown kind "${r.kind}"; this server knows: ${known}`));
+      return;
+    }
+    if (r.connection === undefined && kind.connection === 'required') {
+      problems.push(
+        source.problem(at('id'), `kind ${r.kind} needs a connection: { env: VARIABLE } or { file: /path }`),
+      );
+    }
+    const options = parseAt(
+      source,
+      kind.options,
+      r.options ?? {},
+      r.options === undefined ? at() : at('options'),
+    );
+    if (options.ok) r.options = options.data as Record<string, unknown>;
+    else problems.push(...options.problems);
+    for (const [name, role] of Object.entries(r.roles)) {
+      const grants = parseAt(source, kind.grants, role.grants, at('roles', name, 'grants'));
+      if (grants.ok) role.grants = grants.data;
+      else problems.push(...grants.problems);
+    }
+  });
+  return problems;
+}
+
+/**
+ * Parses and checks a policy. Throws PolicyError listing every problem; never returns a partial policy.
+ * `kinds` are the target kinds the server knows (the provider registry's descriptors): every resource is
+ * checked against its own. Without them a resource's kind-specific blocks are kept as written, unchecked: only
+ * for tools that read the directory, never for what runs or checks targets.
+ */
+export function parsePolicy(text: string, file: string, kinds?: readonly PolicyKind[]): Policy {
   const source = readYaml(text, file);
   const parsed = parseWith(source, policyFileSchema);
+  const kindProblems = kinds ? checkKinds(parsed, source, kinds) : [];
   const policy = build(parsed, text);
   const { problems, notes } = crossCheck(parsed, policy, source);
-  throwIfAny(problems);
+  throwIfAny([...kindProblems, ...problems]);
   return { ...policy, notes };
 }
 
 /** Reads and parses a policy file. An unreadable file is a PolicyError too, located at its start. */
-export function loadPolicyFile(path: string): Policy {
+export function loadPolicyFile(path: string, kinds?: readonly PolicyKind[]): Policy {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -363,5 +410,5 @@ export function loadPolicyFile(path: string): Policy {
       { file: path, line: 1, column: 1, field: '', message: `cannot read the file: ${(e as Error).message}` },
     ]);
   }
-  return parsePolicy(text, path);
+  return parsePolicy(text, path, kinds);
 }

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { ApprovalSlot, Tier } from '../domain/request.js';
 
 /** A person in the directory. SSO and SCIM replace the YAML directory later; the shape stays. */
@@ -26,17 +27,33 @@ export type ConnectionRef = { env: string } | { file: string };
 export interface ResourceRole {
   name: string;
   description: string;
-  /** What the role grants on the target, e.g. PostgreSQL roles the issued login becomes a member of. */
+  /** What the role grants on the target, as its kind names it (PostgreSQL roles, policies, ARNs). */
   grants: string[];
 }
 
 export interface Resource {
   id: string;
-  kind: 'postgres';
+  /** A target kind the server knows; checked at load against the kinds it was given. */
+  kind: string;
   description: string;
   sensitivity: Sensitivity;
-  connection: ConnectionRef;
+  /** Null where the kind has a default credential chain and the policy gives none. */
+  connection: ConnectionRef | null;
+  /** The resource's `options` block as its kind's schema parsed it (`{}` or the kind's default when absent). */
+  options: unknown;
   roles: Record<string, ResourceRole>;
+}
+
+/**
+ * What the policy needs to know of a target kind to check a resource of it: the shape of its `options` and of
+ * its roles' `grants`, and whether `connection` may be left out. A provider kind's descriptor is one; the policy
+ * never imports providers, the composition root hands the list in.
+ */
+export interface PolicyKind {
+  kind: string;
+  options: z.ZodType;
+  grants: z.ZodType<string[]>;
+  connection: 'required' | 'optional';
 }
 
 export interface TicketRule {

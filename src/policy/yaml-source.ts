@@ -293,6 +293,26 @@ export function parseWith<S extends z.ZodType>(source: YamlSource, schema: S): z
   return result.data;
 }
 
+/**
+ * Validates one value of the document found at `at` against a schema known only at load (a target kind's
+ * options or grants): its problems are located like the file's own.
+ */
+export function parseAt<S extends z.ZodType>(
+  source: YamlSource,
+  schema: S,
+  value: unknown,
+  at: Path,
+): { ok: true; data: z.output<S> } | { ok: false; problems: PolicyProblem[] } {
+  const result = schema.safeParse(value, { error: errorMap });
+  if (result.success) return { ok: true, data: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.flatMap((issue) =>
+      issueProblems({ ...issue, path: [...at, ...issue.path] } as z.core.$ZodIssue, source),
+    ),
+  };
+}
+
 /** Throws every problem at once, or nothing. */
 export function throwIfAny(problems: readonly PolicyProblem[]): void {
   if (problems.length > 0) throw new PolicyError(problems);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { StintError } from '../domain/errors.js';
-import type { ConnectionRef, Resource } from '../policy/policy-types.js';
+import type { ConnectionRef, TargetSpec } from './target-spec.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -14,8 +14,9 @@ export function configError(resourceId: string, problem: string): StintError {
  * means (a URL, a key, a kubeconfig) is the kind's business. Messages name where it was looked for, never what
  * was found.
  */
-export function readConnectionRef(resource: Pick<Resource, 'id' | 'connection'>, env: Env): string {
-  const ref: ConnectionRef = resource.connection;
+export function readConnectionRef(resource: Pick<TargetSpec, 'id' | 'connection'>, env: Env): string {
+  const ref: ConnectionRef | null = resource.connection;
+  if (ref === null) throw configError(resource.id, 'connection is not set');
   if ('env' in ref) {
     const value = env[ref.env]?.trim();
     if (!value) throw configError(resource.id, `env ${ref.env} is not set`);

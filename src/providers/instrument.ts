@@ -1,4 +1,3 @@
-import { isStintError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import {
   type CredentialProvider,
@@ -8,6 +7,9 @@ import {
   type ProviderMethod,
 } from './provider.js';
 import type { ProviderMetrics } from './provider-metrics.js';
+import { scrubbingLogger, scrubError } from './scrub.js';
+
+export { scrubbingLogger } from './scrub.js';
 
 /**
  * Per-call deadlines. Issue stays well under the issuer's claim (15 s); revoke may wait out sessions
@@ -27,7 +29,10 @@ export interface InstrumentOptions {
   resource: string;
   logger: Logger;
   metrics?: ProviderMetrics;
+  /** The kind's per-call deadlines (its descriptor's), over the defaults. */
   deadlinesMs?: Partial<Record<ProviderMethod, number>>;
+  /** The resource's configured secrets: scrubbed from every error the wrapper passes on and every line it logs. */
+  secrets?: readonly string[];
 }
 
 /** Calls worth an info line when they succeed; reads are counted, not logged. */
@@ -54,13 +59,17 @@ export function loggable(value: unknown): Record<string, unknown> {
 }
 
 /**
- * The one wrapper every provider runs in: a deadline per call composed with the caller's signal, one log line
- * per issue or revoke and per failure (secrets left out), and counts and durations per kind and method.
+ * The one wrapper every provider runs in: a deadline per call (the kind's own, else the default) composed with
+ * the caller's signal, one log line per issue or revoke and per failure (issued secrets left out, configured ones
+ * scrubbed from every message), and counts and durations per kind and method. Whatever a provider throws leaves
+ * here as a StintError with no configured secret in it.
  * Providers honour the signal; the wrapper does not race them, so a call that finished is never reported as
  * cancelled and a cancelled one has cleaned up before it answers.
  */
 export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOptions): CredentialProvider {
-  const { resource, logger, metrics } = opts;
+  const { resource, metrics } = opts;
+  const secrets = opts.secrets ?? [];
+  const logger = scrubbingLogger(opts.logger, secrets);
   const deadlines = { ...DEFAULT_DEADLINES_MS, ...opts.deadlinesMs };
   const kind = inner.kind;
 
@@ -90,7 +99,8 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
         );
       }
       return result;
-    } catch (err) {
+    } catch (thrown) {
+      const err = scrubError(thrown, secrets, `${kind} target ${resource}: ${method} failed`);
       const cancelled = isCancelled(err);
       metrics?.record({
         kind,
@@ -106,9 +116,8 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
           method,
           ...loggable(request),
           ms: elapsed(),
-          // Providers' own errors are redacted where they are made; anything else is not repeated here.
-          error: isStintError(err) ? err.message : 'unexpected error',
-          ...(isStintError(err) && err.details ? { details: err.details } : {}),
+          error: err.message,
+          ...(err.details ? { details: err.details } : {}),
         },
         `${kind} ${method} failed`,
       );

@@ -1,13 +1,15 @@
-import type { Resource } from '../policy/policy-types.js';
+import type { KindCapabilities } from './kind.js';
 import type { CredentialProvider, TargetOwner } from './provider.js';
 import { createProviderMetrics, type ProviderMetrics } from './provider-metrics.js';
+import { defaultKinds, type KindRegistry } from './registry.js';
+import type { TargetSpec } from './target-spec.js';
 
 /**
  * Builds a resource's provider; it must tag what it creates with `owner`, the only owner it reconciles for, and
  * record its calls in `ctx.metrics` (createProvider does both).
  */
 export type ProviderFactory = (
-  resource: Resource,
+  resource: TargetSpec,
   owner: TargetOwner,
   ctx: { metrics: ProviderMetrics },
 ) => CredentialProvider;
@@ -17,14 +19,24 @@ export type ProviderFactory = (
  * a resource's connection (or the deployment's name) gets a fresh provider; the old one is closed. The call
  * metrics outlive the providers, so a reload does not reset them.
  */
-export function createProviderSet(factory: ProviderFactory, owner: () => TargetOwner) {
+export function createProviderSet(
+  factory: ProviderFactory,
+  owner: () => TargetOwner,
+  kinds: Pick<KindRegistry, 'capabilities'> = defaultKinds,
+) {
   const byResource = new Map<string, { key: string; provider: CredentialProvider }>();
   const metrics = createProviderMetrics();
 
   return {
-    get(resource: Resource): CredentialProvider {
+    get(resource: TargetSpec): CredentialProvider {
       const who = owner();
-      const key = JSON.stringify([resource.kind, resource.connection, who.deployment, who.storeId]);
+      const key = JSON.stringify([
+        resource.kind,
+        resource.connection,
+        resource.options,
+        who.deployment,
+        who.storeId,
+      ]);
       const cached = byResource.get(resource.id);
       if (cached && cached.key === key) return cached.provider;
       if (cached) void cached.provider.close().catch(() => {});
@@ -32,6 +44,9 @@ export function createProviderSet(factory: ProviderFactory, owner: () => TargetO
       byResource.set(resource.id, { key, provider });
       return provider;
     },
+    /** What the resource's kind declared it can do: jobs act on this, never on what a database could. */
+    capabilities: (resource: Pick<TargetSpec, 'id' | 'kind'>): KindCapabilities =>
+      kinds.capabilities(resource),
     /** Counts and durations of every provider call, per kind and method. */
     metrics: (): ReturnType<ProviderMetrics['snapshot']> => metrics.snapshot(),
     async closeAll(): Promise<void> {

@@ -10,9 +10,8 @@ import { type ProviderFailureClass, StintError } from '../domain/errors.js';
  * any provider with them.
  */
 
-/** The kinds of target Stint knows. Closed: a new kind is a new folder and one entry in the registry. */
-export const PROVIDER_KINDS = ['postgres'] as const;
-export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+// The kinds of target are not listed here: each is a descriptor in src/providers/<kind>/index.ts (kind.ts), and
+// the registry is the list of them.
 
 export interface IssueRequest {
   requestId: string;
@@ -37,8 +36,12 @@ export interface RevokeRequest {
 }
 
 export interface RevokeResult {
-  /** `absent`: there was nothing left to remove (revoked before, or never created). Both mean access is gone. */
-  outcome: 'revoked' | 'absent';
+  /**
+   * `absent`: there was nothing left to remove (revoked before, or never created). Both mean access is gone.
+   * `expiring`: an expire-only kind cannot take it back; it ends at its own expiry (whatever early cut-off the
+   * kind has was applied).
+   */
+  outcome: 'revoked' | 'absent' | 'expiring';
   /** Live sessions the revoke ended, where the target has sessions. */
   sessionsEnded?: number;
 }
@@ -69,10 +72,11 @@ export interface OwnedPrincipal {
   /** Request id recorded on the target, when the target can hold one (role comment). */
   requestId: string | null;
   /**
-   * Tagged before store ids existed, with this deployment's name or none: it is this store's only if this store
-   * knows its request, which the caller checks.
+   * `store`: the target records this store's id on the principal. `if-known`: it records none (made before
+   * store ids, or a target that holds only a name), so it is this store's only if this store knows its
+   * request, which the caller checks.
    */
-  legacy: boolean;
+  claim: 'store' | 'if-known';
 }
 
 export interface ListOwnedResult {
@@ -116,7 +120,10 @@ export interface CredentialProvider {
    */
   revoke(request: RevokeRequest, signal: AbortSignal): Promise<RevokeResult>;
   verifyRevoked(request: VerifyRevokedRequest, signal: AbortSignal): Promise<VerifyRevokedResult>;
-  /** What this store created on the target and still exists (and untagged legacy roles), for reconciliation. */
+  /**
+   * What this store created on the target and still exists, for reconciliation. Only kinds that declare
+   * `listable`; the others throw, and jobs never call it for them.
+   */
   listOwned(request: EmptyRequest, signal: AbortSignal): Promise<ListOwnedResult>;
   /** Principals tagged with this deployment's name by another store. Never touched; reported. */
   listForeign(request: EmptyRequest, signal: AbortSignal): Promise<ListForeignResult>;
@@ -133,7 +140,7 @@ export const NO_CANCEL: AbortSignal = new AbortController().signal;
 /** A provider failure no retry can mend: the revoker stops retrying and reports it (`revocation: abandoned`). */
 export function permanentProviderError(
   message: string,
-  details: { resource?: string; sqlstate?: string; class?: ProviderFailureClass } = {},
+  details: { resource?: string; class?: ProviderFailureClass } = {},
 ): StintError<'PROVIDER_ERROR'> {
   return new StintError('PROVIDER_ERROR', message, { class: 'refused', ...details, permanent: true });
 }

@@ -1,76 +1,18 @@
 import { StintError } from '../domain/errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import type { Policy, Resource } from '../policy/policy-types.js';
-import { describeRef, type Env, readConnectionRef } from './connection-ref.js';
-import { instrumentProvider } from './instrument.js';
-import { type PostgresConfig, parsePostgresConfig } from './postgres/postgres-config.js';
-import { createPostgresProvider } from './postgres/postgres-provider.js';
-import type { CredentialProvider, ProviderKind, TargetOwner } from './provider.js';
+import type { Env } from './connection-ref.js';
+import { instrumentProvider, scrubbingLogger } from './instrument.js';
+import type { AnyKind, KindCapabilities, KindConfig } from './kind.js';
+import { BUILTIN_KINDS } from './kinds.js';
+import type { CredentialProvider, TargetOwner } from './provider.js';
 import type { ProviderMetrics } from './provider-metrics.js';
+import type { TargetSpec } from './target-spec.js';
 
-/** Every kind's parsed configuration, told apart by `kind`. */
-export type ProviderConfig = PostgresConfig;
-
-interface KindEntry<C extends ProviderConfig> {
-  /**
-   * Reads and checks what the kind needs to reach a target, throwing CONFIG_INVALID. Each kind decides what
-   * that is (an admin URL for PostgreSQL; a role ARN or a kubeconfig for others, or nothing at all).
-   */
-  configure(resource: Resource, env: Env): C;
-  create(config: C, ctx: { owner: TargetOwner; logger: Logger | undefined }): CredentialProvider;
-}
-
-/** Adding a kind is one entry here and one folder beside postgres/; the union makes a missing entry an error. */
-const KINDS: { [K in ProviderKind]: KindEntry<Extract<ProviderConfig, { kind: K }>> } = {
-  postgres: {
-    configure: (resource, env) =>
-      parsePostgresConfig(
-        resource.id,
-        { adminUrl: readConnectionRef(resource, env) },
-        describeRef(resource.connection),
-      ),
-    create: (config, { owner, logger }) =>
-      createPostgresProvider({ config, owner, ...(logger ? { logger } : {}) }),
-  },
-};
-
-function entryFor(resource: Resource): KindEntry<ProviderConfig> {
-  const entry = (KINDS as Record<string, KindEntry<ProviderConfig> | undefined>)[resource.kind];
-  if (!entry)
-    throw new StintError('CONFIG_INVALID', `resource ${resource.id}: unknown kind ${String(resource.kind)}`);
-  return entry;
-}
-
-/** One resource's configuration, read and checked: CONFIG_INVALID names the resource and where it looked. */
-export function resolveProviderConfig(resource: Resource, env: Env): ProviderConfig {
-  return entryFor(resource).configure(resource, env);
-}
-
-/**
- * Every resource's configuration, checked when a policy is loaded (at start and on each reload): a missing
- * variable, an unreadable file or a bad URL stops the boot, or refuses the reload, with one CONFIG_INVALID that
- * lists every resource at fault. Values are never in the message.
- */
-export function resolveProviderConfigs(
-  policy: Pick<Policy, 'resources'>,
-  env: Env,
-): Map<string, ProviderConfig> {
-  const configs = new Map<string, ProviderConfig>();
-  const problems: string[] = [];
-  for (const resource of policy.resources.values()) {
-    try {
-      configs.set(resource.id, resolveProviderConfig(resource, env));
-    } catch (err) {
-      if (!(err instanceof StintError)) throw err;
-      problems.push(err.message);
-    }
-  }
-  if (problems.length > 0) {
-    throw new StintError('CONFIG_INVALID', `invalid provider configuration: ${problems.join('; ')}`, {
-      problems,
-    });
-  }
-  return configs;
+/** A resource's configuration, read and checked once at load, with the kind that reads it. */
+export interface ResolvedTarget {
+  spec: TargetSpec;
+  kind: AnyKind;
+  config: KindConfig;
 }
 
 export interface CreateProviderOptions {
@@ -79,20 +21,97 @@ export interface CreateProviderOptions {
   metrics?: ProviderMetrics;
 }
 
-/** A resource's provider, inside the wrapper that logs, times out and counts its calls. */
+/**
+ * The kinds a server knows, as a list: the policy's checks, configuration, capabilities and providers all derive
+ * from it. Built in the composition root, so a test can register a kind of its own without touching src/.
+ */
+export function createKindRegistry(kinds: readonly AnyKind[] = BUILTIN_KINDS) {
+  const byName = new Map<string, AnyKind>();
+  for (const k of kinds) {
+    if (byName.has(k.kind))
+      throw new StintError('CONFIG_INVALID', `provider kind ${k.kind} is registered twice`);
+    byName.set(k.kind, k);
+  }
+
+  function kindOf(spec: Pick<TargetSpec, 'id' | 'kind'>): AnyKind {
+    const kind = byName.get(spec.kind);
+    if (!kind) {
+      throw new StintError('CONFIG_INVALID', `resource ${spec.id}: unknown kind ${spec.kind}`, {
+        resource: spec.id,
+      });
+    }
+    return kind;
+  }
+
+  /** One resource's configuration: CONFIG_INVALID names the resource and where it looked, never a value. */
+  function resolve(spec: TargetSpec, env: Env): ResolvedTarget {
+    const kind = kindOf(spec);
+    return { spec, kind, config: kind.configure(spec, env) };
+  }
+
+  return {
+    /** The kinds, in registration order: what the policy loader checks `kind`, `options` and `grants` against. */
+    kinds,
+    kindOf,
+    capabilities: (spec: Pick<TargetSpec, 'id' | 'kind'>): KindCapabilities => kindOf(spec).capabilities,
+    resolve,
+    /**
+     * Every resource's configuration, checked when a policy is loaded (at start and on each reload): one
+     * CONFIG_INVALID lists every resource at fault, so a bad one stops the boot or refuses the reload.
+     */
+    resolveAll(specs: Iterable<TargetSpec>, env: Env): Map<string, ResolvedTarget> {
+      const resolved = new Map<string, ResolvedTarget>();
+      const problems: string[] = [];
+      for (const spec of specs) {
+        try {
+          resolved.set(spec.id, resolve(spec, env));
+        } catch (err) {
+          if (!(err instanceof StintError)) throw err;
+          problems.push(err.message);
+        }
+      }
+      if (problems.length > 0) {
+        throw new StintError('CONFIG_INVALID', `invalid provider configuration: ${problems.join('; ')}`, {
+          problems,
+        });
+      }
+      return resolved;
+    },
+    /** A resource's provider, inside the one wrapper: its kind's deadlines, its secrets scrubbed, its calls counted. */
+    create(target: ResolvedTarget, options: CreateProviderOptions): CredentialProvider {
+      const { kind, config, spec } = target;
+      const logger = options.logger ? scrubbingLogger(options.logger, config.secrets) : undefined;
+      return instrumentProvider(kind.create(config, { owner: options.owner, logger }), {
+        resource: spec.id,
+        logger: logger ?? silentLogger,
+        secrets: config.secrets,
+        ...(kind.deadlinesMs ? { deadlinesMs: kind.deadlinesMs } : {}),
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+      });
+    },
+  };
+}
+
+export type KindRegistry = ReturnType<typeof createKindRegistry>;
+
+/** The built-in kinds. */
+export const defaultKinds: KindRegistry = createKindRegistry();
+
+/** One resource's configuration with the built-in kinds (tools and tests; the server resolves at load). */
+export function resolveProviderConfig(spec: TargetSpec, env: Env): KindConfig {
+  return defaultKinds.resolve(spec, env).config;
+}
+
+export function resolveProviderConfigs(policy: { resources: Map<string, TargetSpec> }, env: Env) {
+  return defaultKinds.resolveAll(policy.resources.values(), env);
+}
+
+/** A resource's provider with the built-in kinds, reading its configuration now (tools and tests). */
 export function createProvider(
-  resource: Resource,
+  spec: TargetSpec,
   env: Env,
   options: CreateProviderOptions,
+  registry: KindRegistry = defaultKinds,
 ): CredentialProvider {
-  const entry = entryFor(resource);
-  const inner = entry.create(entry.configure(resource, env), {
-    owner: options.owner,
-    logger: options.logger,
-  });
-  return instrumentProvider(inner, {
-    resource: resource.id,
-    logger: options.logger ?? silentLogger,
-    ...(options.metrics ? { metrics: options.metrics } : {}),
-  });
+  return registry.create(registry.resolve(spec, env), options);
 }

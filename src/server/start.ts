@@ -11,7 +11,9 @@ import { loadIdentityConfig } from '../identity/identity-config.js';
 import { mfaConfigFromEnv } from '../mfa/mfa-config.js';
 import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
-import { createProvider, resolveProviderConfigs } from '../providers/registry.js';
+import type { AnyKind } from '../providers/kind.js';
+import { BUILTIN_KINDS } from '../providers/kinds.js';
+import { createKindRegistry, type ResolvedTarget } from '../providers/registry.js';
 import { migrate, openDatabase } from '../store/database.js';
 import { readStoreId } from '../store/store-identity.js';
 import { buildHttpApp, httpLogOptions } from './http-app.js';
@@ -20,6 +22,8 @@ export interface RunServerOptions extends ServerFlags {
   demo?: boolean;
   /** Where demo tokens and start-up lines go (stdout by default). */
   print?: (line: string) => void;
+  /** The target kinds this server knows; the built-in ones by default. */
+  kinds?: readonly AnyKind[];
 }
 
 function parseSigningKeys(text: string) {
@@ -43,11 +47,14 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const config = resolveConfig(flags, env);
   const logger = pino({ level: config.logLevel, ...httpLogOptions });
 
-  // An invalid policy stops the server here: it never half-loads.
-  // So does a resource whose connection cannot be read or parsed; a reload with one is refused.
+  const kinds = createKindRegistry(opts.kinds ?? BUILTIN_KINDS);
+  // An invalid policy stops the server here: it never half-loads. Each resource is checked against its kind.
+  // So does a resource whose connection cannot be read or parsed; a reload with one is refused. What is read
+  // here is what the providers use: nothing is read from the environment again at first use.
+  let targets = new Map<string, ResolvedTarget>();
   const loadPolicy = () => {
-    const loaded = loadPolicyFile(config.policyPath);
-    resolveProviderConfigs(loaded, env);
+    const loaded = loadPolicyFile(config.policyPath, kinds.kinds);
+    targets = kinds.resolveAll(loaded.resources.values(), env);
     return loaded;
   };
   const policy = createPolicyHolder(loadPolicy(), loadPolicy);
@@ -69,7 +76,10 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     directory: { config: directoryConfig, logger: logger.child({ component: 'directory' }) },
     identity,
     mfa,
-    providerFactory: (resource, owner, ctx) => createProvider(resource, env, { logger, owner, ...ctx }),
+    providerKinds: kinds,
+    // A resource that left the policy while a call on it was under way is read afresh, for that call only.
+    providerFactory: (resource, owner, ctx) =>
+      kinds.create(targets.get(resource.id) ?? kinds.resolve(resource, env), { logger, owner, ...ctx }),
     secrets: createSecretBox(parseKey(config.encryptionKey)),
     logger,
     sweepIntervalMs: config.sweepIntervalMs,

@@ -137,6 +137,21 @@ export const grantStore = {
   },
 
   /**
+   * A credential its target cannot take back early (expire-only kinds): the revocation is not failing, it waits
+   * for the credential's own end. True when this call set the wait (the first time), so it is audited once.
+   */
+  async deferRevocation(db: Db, requestId: string, until: Date): Promise<boolean> {
+    const res = await db
+      .updateTable('grants')
+      .set({ next_revoke_at: until.getTime() })
+      .where('request_id', '=', requestId)
+      .where('revocation', '=', 'pending')
+      .where((eb) => eb.or([eb('next_revoke_at', 'is', null), eb('next_revoke_at', '!=', until.getTime())]))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  },
+
+  /**
    * The revocation can never succeed (its provider said so): a terminal state, out of the retry queue, with the
    * reason kept for the request view. True when this call made the change.
    */

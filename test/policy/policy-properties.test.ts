@@ -123,6 +123,7 @@ function policyOf(users: Map<string, DirectoryUser>, approval: Tier[]): Policy {
         {
           id: 'db',
           kind: 'postgres',
+          options: {},
           description: '',
           sensitivity: 'routine',
           connection: { env: 'DB' },

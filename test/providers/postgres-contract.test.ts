@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
 import type { Resource } from '../../src/policy/policy-types.js';
+import { postgresKind } from '../../src/providers/postgres/index.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { connectAs, pgUrl } from '../support/pg-cluster.js';
 import { providerContract } from './contract.js';
@@ -12,41 +13,55 @@ const resource: Resource = {
   description: 'the contract suite’s target',
   sensitivity: 'critical',
   connection: { env: 'STINT_CONTRACT_PG_URL' },
+  options: {},
   roles: { read: { name: 'read', description: '', grants: ['app_read'] } },
 };
 
 /** The run's scram-sha-256 cluster, reached as the documented least-privileged stint_admin. */
-providerContract('postgres', async () => {
-  const root = await connectAs(pgUrl(cluster, 'postgres', new URL(cluster.superuserUrl).password, 'app'));
-  return {
-    endpoint: { host: cluster.host, port: cluster.port },
-    grants: ['app_read'],
-    unknownGrant: 'no_such_role',
-    makeProvider(owner, via) {
-      const url = new URL(cluster.stintAdminUrl);
-      if (via) {
-        url.hostname = via.host;
-        url.port = String(via.port);
-      }
-      return createProvider(resource, { STINT_CONTRACT_PG_URL: url.toString() }, { owner });
-    },
-    async openSession(secret) {
-      const client = await connectAs(secret.url as string);
-      return {
-        doGranted: () => client.query('SELECT count(*) FROM public.accounts'),
-        doUngranted: () => client.query("INSERT INTO public.accounts VALUES (999999, 'contract', 1)"),
-        alive: () =>
-          client.query('SELECT 1').then(
-            () => true,
-            () => false,
-          ),
-        close: () => client.end().catch(() => {}),
-      };
-    },
-    async principalExists(principal) {
-      const { rows } = await root.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [principal]);
-      return rows.length > 0;
-    },
-    close: () => root.end(),
-  };
+providerContract('postgres', {
+  kind: postgresKind,
+  networked: true,
+  server: {
+    resourceYaml: `  - id: crash-target
+    kind: postgres
+    sensitivity: routine
+    connection: { env: STINT_CONTRACT_PG_URL }
+    roles:
+      use: { grants: [app_read] }`,
+    env: { STINT_CONTRACT_PG_URL: cluster.stintAdminUrl },
+  },
+  fixture: async () => {
+    const root = await connectAs(pgUrl(cluster, 'postgres', new URL(cluster.superuserUrl).password, 'app'));
+    return {
+      endpoint: { host: cluster.host, port: cluster.port },
+      grants: ['app_read'],
+      unknownGrant: 'no_such_role',
+      makeProvider(owner, via) {
+        const url = new URL(cluster.stintAdminUrl);
+        if (via) {
+          url.hostname = via.host;
+          url.port = String(via.port);
+        }
+        return createProvider(resource, { STINT_CONTRACT_PG_URL: url.toString() }, { owner });
+      },
+      async openSession(secret) {
+        const client = await connectAs(secret.url as string);
+        return {
+          doGranted: () => client.query('SELECT count(*) FROM public.accounts'),
+          doUngranted: () => client.query("INSERT INTO public.accounts VALUES (999999, 'contract', 1)"),
+          alive: () =>
+            client.query('SELECT 1').then(
+              () => true,
+              () => false,
+            ),
+          close: () => client.end().catch(() => {}),
+        };
+      },
+      async principalExists(principal) {
+        const { rows } = await root.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [principal]);
+        return rows.length > 0;
+      },
+      close: () => root.end(),
+    };
+  },
 });

@@ -309,7 +309,7 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     await root.query(`CREATE ROLE ${pg.escapeIdentifier(impostor)} NOLOGIN`);
 
     const owned = await provider.listOwned();
-    expect(owned).toContainEqual({ principal: cred.principal, requestId, legacy: false });
+    expect(owned).toContainEqual({ principal: cred.principal, requestId, claim: 'store' });
     const names = owned.map((o) => o.principal);
     expect(names).not.toContain(impostor);
     expect(names).not.toContain('stint_admin');

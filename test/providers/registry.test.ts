@@ -20,6 +20,7 @@ const resource = (connection: Resource['connection'], id = 'prod-db'): Resource 
   description: 'test',
   sensitivity: 'critical',
   connection,
+  options: {},
   roles: {},
 });
 

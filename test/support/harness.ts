@@ -12,8 +12,10 @@ import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js'
 import type { IdentityOptions } from '../../src/identity/identity-module.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
+import type { AnyKind } from '../../src/providers/kind.js';
+import { BUILTIN_KINDS } from '../../src/providers/kinds.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
-import { createProvider } from '../../src/providers/registry.js';
+import { createKindRegistry, createProvider } from '../../src/providers/registry.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
 import type { ScimRoutesDeps } from '../../src/server/routes/scim-routes.js';
 import { openDatabase } from '../../src/store/database.js';
@@ -117,6 +119,8 @@ export async function createHarness(
     auditSigner?: Ed25519NoteSigner;
     /** The application's clock (tests about expiry move it by hand); the wall clock by default. */
     clock?: () => Date;
+    /** Target kinds besides the built-in ones (a test kind), handed in through the composition root. */
+    kinds?: readonly AnyKind[];
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -126,8 +130,9 @@ export async function createHarness(
   const auditSigner = opts.auditSigner ?? parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
   const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
-  const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml'), () =>
-    parsePolicy(text, 'test-policy.yaml'),
+  const kinds = createKindRegistry([...BUILTIN_KINDS, ...(opts.kinds ?? [])]);
+  const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml', kinds.kinds), () =>
+    parsePolicy(text, 'test-policy.yaml', kinds.kinds),
   );
   const storeId = await readStoreId(testStore.store.db);
   const stint = createStint({
@@ -135,7 +140,9 @@ export async function createHarness(
     storeId,
     policy,
     providerFactory:
-      opts.providerFactory ?? ((r, owner, ctx) => createProvider(r, env, { owner, metrics: ctx.metrics })),
+      opts.providerFactory ??
+      ((r, owner, ctx) => createProvider(r, env, { owner, metrics: ctx.metrics }, kinds)),
+    providerKinds: kinds,
     secrets: opts.secrets ?? createSecretBox(randomBytes(32)),
     logger: opts.logger ?? silentLogger,
     sweepIntervalMs: opts.sweepIntervalMs ?? 200,

@@ -15,8 +15,11 @@ export interface ServerProcess {
 export async function startServerProcess(
   args: string[],
   env: Record<string, string>,
+  /** Another entry script than the CLI's (e.g. one that hands the server a test kind); `args` follow it. */
+  script?: string,
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', ...args], {
+  const argv = script ? [script, ...args] : [MAIN, 'server', ...args];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...argv], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

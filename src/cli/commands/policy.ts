@@ -33,7 +33,9 @@ async function guarded<T>(out: Output, path: string, run: () => T | Promise<T>):
 
 async function loadPolicy(out: Output, path: string): Promise<Policy> {
   const { loadPolicyFile } = await import('../../policy/policy-loader.js');
-  return guarded(out, path, () => loadPolicyFile(path));
+  const { BUILTIN_KINDS } = await import('../../providers/kinds.js');
+  // Checked as the server checks it: each resource against its kind's options and grants.
+  return guarded(out, path, () => loadPolicyFile(path, BUILTIN_KINDS));
 }
 
 function summary(policy: Policy) {

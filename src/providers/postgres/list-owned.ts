@@ -13,7 +13,13 @@ export async function listOwned(admin: Admin, signal: AbortSignal): Promise<Owne
     const theirs = legacy
       ? r.tag.deployment !== null && r.tag.deployment !== owner.deployment
       : r.tag.storeId !== owner.storeId;
-    if (!theirs) owned.push({ principal: r.principal, requestId: r.tag.requestId || null, legacy });
+    if (!theirs) {
+      owned.push({
+        principal: r.principal,
+        requestId: r.tag.requestId || null,
+        claim: legacy ? 'if-known' : 'store',
+      });
+    }
   }
   return owned;
 }

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { isStintError, type StintError } from '../../src/domain/errors.js';
+import type { Logger } from '../../src/logger.js';
+import { defineKind } from '../../src/providers/kind.js';
+import { cancelledError, isCancelled, NO_CANCEL } from '../../src/providers/provider.js';
+import { createKindRegistry } from '../../src/providers/registry.js';
+import { fakeKind } from './fake-kind.js';
+
+const OWNER = { deployment: 'wrapper-test', storeId: 'st_0000000000000000' };
+const KEY = 'wrapper-key-do-not-echo';
+
+function recorder(lines: string[]): Logger {
+  const at = (obj: object, msg?: string) => lines.push(JSON.stringify({ obj, msg }));
+  return { info: at, warn: at, error: at };
+}
+
+async function rejection(p: Promise<unknown>): Promise<StintError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isStintError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
+}
+
+/** The one wrapper, applied by the registry to every kind: the kind's deadlines, its secrets scrubbed. */
+describe('the wrapper a kind runs in', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stint-kind-wrapper-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('scrubs the kind’s configured secrets from every error and log line, though the kind quotes them', async () => {
+    const registry = createKindRegistry([fakeKind]);
+    // A target that cannot be opened: the fake kind's error quotes its whole connection, key included.
+    const connection = `fake:${join(dir, 'no-such-dir', 'target.db')}?key=${KEY}`;
+    const spec = { id: 'certs', kind: 'fake', connection: { env: 'X' }, options: { issueDelayMs: 0 } };
+    const lines: string[] = [];
+    const provider = registry.create(registry.resolve(spec, { X: connection }), {
+      owner: OWNER,
+      logger: recorder(lines),
+    });
+    const err = await rejection(provider.ping({}, NO_CANCEL));
+    expect(err.code).toBe('PROVIDER_ERROR');
+    expect(err.message).toContain('[redacted]');
+    expect(err.message).not.toContain(KEY);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).not.toContain(KEY);
+    // URL-encoded too, and from an error that is not Stint's own (a driver's, escaping the kind).
+    const echo = defineKind({
+      ...fakeKind,
+      kind: 'echo',
+      configure: () => ({ secrets: [`${KEY}/x`] }),
+      create: () => ({
+        ...fakeKind.create(
+          { resourceId: 'e', file: '', key: '', connection: '', issueDelayMs: 0, secrets: [] },
+          { owner: OWNER, logger: undefined },
+        ),
+        kind: 'echo',
+        ping: async () => {
+          throw new Error(`driver said: ${encodeURIComponent(`${KEY}/x`)}`);
+        },
+      }),
+    });
+    const echoes = createKindRegistry([echo]);
+    const encoded = await rejection(
+      echoes.create(echoes.resolve({ ...spec, kind: 'echo' }, {}), { owner: OWNER }).ping({}, NO_CANCEL),
+    );
+    expect(encoded.code).toBe('PROVIDER_ERROR');
+    expect(encoded.message).not.toContain(KEY);
+  });
+
+  it('takes each call’s deadline from the kind’s descriptor', async () => {
+    const slow = defineKind({
+      kind: 'slow',
+      options: z.object({}).default({}),
+      grants: z.array(z.string()),
+      connection: 'optional',
+      capabilities: {
+        revocation: 'remove',
+        listable: false,
+        endsSessions: false,
+        contactsTargetAtIssue: false,
+      },
+      deadlinesMs: { ping: 50 },
+      configure: () => ({ secrets: [] }),
+      create: () => ({
+        ...fakeKind.create(
+          { resourceId: 's', file: '', key: '', connection: '', issueDelayMs: 0, secrets: [] },
+          { owner: OWNER, logger: undefined },
+        ),
+        kind: 'slow',
+        ping: (_r, signal) =>
+          new Promise((_resolve, reject) => {
+            const t = setTimeout(() => reject(new Error('took 5 s')), 5_000);
+            signal.addEventListener('abort', () => {
+              clearTimeout(t);
+              reject(cancelledError('slow ping', signal));
+            });
+          }),
+      }),
+    });
+    const registry = createKindRegistry([slow]);
+    const provider = registry.create(
+      registry.resolve({ id: 'slow-1', kind: 'slow', connection: null, options: {} }, {}),
+      { owner: OWNER },
+    );
+    const err = await rejection(provider.ping({}, NO_CANCEL));
+    expect(isCancelled(err)).toBe(true);
+    expect(err.message).toMatch(/deadline of 50 ms passed/);
+  });
+});
