@@ -70,14 +70,19 @@ describe.each(STORE_KINDS)('second-factor attempts are counted before the code i
     for (const user of users) {
       const mine = answers.filter((a) => a.user === user).map((a) => a.code);
       const checked = mine.filter((c) => c === 'MFA_INVALID').length;
-      expect({ user, checked, limited: mine.filter((c) => c === 'MFA_RATE_LIMITED').length }).toEqual({
+      // Checked or refused unchecked, nothing else (no store starved by the burst). On PostgreSQL a try that keeps
+      // finding the count locked by another is refused too, so at most five, not always five, are checked.
+      expect({ user, answers: checked + mine.filter((c) => c === 'MFA_RATE_LIMITED').length }).toEqual({
         user,
-        checked: 5,
-        limited: perUser - 5,
+        answers: perUser,
       });
-      expect(await wrongCodeEvents(user)).toBe(5);
+      expect(checked).toBeGreaterThanOrEqual(1);
+      expect(checked).toBeLessThanOrEqual(5);
+      expect(await wrongCodeEvents(user)).toBe(checked);
 
-      // The limit is reached: even the right code is not looked at, on any server.
+      // Up to the limit one at a time; then even the right code is not looked at, on any server.
+      const more = await wrongTotpCodes(secrets[user] as string, h.stint.deps.clock(), 5 - checked);
+      for (const code of more) expect((await verify(0, user, code)).code).toBe('MFA_INVALID');
       for (const [i, server] of servers.entries()) {
         const right = await totpCode(secrets[user] as string, server.stint.deps.clock());
         expect(await verify(i, user, right)).toEqual({ status: 429, code: 'MFA_RATE_LIMITED' });

@@ -102,7 +102,8 @@ describe.each(STORE_KINDS)('TOTP step-up on %s', (kind) => {
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    expect(rejected.reason.code).toBe('MFA_REPLAYED');
+    // A replay once checked; on PostgreSQL, if it kept finding the count locked by the other, refused unchecked.
+    expect(['MFA_REPLAYED', 'MFA_RATE_LIMITED']).toContain(rejected.reason.code);
   });
 
   it('rate-limits wrong codes per user: after 5 in 5 minutes even the right code waits', async () => {

@@ -80,14 +80,16 @@ describe.each(STORE_KINDS)('WebAuthn step-up on %s, with a software authenticato
       forged.push(key.authenticate(request, ORIGIN, { signWith: privateKey }));
     }
     const codes = await Promise.all(forged.map((r) => codeOf(f.mfa.webauthnAuthenticateVerify(alice, r))));
-    expect({
-      checked: codes.filter((c) => c === 'MFA_INVALID').length,
-      limited: codes.filter((c) => c === 'MFA_RATE_LIMITED').length,
-    }).toEqual({ checked: 5, limited: 25 });
+    // Refused uncounted or checked, nothing else; on PostgreSQL a try that keeps finding the count locked is
+    // refused too, so at most five are checked.
+    const checked = codes.filter((c) => c === 'MFA_INVALID').length;
+    expect(checked + codes.filter((c) => c === 'MFA_RATE_LIMITED').length).toBe(30);
+    expect(checked).toBeGreaterThanOrEqual(1);
+    expect(checked).toBeLessThanOrEqual(5);
     const reasons = (await listAudit(f.testStore.store.db, { limit: 1000 }))
       .filter((e) => e.action === 'mfa.failed')
       .map((e) => e.details.reason);
-    expect(reasons.filter((r) => r === 'invalid-response')).toHaveLength(5);
+    expect(reasons.filter((r) => r === 'invalid-response')).toHaveLength(checked);
   });
 
   it('refuses an assertion signed by another key', async () => {

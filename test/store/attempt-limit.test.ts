@@ -57,7 +57,7 @@ describe.each(STORE_KINDS)('counted limits in the store (%s)', (kind) => {
     return t;
   };
 
-  it('many attempts at once on one key: exactly the limit is counted, on one server or two sharing the store', async () => {
+  it('many attempts at once on one key: never more than the limit is counted, on one server or two sharing the store', async () => {
     const t = await fresh();
     const stores: StintDatabase[] = [t.store];
     if (kind === 'postgres') {
@@ -71,7 +71,14 @@ describe.each(STORE_KINDS)('counted limits in the store (%s)', (kind) => {
         (limits[i % limits.length] as (typeof limits)[0]).reserve('k', at(i)),
       ),
     );
-    expect(results.filter((r) => r.ok)).toHaveLength(5);
+    // On PostgreSQL an attempt that keeps finding the key locked is refused uncounted: at most the limit, then.
+    const counted = results.filter((r) => r.ok).length;
+    expect(counted).toBeGreaterThanOrEqual(1);
+    expect(counted).toBeLessThanOrEqual(5);
+    // One after another, the rest of the limit and no more.
+    let more = 0;
+    for (let i = 0; i < 10; i++) if ((await limits[i % limits.length]?.reserve('k', at(200 + i)))?.ok) more++;
+    expect(counted + more).toBe(5);
     // Another key is counted apart.
     expect((await limits[0]?.reserve('other', at(100)))?.ok).toBe(true);
   });
