@@ -31,12 +31,23 @@ export function createAuditPurge(deps: {
   }
   const batchSize = deps.batchSize ?? PURGE_BATCH;
 
-  /** The oldest batch still holding bodies, under its own purge event; 0 once none is left. */
-  const purgeBatch = (now: Date, before: Date): Promise<number> =>
+  /**
+   * The oldest batch still holding bodies from seq `from` on, under its own purge event. The range stops before
+   * an event younger than the cutoff (stamped out of order) and before the first event a hold keeps (verifiers
+   * flag a purge whose range reaches either: log/purge-rules.ts); the next batch starts after that event, which
+   * keeps its body. `next` is null once nothing is left.
+   */
+  const purgeBatch = (
+    now: Date,
+    before: Date,
+    from: number,
+  ): Promise<{ purged: number; next: number | null }> =>
     deps.store.db.transaction().execute(async (trx) => {
+      const db = trx as unknown as Kysely<Database>;
       const seqs = await trx
         .selectFrom('audit_events')
         .select('seq')
+        .where('seq', '>=', from)
         .where('at', '<', before.getTime())
         .where('body', 'is not', null)
         .orderBy('seq')
@@ -44,30 +55,31 @@ export function createAuditPurge(deps: {
         .execute();
       const first = seqs[0]?.seq;
       const last = seqs.at(-1)?.seq;
-      if (first == null || last == null) return 0;
+      if (first == null || last == null) return { purged: 0, next: null };
+      const start = Number(first);
       let end = Number(last) + 1;
-      // The range never reaches an event younger than the cutoff (an event stamped out of order), nor one a
-      // hold keeps: verifiers flag a purge whose range does (log/purge-rules.ts).
+      let stop: number | null = null;
       const young = await trx
         .selectFrom('audit_events')
         .select('seq')
-        .where('seq', '>=', Number(first))
+        .where('seq', '>=', start)
         .where('seq', '<', end)
         .where('at', '>=', before.getTime())
         .orderBy('seq')
         .limit(1)
         .executeTakeFirst();
-      if (young) end = Number(young.seq);
+      if (young) stop = Number(young.seq);
       for (const hold of deps.holds ?? []) {
-        const held = await hold.firstHeld(trx as unknown as Kysely<Database>, { start: Number(first), end });
-        if (held !== null) end = Math.min(end, held);
+        const held = await hold.firstHeld(db, { start, end: stop ?? end });
+        if (held !== null && held >= start) stop = Math.min(stop ?? end, held);
       }
-      const range = { start: Number(first), end };
+      if (stop !== null) end = stop;
+      const next = stop !== null ? stop + 1 : seqs.length < batchSize ? null : end;
       const purged = seqs.filter((r) => Number(r.seq) < end).length;
-      if (purged === 0) return 0;
+      if (purged === 0) return { purged, next };
       // The retention in force goes into the trail first (when it changed), then the purge event: the database
       // lets a body go only under a recorded purge that covers it.
-      await recordRetention(trx as unknown as Kysely<Database>, now, deps.retentionDays);
+      await recordRetention(db, now, deps.retentionDays);
       await appendAudit(trx, {
         at: now,
         actor: 'stint',
@@ -77,7 +89,7 @@ export function createAuditPurge(deps: {
           before: before.toISOString(),
           events: purged,
           retentionDays: deps.retentionDays,
-          range,
+          range: { start, end },
         },
       });
       await trx
@@ -85,11 +97,10 @@ export function createAuditPurge(deps: {
         .set({ body: null })
         .where('at', '<', before.getTime())
         .where('body', 'is not', null)
-        .where('seq', '>=', range.start)
-        .where('seq', '<', range.end)
+        .where('seq', '>=', start)
+        .where('seq', '<', end)
         .execute();
-      // A batch cut short by a young event or a hold ends this run: nothing after it may go yet.
-      return purged === seqs.length ? purged : -purged;
+      return { purged, next };
     });
 
   return async function purge(): Promise<{ purged: number; batches: number; before: Date }> {
@@ -97,12 +108,14 @@ export function createAuditPurge(deps: {
     const before = new Date(now.getTime() - deps.retentionDays * 86_400_000);
     let purged = 0;
     let batches = 0;
-    for (;;) {
-      const n = await purgeBatch(now, before);
-      if (n === 0) break;
-      purged += Math.abs(n);
-      batches += 1;
-      if (n < 0 || n < batchSize) break;
+    let from: number | null = 0;
+    while (from !== null) {
+      const batch = await purgeBatch(now, before, from);
+      if (batch.purged > 0) {
+        purged += batch.purged;
+        batches += 1;
+      }
+      from = batch.next;
     }
     return { purged, batches, before };
   };

@@ -117,7 +117,12 @@ export function createAuditService(deps: AuditServiceDeps) {
           ? await deps.log.signAt(size)
           : ((await deps.log.checkpointCovering(size)) ??
             withNewestKnown(await deps.log.latestCheckpoint(), deps.log.newestKnown())));
-      if (!made) throw new StintError('NOT_FOUND', 'no checkpoint has been signed yet');
+      if (!made || made.size < size) {
+        throw new StintError(
+          'NOT_FOUND',
+          `no signed checkpoint covers size ${size} yet (one is signed every second or so while events arrive): retry shortly`,
+        );
+      }
       return { size: made.size, note: made.note, createdAt: made.createdAt.toISOString() };
     },
 

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createStint, type Stint } from '../../src/app/stint.js';
 import { checkpointFileName } from '../../src/audit/checkpoint-files.js';
 import { Frontier } from '../../src/audit/log/frontier.js';
 import { canonicalize } from '../../src/audit/log/jcs.js';
 import { leafHash, rootPlan } from '../../src/audit/log/merkle.js';
+import { silentLogger } from '../../src/logger.js';
+import { createProvider } from '../../src/providers/registry.js';
 import type { Database } from '../../src/store/schema.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -28,8 +32,12 @@ async function until(what: string, check: () => Promise<boolean>, ms = 10_000): 
  */
 describe.each(STORE_KINDS)('the leaf MAC gate cannot be skipped on %s', (kind) => {
   let h: Harness;
+  const extra: Stint[] = [];
+  const dirs: string[] = [];
   afterEach(async () => {
+    for (const s of extra.splice(0)) await s.stop();
     await h?.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
   async function setup(): Promise<void> {
@@ -140,6 +148,38 @@ describe.each(STORE_KINDS)('the leaf MAC gate cannot be skipped on %s', (kind) =
       return (await signedAt(forged + 1)) || !h.stint.audit.trail.status().healthy;
     });
     await expectFailedClosed(forged);
+  });
+
+  it.runIf(kind === 'postgres')('… by any of several servers sharing the store', async () => {
+    await setup();
+    // A second server on the same store and key, with a WORM folder of its own that is still empty.
+    const dir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-b-'));
+    dirs.push(dir);
+    const other = createStint({
+      store: h.testStore.store,
+      storeId: h.storeId,
+      policy: h.stint.deps.policy,
+      providerFactory: (r, owner) => createProvider(r, h.env, { owner }),
+      secrets: h.stint.deps.secrets,
+      logger: silentLogger,
+      audit: { signers: [h.auditSigner], checkpointDir: dir, checkpointIntervalMs: 200 },
+    });
+    extra.push(other);
+    await other.start();
+    const forged = await appendAndFoldForged();
+    await until(
+      'both servers to refuse',
+      async () => {
+        if (await signedAt(forged + 1)) return true;
+        return !h.stint.audit.trail.status().healthy && !other.audit.trail.status().healthy;
+      },
+      30_000,
+    );
+    expect(await signedAt(forged + 1)).toBe(false);
+    for (const s of [h.stint, other]) {
+      expect(s.audit.trail.status()).toMatchObject({ healthy: false, code: 'FORGED' });
+    }
+    expect(existsSync(join(dir, checkpointFileName(forged + 1)))).toBe(false);
   });
 
   it('… nor on demand: security asking for a checkpoint of that size is refused', async () => {

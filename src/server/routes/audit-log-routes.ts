@@ -329,6 +329,8 @@ export function auditLogRoutes(audit: AuditService) {
               },
             },
             ...errorResponses,
+            // AUDIT_VERIFY_RUNNING (one at a time per server) and RATE_LIMITED (per caller), with Retry-After.
+            429: { $ref: 'Error#' },
           },
         },
       },
