@@ -9,6 +9,8 @@ import { isStintError } from '../domain/errors.js';
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isStintError(err)) {
+      // A full disk is the operator's to fix: each refusal names what the store said (SQLITE_FULL, 53100 …).
+      if (err.code === 'STORE_FULL') request.log.warn({ code: err.code, details: err.details }, err.message);
       return reply.status(err.status).send({
         error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
       });

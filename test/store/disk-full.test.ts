@@ -253,6 +253,9 @@ describe.skipIf(!pgMounted)('a full disk under the PostgreSQL store', () => {
       }, 30_000);
       expect(answers.filter((a) => a.status >= 300 && a.status !== 503)).toEqual([]);
       expect(refused.body.error).toMatchObject({ code: 'STORE_FULL', details: { cause: 'SQLSTATE 53100' } });
+      // The log says why, not "internal error".
+      await waitFor(async () => /SQLSTATE 53100/.test(server?.output() ?? ''));
+      expect(server?.output()).not.toMatch(/unhandled error/);
       await root.query('DROP TABLE filler');
       await root.query('CHECKPOINT');
     } finally {
