@@ -14,6 +14,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       if (typeof details?.retryAfterSeconds === 'number') {
         reply.header('retry-after', String(Math.max(1, Math.ceil(details.retryAfterSeconds))));
       }
+      // A full disk is the operator's to fix: each refusal names what the store said (SQLITE_FULL, 53100 …).
+      if (err.code === 'STORE_FULL') request.log.warn({ code: err.code, details: err.details }, err.message);
       // The constructor held the details to the code's shape; a StintError<ErrorCode> cannot prove it again here.
       return reply.status(err.status).send(errorBody(err.code, err.message, err.details as never));
     }

@@ -48,6 +48,12 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
     expect(pending.body.revocationError).toMatch(/postgres target|connect|ECONNREFUSED|timeout/i);
     const events = await h.as('erin').get(`/v1/audit/events?request=${id}`);
     expect(events.body.events.map((e: { action: string }) => e.action)).toContain('grant.revocation_failed');
+    // The target out of reach is classified as such, and alerted once (issue 20).
+    const overdue = events.body.events.filter(
+      (e: { action: string }) => e.action === 'grant.revocation_overdue',
+    );
+    expect(overdue).toHaveLength(1);
+    expect(overdue[0].details).toMatchObject({ class: 'unreachable', alert: true });
 
     proxy.up();
     // No access even before the retry lands: the target enforces the window itself.

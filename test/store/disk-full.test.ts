@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   rmSync,
@@ -56,17 +57,50 @@ function fill(dir: string): string {
   return path;
 }
 
-const base = mkdtempSync(join(tmpdir(), 'stint-disk-full-'));
-const disk = join(base, 'disk');
-execFileSync('mkdir', ['-p', disk]);
-const mounted = mountSmallDisk(disk, '8m');
+/** Whether this machine lets the test mount a filesystem (it needs root): tried once, undone at once. */
+function canMount(): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'stint-mount-probe-'));
+  try {
+    if (!mountSmallDisk(dir, '1m')) return false;
+    execFileSync('umount', [dir], { stdio: 'ignore' });
+    return true;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const mountable = canMount();
+
+/** A folder with a small filesystem mounted at `disk` inside it; mounted in beforeAll, removed in afterAll. */
+function smallDisk(prefix: string, options: () => string) {
+  // Made in mount(), so a suite left out (skipped, filtered) leaves nothing behind.
+  const base = join(tmpdir(), `${prefix}${randomBytes(6).toString('hex')}`);
+  const disk = join(base, 'disk');
+  return {
+    base,
+    disk,
+    mount() {
+      mkdirSync(disk, { recursive: true, mode: 0o700 });
+      if (!mountSmallDisk(disk, options())) throw new Error(`could not mount a small filesystem at ${disk}`);
+    },
+    unmount() {
+      try {
+        execFileSync('umount', ['-l', disk], { stdio: 'ignore' });
+      } catch {
+        // Not mounted (beforeAll failed before): only the folder is left.
+      }
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
 
 /**
  * The SQLite store's data folder on a small filesystem that fills up, under a real `stint server`: every write
  * answers 503 STORE_FULL naming SQLITE_FULL (not a 500 whose only trace was "cannot rollback - no transaction is
  * active"), the log names the cause, the server reports not ready, and it recovers once space is freed.
  */
-describe.skipIf(!mounted)('a full disk under the SQLite store', () => {
+describe.skipIf(!mountable)('a full disk under the SQLite store', () => {
+  const { base, disk, mount, unmount } = smallDisk('stint-disk-full-', () => '8m');
   const policyPath = join(base, 'stint.yaml');
   const dbUrl = `sqlite:${join(disk, 'stint.db')}`;
   const tokens: Record<string, string> = {};
@@ -92,6 +126,7 @@ describe.skipIf(!mounted)('a full disk under the SQLite store', () => {
     call('POST', '/v1/requests', { resource: 'prod-db', role: 'admin', reason: `INC-${++ticket}` });
 
   beforeAll(async () => {
+    mount();
     writeFileSync(
       policyPath,
       TEST_POLICY.replace('deployment: stint-test', `deployment: full-${randomBytes(4).toString('hex')}`),
@@ -114,8 +149,7 @@ describe.skipIf(!mounted)('a full disk under the SQLite store', () => {
 
   afterAll(async () => {
     await server?.kill9();
-    if (mounted) execFileSync('umount', ['-l', disk], { stdio: 'ignore' });
-    rmSync(base, { recursive: true, force: true });
+    unmount();
   });
 
   it('answers 503 STORE_FULL naming SQLITE_FULL, is not ready, logs the cause, and recovers once space is freed', async () => {
@@ -164,18 +198,14 @@ function postgresIds(): string {
   return `uid=${uid},gid=${gid},mode=0700`;
 }
 
-const pgBase = mkdtempSync(join(tmpdir(), 'stint-pg-disk-full-'));
-const pgDisk = join(pgBase, 'disk');
-execFileSync('mkdir', ['-p', pgDisk]);
-// The server (user postgres) must reach the tablespace's folder through this one.
-chmodSync(pgBase, 0o755);
-const pgMounted = mounted && mountSmallDisk(pgDisk, `24m,${postgresIds()}`);
-
 /**
  * The PostgreSQL store's database in a tablespace on a small filesystem (its WAL elsewhere, as a full data
  * volume with a separate WAL volume would be): writes answer 503 STORE_FULL naming SQLSTATE 53100, not a 500.
  */
-describe.skipIf(!pgMounted)('a full disk under the PostgreSQL store', () => {
+describe.skipIf(!mountable)('a full disk under the PostgreSQL store', () => {
+  const small = smallDisk('stint-pg-disk-full-', () => `24m,${postgresIds()}`);
+  const pgBase = small.base;
+  const pgDisk = small.disk;
   const policyPath = join(pgBase, 'stint.yaml');
   const tokens: Record<string, string> = {};
   let cluster: PgCluster;
@@ -195,6 +225,9 @@ describe.skipIf(!pgMounted)('a full disk under the PostgreSQL store', () => {
   }
 
   beforeAll(async () => {
+    small.mount();
+    // The server (user postgres) must reach the tablespace's folder through this one.
+    chmodSync(pgBase, 0o755);
     cluster = await startPgCluster();
     const root = await connectAs(cluster.superuserUrl);
     await root.query(`CREATE TABLESPACE small LOCATION '${pgDisk}'`);
@@ -225,8 +258,7 @@ describe.skipIf(!pgMounted)('a full disk under the PostgreSQL store', () => {
   afterAll(async () => {
     await server?.kill9();
     await cluster?.stop();
-    if (pgMounted) execFileSync('umount', ['-l', pgDisk], { stdio: 'ignore' });
-    rmSync(pgBase, { recursive: true, force: true });
+    small.unmount();
   });
 
   it('answers 503 STORE_FULL naming SQLSTATE 53100, and writes again once space is freed', async () => {
@@ -253,6 +285,9 @@ describe.skipIf(!pgMounted)('a full disk under the PostgreSQL store', () => {
       }, 30_000);
       expect(answers.filter((a) => a.status >= 300 && a.status !== 503)).toEqual([]);
       expect(refused.body.error).toMatchObject({ code: 'STORE_FULL', details: { cause: 'SQLSTATE 53100' } });
+      // The log says why, not "internal error".
+      await waitFor(async () => /SQLSTATE 53100/.test(server?.output() ?? ''));
+      expect(server?.output()).not.toMatch(/unhandled error/);
       await root.query('DROP TABLE filler');
       await root.query('CHECKPOINT');
     } finally {
