@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isStintError, type StintError } from '../../src/domain/errors.js';
-import type { Logger } from '../../src/logger.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
 import { instrumentProvider } from '../../src/providers/instrument.js';
 import {
   type PostgresConfigInput,
@@ -31,12 +31,14 @@ function postgresProvider(
   input: PostgresConfigInput,
   logger?: Logger,
 ): CredentialProvider {
-  const inner = createPostgresProvider({
-    config: parsePostgresConfig(resourceId, input),
-    owner: OWNER,
-    ...(logger ? { logger } : {}),
+  const config = parsePostgresConfig(resourceId, input);
+  const inner = createPostgresProvider({ config, owner: OWNER, ...(logger ? { logger } : {}) });
+  // The wrapper scrubs the admin URL's secrets, as the registry sets it up.
+  return instrumentProvider(inner, {
+    resource: resourceId,
+    logger: logger ?? silentLogger,
+    secrets: config.secrets,
   });
-  return logger ? instrumentProvider(inner, { resource: resourceId, logger }) : inner;
 }
 
 /** The v1-shaped calls these tests were written in, over the v2 contract. */

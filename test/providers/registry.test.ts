@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { StintError } from '../../src/domain/errors.js';
+import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { Resource } from '../../src/policy/policy-types.js';
 import { readConnectionRef } from '../../src/providers/connection-ref.js';
+import { BUILTIN_KINDS } from '../../src/providers/kinds.js';
 import { NO_CANCEL } from '../../src/providers/provider.js';
 import {
+  createKindRegistry,
   createProvider,
   resolveProviderConfig,
   resolveProviderConfigs,
@@ -55,6 +58,30 @@ describe('provider registry', () => {
     const file = join(dir, 'url');
     writeFileSync(file, 'postgres://a:b@h/db\n');
     expect(readConnectionRef(resource({ file }), {})).toBe('postgres://a:b@h/db');
+  });
+
+  it('takes PostgreSQL’s publicHost, publicPort and connectionLimit from the policy’s options block', () => {
+    const text = `version: 1
+users: [{ id: alice, email: alice@example.com, teams: [t] }]
+resources:
+  - id: prod-db
+    kind: postgres
+    sensitivity: routine
+    connection: { env: STINT_X }
+    options: { publicHost: db.example.com, publicPort: 6432, connectionLimit: 2 }
+    roles: { read: { grants: [app_read] } }
+rules: []
+`;
+    const policy = parsePolicy(text, 'stint.yaml', BUILTIN_KINDS);
+    const configs = createKindRegistry().resolveAll(policy.resources.values(), {
+      STINT_X: 'postgres://a:b@internal:5432/db',
+    });
+    expect(configs.get('prod-db')?.config).toMatchObject({
+      host: 'internal',
+      publicHost: 'db.example.com',
+      publicPort: 6432,
+      connectionLimit: 2,
+    });
   });
 
   it('names a missing env var or file as a configuration error, without revealing any value', () => {

@@ -33,11 +33,13 @@ export function connectAdmin(config: PostgresConfig, owner: TargetOwner, logger?
     lock_timeout: LOCK_TIMEOUT_MS,
     application_name: 'stint',
   });
-  const { resourceId, secrets } = config;
+  // The admin URL's secrets are the wrapper's to scrub (config.secrets), from errors and from this logger's
+  // lines alike; here only what a call itself makes (an issued password) is redacted, by the call.
+  const { resourceId } = config;
   // An idle admin connection dropped by the server emits 'error' on the pool; unhandled, it would end the process.
   pool.on('error', (err) => {
     logger?.warn(
-      { resource: resourceId, error: providerError(resourceId, 'idle connection', err, secrets).message },
+      { resource: resourceId, error: providerError(resourceId, 'idle connection', err, []).message },
       'postgres admin connection lost',
     );
   });
@@ -48,7 +50,7 @@ export function connectAdmin(config: PostgresConfig, owner: TargetOwner, logger?
     logger,
     fail(action, err, signal, extraSecrets = []) {
       if (signal.aborted) return cancelledError(`postgres target ${resourceId}: ${action}`, signal);
-      return providerError(resourceId, action, err, [...secrets, ...extraSecrets]);
+      return providerError(resourceId, action, err, extraSecrets);
     },
   };
 }
