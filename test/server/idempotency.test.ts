@@ -30,6 +30,7 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     });
     return { status: res.statusCode, body: res.body ? res.json() : null, headers: res.headers };
   }
+  const tokenId = (token: string) => /^stint_([A-Za-z0-9_-]{16})\./.exec(token)?.[1] ?? '';
   const count = async () =>
     Number(
       (
@@ -162,6 +163,7 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     expect(await h.stint.idempotency.service.sweep()).toBeGreaterThan(0);
     const left = await h.testStore.store.db.selectFrom('idempotency_keys').selectAll().execute();
     expect(left).toEqual([]);
+    now -= 24 * 60 * 60 * 1000;
     await h.as('alice').post(`/v1/requests/${created.body.id}/revoke`, {});
   });
 
@@ -187,7 +189,14 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     const begun = await idem.begin(use);
     if (begun.kind !== 'run') throw new Error('expected a fresh key');
     await h.stint.requests.service.review(
-      { userId: 'bob', security: false, admin: false, auditor: false },
+      {
+        userId: 'bob',
+        security: false,
+        admin: false,
+        auditor: false,
+        // The API token bob stepped up with: approving critical access needs that fresh second factor.
+        credential: { kind: 'api-token', id: tokenId(h.tokens.bob as string), scopes: null },
+      },
       id,
       'approve',
       '',
