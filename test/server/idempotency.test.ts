@@ -211,11 +211,41 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     expect(retry.body.state).toBe('approved');
   });
 
+  it('replays a minted token (recorded once answered), one token made', async () => {
+    const key = randomUUID();
+    const body = { name: 'ci', scopes: ['requests:read'], expiresInDays: 1 };
+    const first = await send('carol', 'POST', '/v1/tokens', key, body);
+    expect(first.status).toBe(201);
+    const again = await send('carol', 'POST', '/v1/tokens', key, body);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotency-replayed']).toBe('true');
+    expect(again.body.token).toBe(first.body.token);
+    const made = await h.testStore.store.db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('user_id', '=', 'carol')
+      .where('name', '=', 'ci')
+      .execute();
+    expect(made).toHaveLength(1);
+    const rows = await h.testStore.store.db.selectFrom('idempotency_keys').selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain(first.body.token);
+  });
+
   it('documents the header on every idempotent route', async () => {
     const doc = (await h.app.inject({ url: '/openapi.json' })).json();
     const approve = doc.paths['/v1/requests/{id}/approve'].post;
     expect(approve.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toContain(
       'header:idempotency-key',
     );
+    expect(Object.keys(approve.responses)).toContain('422');
+    for (const [path, method] of [
+      ['/v1/requests', 'post'],
+      ['/v1/requests/{id}/credentials', 'post'],
+      ['/v1/tokens', 'post'],
+      ['/v1/tokens/{id}', 'delete'],
+    ] as const) {
+      const names = doc.paths[path][method].parameters?.map((p: { name: string }) => p.name) ?? [];
+      expect(names, `${method} ${path}`).toContain('idempotency-key');
+    }
   });
 });
