@@ -20,8 +20,11 @@ export interface HttpClient {
   change<T>(path: string, body?: unknown): Promise<T>;
 }
 
-/** Waits before each new attempt of a state change: five attempts over about four seconds. */
-export const RETRY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000];
+/**
+ * Waits before each new attempt of a state change: seven attempts over about 16 s, longer than the server holds
+ * an unanswered key (15 s), so a retry after the server or its store died mid-change finds the key free again.
+ */
+export const RETRY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000, 4000, 8000];
 
 export interface HttpClientOptions {
   baseUrl: string;

@@ -94,8 +94,9 @@ export async function buildHttpApp(
   for (const schema of sharedSchemas) app.addSchema(schema);
   registerErrorHandler(app);
   registerAuditGate(app, () => stint.audit.trail.assertWritable());
-  await registerIdentity(app, identity);
+  // Before any route (token routes come with identity): hooks and schemas apply to routes added after them.
   registerIdempotency(app, stint.idempotency.service);
+  await registerIdentity(app, identity);
 
   await app.register(healthRoutes(() => stint.ready()));
   await app.register(requestRoutes(stint.requests.service));

@@ -41,11 +41,13 @@ export function registerIdempotency(app: FastifyInstance, service: IdempotencySe
   app.addHook('onRoute', (route) => {
     if (route.config?.idempotent !== true) return;
     // In place: the route table and the OpenAPI document hold this same schema object.
-    const schema = (route.schema ?? {}) as { headers?: unknown };
+    const schema = (route.schema ?? {}) as { headers?: unknown; response?: Record<string, unknown> };
     schema.headers = {
       type: 'object',
       properties: { 'idempotency-key': { type: 'string', description: HEADER_DESCRIPTION } },
     };
+    // A new object: response maps are shared between routes, and only these answer IDEMPOTENCY_KEY_REUSED.
+    schema.response = { ...schema.response, 422: { $ref: 'Error#' } };
     route.schema = schema as typeof route.schema;
   });
 

@@ -9,6 +9,7 @@ import { createTokenStore } from '../../src/auth/token-store.js';
 import { migrate, openDatabase } from '../../src/store/database.js';
 import { targetEnv } from '../support/harness.js';
 import { type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { createTestStore, STORE_KINDS, type TestStore } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 
 /** One raw HTTP exchange: what came back before the connection ended, and how it ended. */
@@ -37,9 +38,10 @@ function parseAnswer(raw: Buffer, error: string | null): Exchange {
  * dropped every connection not yet parsed (Node's close ends "idle" connections, which includes one whose
  * request is still in its buffer) and answered the rest 503 unprocessed.
  */
-describe('SIGTERM during a burst of approvals (real server process)', () => {
+describe.each(STORE_KINDS)('SIGTERM during a burst of approvals (real server process, %s store)', (kind) => {
   const dir = mkdtempSync(join(tmpdir(), 'stint-drain-'));
-  const dbUrl = `sqlite:${join(dir, 'stint.db')}`;
+  let dbUrl = `sqlite:${join(dir, 'stint.db')}`;
+  let pgStore: TestStore | undefined;
   const policyPath = join(dir, 'stint.yaml');
   const deployment = `drain-${randomBytes(4).toString('hex')}`;
   const env = {
@@ -58,6 +60,10 @@ describe('SIGTERM during a burst of approvals (real server process)', () => {
       'approval: [peer]',
     );
     writeFileSync(policyPath, policy);
+    if (kind === 'postgres') {
+      pgStore = await createTestStore('postgres');
+      dbUrl = pgStore.url;
+    }
     const store = openDatabase(dbUrl);
     await migrate(store);
     const tokenStore = createTokenStore(store.db);
@@ -68,6 +74,7 @@ describe('SIGTERM during a burst of approvals (real server process)', () => {
 
   afterAll(async () => {
     await server?.kill9();
+    await pgStore?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -30,6 +30,7 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     });
     return { status: res.statusCode, body: res.body ? res.json() : null, headers: res.headers };
   }
+  const tokenId = (token: string) => /^stint_([A-Za-z0-9_-]{16})\./.exec(token)?.[1] ?? '';
   const count = async () =>
     Number(
       (
@@ -162,6 +163,7 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     expect(await h.stint.idempotency.service.sweep()).toBeGreaterThan(0);
     const left = await h.testStore.store.db.selectFrom('idempotency_keys').selectAll().execute();
     expect(left).toEqual([]);
+    now -= 24 * 60 * 60 * 1000;
     await h.as('alice').post(`/v1/requests/${created.body.id}/revoke`, {});
   });
 
@@ -187,7 +189,14 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     const begun = await idem.begin(use);
     if (begun.kind !== 'run') throw new Error('expected a fresh key');
     await h.stint.requests.service.review(
-      { userId: 'bob', security: false, admin: false, auditor: false },
+      {
+        userId: 'bob',
+        security: false,
+        admin: false,
+        auditor: false,
+        // The API token bob stepped up with: approving critical access needs that fresh second factor.
+        credential: { kind: 'api-token', id: tokenId(h.tokens.bob as string), scopes: null },
+      },
       id,
       'approve',
       '',
@@ -202,11 +211,41 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     expect(retry.body.state).toBe('approved');
   });
 
+  it('replays a minted token (recorded once answered), one token made', async () => {
+    const key = randomUUID();
+    const body = { name: 'ci', scopes: ['requests:read'], expiresInDays: 1 };
+    const first = await send('carol', 'POST', '/v1/tokens', key, body);
+    expect(first.status).toBe(201);
+    const again = await send('carol', 'POST', '/v1/tokens', key, body);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotency-replayed']).toBe('true');
+    expect(again.body.token).toBe(first.body.token);
+    const made = await h.testStore.store.db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('user_id', '=', 'carol')
+      .where('name', '=', 'ci')
+      .execute();
+    expect(made).toHaveLength(1);
+    const rows = await h.testStore.store.db.selectFrom('idempotency_keys').selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain(first.body.token);
+  });
+
   it('documents the header on every idempotent route', async () => {
     const doc = (await h.app.inject({ url: '/openapi.json' })).json();
     const approve = doc.paths['/v1/requests/{id}/approve'].post;
     expect(approve.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toContain(
       'header:idempotency-key',
     );
+    expect(Object.keys(approve.responses)).toContain('422');
+    for (const [path, method] of [
+      ['/v1/requests', 'post'],
+      ['/v1/requests/{id}/credentials', 'post'],
+      ['/v1/tokens', 'post'],
+      ['/v1/tokens/{id}', 'delete'],
+    ] as const) {
+      const names = doc.paths[path][method].parameters?.map((p: { name: string }) => p.name) ?? [];
+      expect(names, `${method} ${path}`).toContain('idempotency-key');
+    }
   });
 });
