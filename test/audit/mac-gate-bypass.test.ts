@@ -152,7 +152,8 @@ describe.each(STORE_KINDS)('the leaf MAC gate cannot be skipped on %s', (kind) =
 
   it.runIf(kind === 'postgres')('… by any of several servers sharing the store', async () => {
     await setup();
-    // A second server on the same store and key, with a WORM folder of its own that is still empty.
+    // A second server on the same store and key, with a WORM folder of its own that is still empty: a start its
+    // operator must accept the rollback risk for (rollback-guard.ts), and the weakest server the gate must hold.
     const dir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-b-'));
     dirs.push(dir);
     const other = createStint({
@@ -162,7 +163,12 @@ describe.each(STORE_KINDS)('the leaf MAC gate cannot be skipped on %s', (kind) =
       providerFactory: (r, owner) => createProvider(r, h.env, { owner }),
       secrets: h.stint.deps.secrets,
       logger: silentLogger,
-      audit: { signers: [h.auditSigner], checkpointDir: dir, checkpointIntervalMs: 200 },
+      audit: {
+        signers: [h.auditSigner],
+        checkpointDir: dir,
+        checkpointIntervalMs: 200,
+        acceptRollbackRisk: true,
+      },
     });
     extra.push(other);
     await other.start();
