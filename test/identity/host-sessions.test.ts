@@ -167,6 +167,7 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
       await expect(hostSession(full, 'zoe')).rejects.toMatchObject({ code: 'UNKNOWN_USER' });
       const scim = createScimService({
         store: full.testStore.store,
+        audit: full.stint.audit.writer,
         clock: () => new Date(),
         onChange: async () => {},
       });

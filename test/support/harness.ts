@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { createPolicyHolder } from '../../src/app/policy-holder.js';
 import { createStint, type Stint } from '../../src/app/stint.js';
+import type { AuditWriter } from '../../src/audit/audit-writer.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import type { WitnessConfig } from '../../src/audit/witness/witness-config.js';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
@@ -99,7 +100,7 @@ export async function createHarness(
     /** Sign-in configuration (OIDC, sessions, lock-out) for the HTTP app. */
     identity?: IdentityOptions;
     /** SCIM provisioning routes, given their service and authenticator. */
-    scim?: (store: TestStore['store']) => ScimRoutesDeps;
+    scim?: (store: TestStore['store'], audit: AuditWriter) => ScimRoutesDeps;
     /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
     stepUp?: boolean;
     /** The deployment name; by default one of its own (two harnesses given one name share it). */
@@ -157,7 +158,7 @@ export async function createHarness(
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
-    ...(opts.scim ? { scim: opts.scim(testStore.store) } : {}),
+    ...(opts.scim ? { scim: opts.scim(testStore.store, stint.audit.writer) } : {}),
   });
   const tokens: Record<string, string> = {};
   for (const user of policy.current().users.keys()) {
