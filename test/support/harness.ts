@@ -118,6 +118,11 @@ export async function createHarness(
     secrets?: SecretBox;
     /** The audit signing key (its leaf MACs too): servers sharing a store share it. */
     auditSigner?: Ed25519NoteSigner;
+    /**
+     * The WORM checkpoint folder of the harness whose store this one serves beside: servers sharing a store share
+     * it (or a witness), or the second refuses to start. Left to its maker on close.
+     */
+    checkpointDir?: string;
     /** The application's clock (tests about expiry move it by hand); the wall clock by default. */
     clock?: () => Date;
     /** Target kinds besides the built-in ones (a test kind), handed in through the composition root. */
@@ -129,7 +134,7 @@ export async function createHarness(
   // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
   const deployment = opts.deployment ?? `test-${randomBytes(4).toString('hex')}`;
   const auditSigner = opts.auditSigner ?? parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
-  const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
+  const checkpointDir = opts.checkpointDir ?? mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
   const kinds = createKindRegistry([...BUILTIN_KINDS, ...(opts.kinds ?? [])]);
   const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml', kinds.kinds), () =>
@@ -205,7 +210,7 @@ export async function createHarness(
       await app.close();
       await stint.stop();
       await testStore.close();
-      rmSync(checkpointDir, { recursive: true, force: true });
+      if (!opts.checkpointDir) rmSync(checkpointDir, { recursive: true, force: true });
     },
   };
 }
