@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAuditLog } from '../src/audit/audit-log.js';
-import { appendAudit, registerLeafMacKeys } from '../src/audit/audit-store.js';
+import { appendAudit } from '../src/audit/audit-store.js';
 import { leafMac, leafMacKeys } from '../src/audit/log/leaf-mac.js';
 import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
 import { silentLogger } from '../src/logger.js';
@@ -123,7 +123,7 @@ async function macCost(
       stores[side] = openDatabase(`sqlite:${join(dir, `${side}.db`)}`);
       await migrate(stores[side]);
     }
-    registerLeafMacKeys(stores.mac.db, leafMacKeys([signer]));
+    const keys = { plain: [], mac: leafMacKeys([signer]) };
     let next = 0;
     const measure = async (kind: Kind, turns: number, size: number) => {
       const ratios: number[] = [];
@@ -136,7 +136,11 @@ async function macCost(
         for (const side of turn % 2 ? (['mac', 'plain'] as const) : (['plain', 'mac'] as const)) {
           const c = process.cpuUsage();
           const t = performance.now();
-          await appendAudit(stores[side].db, size === 1 ? (events[0] as ReturnType<typeof event>) : events);
+          await appendAudit(
+            stores[side].db,
+            size === 1 ? (events[0] as ReturnType<typeof event>) : events,
+            keys[side],
+          );
           took[side] = performance.now() - t;
           const used = process.cpuUsage(c);
           cpu[side] += used.user + used.system;
@@ -225,12 +229,14 @@ async function main(): Promise<void> {
     checkpointDir: null,
     checkpointIntervalMs: 0,
   });
+  // The server's writer appends with the log's MAC keys.
+  const macKeys = leafMacKeys([signer]);
 
   // One event per transaction: the shape of a state change that records one event.
   // Half at most, so a small smoke run (`audit-trail.ts 2000`) still measures the batched path.
   const single = Math.min(10_000, Math.floor(total / 2));
   let t = performance.now();
-  for (let i = 0; i < single; i++) await appendAudit(store.db, event(i));
+  for (let i = 0; i < single; i++) await appendAudit(store.db, event(i), macKeys);
   const singleRate = single / ((performance.now() - t) / 1000);
 
   // Batched: many events per durable commit (group commit), the way a busy server's writes can be grouped.
@@ -240,6 +246,7 @@ async function main(): Promise<void> {
     await appendAudit(
       store.db,
       Array.from({ length: n }, (_, k) => event(i + k)),
+      macKeys,
     );
   }
   const batchedRate = (total - single) / ((performance.now() - t) / 1000);

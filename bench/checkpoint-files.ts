@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { createAuditLog } from '../src/audit/audit-log.js';
 import { appendAudit } from '../src/audit/audit-store.js';
 import { writeCheckpointOnce } from '../src/audit/checkpoint-files.js';
+import { leafMacKeys } from '../src/audit/log/leaf-mac.js';
 import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
 import { silentLogger } from '../src/logger.js';
 import { migrate, openDatabase } from '../src/store/database.js';
@@ -25,6 +26,8 @@ const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
 const events = Number(numbers[0] ?? 10_000);
 const ROUNDS = Number(numbers[1] ?? 5);
 const signer = parseSkey(generateNoteKey('bench.stint/audit').skey);
+// The server's writer appends with the log's MAC keys.
+const macKeys = leafMacKeys([signer]);
 
 const event = (i: number) => ({
   at: new Date(1_790_000_000_000 + i * 1000),
@@ -62,7 +65,7 @@ async function appendsPerSecond(
   })();
   const t = performance.now();
   for (let i = 0; i < events; i++) {
-    await appendAudit(store.db, event(i));
+    await appendAudit(store.db, event(i), macKeys);
     // A server yields between requests; without this the embedded store's promises never let a timer run.
     await new Promise((r) => setImmediate(r));
   }

@@ -1,5 +1,4 @@
 import { type AuditOptions, createAuditModule } from '../audit/audit-module.js';
-import { auditWriter } from '../audit/audit-writer.js';
 import { createCatalogModule } from '../catalog/catalog-module.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { DirectoryConfig } from '../directory/directory-config.js';
@@ -70,7 +69,7 @@ export function createStint(opts: StintOptions) {
     store,
     requests: requestStore,
     grants: grantStore,
-    audit: auditWriter,
+    audit: audit.writer,
     providers,
     secrets,
     clock,
@@ -106,6 +105,7 @@ export function createStint(opts: StintOptions) {
   const deps: WorkflowDeps = { ...shared, policy };
   const mfa = createMfaModule({
     store,
+    audit: audit.writer,
     secrets,
     clock,
     logger,
@@ -123,7 +123,7 @@ export function createStint(opts: StintOptions) {
   const catalog = createCatalogModule({ policy });
   const idempotency = createIdempotencyModule({ store, secrets, clock, logger });
   const identity = createIdentityModule(
-    { store, policy, clock, secrets },
+    { store, policy, clock, secrets, audit: audit.writer },
     {
       ...(opts.identity ? { config: opts.identity } : {}),
       // With STINT_OIDC_CLAIMS_DIRECTORY, sign-in records the provider's claims as directory facts.

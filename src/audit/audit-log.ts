@@ -3,7 +3,6 @@ import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../logger.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
-import { registerLeafMacKeys } from './audit-store.js';
 import { createCheckpointAnchor } from './checkpoint-anchor.js';
 import { macStart, requireLeafMacs } from './leaf-mac-gate.js';
 import { signCheckpoint } from './log/checkpoint.js';
@@ -91,8 +90,6 @@ export function createAuditLog(opts: AuditLogOptions) {
   });
   const health = createTrailHealth(opts.logger);
   const macKeys = leafMacKeys(opts.signers);
-  // Whoever builds this log appends with its keys: the builder folds nothing else.
-  registerLeafMacKeys(db, macKeys);
 
   async function latestCheckpoint(): Promise<StoredCheckpoint | null> {
     const row = await db

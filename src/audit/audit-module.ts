@@ -7,7 +7,8 @@ import { createAuditLog } from './audit-log.js';
 import { createAuditPurge } from './audit-purge.js';
 import { recordedRetention, recordRetention } from './audit-retention.js';
 import { createAuditService } from './audit-service.js';
-import { auditWriter } from './audit-writer.js';
+import { createAuditWriter } from './audit-writer.js';
+import { leafMacKeys } from './log/leaf-mac.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
 import type { PurgeHold } from './purge-holds.js';
 import { requireRollbackAnchor } from './rollback-guard.js';
@@ -63,6 +64,8 @@ export function createAuditModule(deps: AuditModuleDeps) {
   const { store, logger } = deps;
   const origin = auditOrigin(deps.signers);
   const checkpointIntervalMs = deps.checkpointIntervalMs ?? 1000;
+  // The writer holds the leaf MAC keys (derived from the signing keys): only it can extend this trail.
+  const writer = createAuditWriter(leafMacKeys(deps.signers));
   const log = createAuditLog({
     store,
     clock: deps.clock,
@@ -90,6 +93,7 @@ export function createAuditModule(deps: AuditModuleDeps) {
   const retentionDays = deps.retentionDays ?? 730;
   const purge = createAuditPurge({
     store,
+    writer,
     clock: deps.clock,
     retentionDays,
     ...(deps.purgeHolds ? { holds: deps.purgeHolds } : {}),
@@ -127,7 +131,7 @@ export function createAuditModule(deps: AuditModuleDeps) {
       // A changed retention is in the trail from the moment it is in force (the first purge records it too).
       const recorded = await recordedRetention(store.db);
       if (log.health.status().healthy && recorded !== null && recorded !== retentionDays) {
-        await recordRetention(store.db, deps.clock(), retentionDays);
+        await recordRetention(writer, store.db, deps.clock(), retentionDays);
       }
       intervals.push(setInterval(() => void buildOnce(), Math.min(250, checkpointIntervalMs)));
       intervals.push(
@@ -152,7 +156,7 @@ export function createAuditModule(deps: AuditModuleDeps) {
 
   return {
     /** What state changes append their events through, in their own transaction. */
-    writer: auditWriter,
+    writer,
     log,
     /** The audit trail's health: while broken, not ready and state changes refused (fail closed). */
     trail: log.health,

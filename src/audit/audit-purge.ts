@@ -3,7 +3,7 @@ import type { Clock } from '../domain/clock.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { recordRetention } from './audit-retention.js';
-import { appendAudit } from './audit-store.js';
+import type { AuditWriter } from './audit-writer.js';
 import type { PurgeHold } from './purge-holds.js';
 
 /** PCI DSS 10.5.1 asks for a year of audit history at least. */
@@ -20,6 +20,8 @@ export const PURGE_BATCH = 10_000;
 
 export function createAuditPurge(deps: {
   store: StintDatabase;
+  /** The trail's writer: the purge and retention events carry its MAC like every other leaf. */
+  writer: AuditWriter;
   clock: Clock;
   retentionDays: number;
   batchSize?: number;
@@ -79,8 +81,8 @@ export function createAuditPurge(deps: {
       if (purged === 0) return { purged, next };
       // The retention in force goes into the trail first (when it changed), then the purge event: the database
       // lets a body go only under a recorded purge that covers it.
-      await recordRetention(db, now, deps.retentionDays);
-      await appendAudit(trx, {
+      await recordRetention(deps.writer, db, now, deps.retentionDays);
+      await deps.writer.append(trx, {
         at: now,
         actor: 'stint',
         action: 'audit.purged',

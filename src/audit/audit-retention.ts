@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
-import { appendAudit } from './audit-store.js';
+import type { AuditWriter } from './audit-writer.js';
 import { RETENTION_ACTION } from './log/purge-rules.js';
 
 type Db = Kysely<Database>;
@@ -24,10 +24,15 @@ export async function recordedRetention(db: Db): Promise<number | null> {
  * verifier judges a purge by the retention in force when it ran, not by what the purge claims. `db` may be a
  * transaction (the purge records it just before its own event).
  */
-export async function recordRetention(db: Db, at: Date, retentionDays: number): Promise<boolean> {
+export async function recordRetention(
+  writer: AuditWriter,
+  db: Db,
+  at: Date,
+  retentionDays: number,
+): Promise<boolean> {
   const previous = await recordedRetention(db);
   if (previous === retentionDays) return false;
-  await appendAudit(db, {
+  await writer.append(db, {
     at,
     actor: 'stint',
     action: RETENTION_ACTION,

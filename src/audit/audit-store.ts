@@ -32,25 +32,6 @@ export interface AuditEvent {
 }
 
 /**
- * The leaf MAC keys of the server using a store, keyed by the store's dialect adapter: a Kysely instance and
- * every transaction opened from it share that one object, so the 28 places that append inside their own
- * transaction need not carry the keys. A store with no keys registered appends leaves without a MAC, which the
- * tree builder then refuses: only a process holding the signing key can extend the log.
- */
-const macKeysByStore = new WeakMap<object, readonly LeafMacKey[]>();
-
-function storeIdentity(db: Db): object {
-  // getExecutor() is marked internal in Kysely's typings but is the one handle a transaction shares with its
-  // parent; the adapter is created once per Kysely instance and handed to every transaction.
-  return (db as unknown as { getExecutor(): { adapter: object } }).getExecutor().adapter;
-}
-
-/** Called once by the composition root: leaves appended through `db` (and its transactions) carry MACs. */
-export function registerLeafMacKeys(db: Kysely<Database>, keys: readonly LeafMacKey[]): void {
-  macKeysByStore.set(storeIdentity(db), keys);
-}
-
-/**
  * Takes `n` consecutive leaf indexes. The counter row stays locked until the transaction ends, so indexes are
  * handed out in commit order with no gaps, across every server sharing the store: a rolled-back transaction
  * returns its indexes with it. Callers append audit events last in their transaction to hold the lock briefly.
@@ -65,9 +46,12 @@ async function reserve(trx: Transaction<Database>, n: number): Promise<number> {
   return Number(row.size) - n;
 }
 
-async function appendIn(trx: Transaction<Database>, events: readonly AuditInput[]): Promise<void> {
+async function appendIn(
+  trx: Transaction<Database>,
+  events: readonly AuditInput[],
+  macKeys: readonly LeafMacKey[],
+): Promise<void> {
   const first = await reserve(trx, events.length);
-  const macKeys = macKeysByStore.get(storeIdentity(trx)) ?? [];
   const rows = events.map((e, i) => {
     const body: AuditEventBody = {
       v: 1,
@@ -102,13 +86,19 @@ async function appendIn(trx: Transaction<Database>, events: readonly AuditInput[
 
 /**
  * Appends events to the audit log. Called inside the transaction that makes the change it records, so the
- * change and its record commit together or not at all (fail closed); outside one, it opens its own.
+ * change and its record commit together or not at all (fail closed); outside one, it opens its own. Leaves carry
+ * a MAC under `macKeys` (none without keys, which the tree builder refuses). Everything outside src/audit
+ * appends through the audit module's writer (audit-writer.ts), which holds the keys.
  */
-export async function appendAudit(db: Db, events: AuditInput | readonly AuditInput[]): Promise<void> {
+export async function appendAudit(
+  db: Db,
+  events: AuditInput | readonly AuditInput[],
+  macKeys: readonly LeafMacKey[],
+): Promise<void> {
   const list = Array.isArray(events) ? events : [events as AuditInput];
   if (list.length === 0) return;
-  if (db.isTransaction) return appendIn(db as Transaction<Database>, list);
-  await db.transaction().execute((trx) => appendIn(trx, list));
+  if (db.isTransaction) return appendIn(db as Transaction<Database>, list, macKeys);
+  await db.transaction().execute((trx) => appendIn(trx, list, macKeys));
 }
 
 export interface AuditQuery {

@@ -57,7 +57,7 @@ export const defaultLocalModules: LocalModules = {
     return runServer(opts);
   },
   async createSignInSession(opts) {
-    const { createSignInSession } = await import('../identity/session-admin.js');
+    const { createSignInSession } = await import('../app/session-admin.js');
     return createSignInSession(opts);
   },
   async createApiToken(opts) {

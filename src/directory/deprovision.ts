@@ -1,4 +1,3 @@
-import { appendAudit } from '../audit/audit-store.js';
 import { isStintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import { revoke, SYSTEM_ACTOR } from '../domain/state-machine.js';
@@ -11,7 +10,8 @@ import { grantStore } from '../store/grant-store.js';
 const MAX_HELD = 500;
 export const REMOVED_COMMENT = 'removed from the directory';
 
-export interface DeprovisionDeps extends Pick<WorkflowDeps, 'store' | 'requests' | 'clock' | 'logger'> {
+export interface DeprovisionDeps
+  extends Pick<WorkflowDeps, 'store' | 'requests' | 'audit' | 'clock' | 'logger'> {
   run: TransitionRunner;
   revoker: Pick<Revoker, 'revokeOnTarget'>;
   /** Expiry timers are cancelled when access ends early (the scheduler's cancel). */
@@ -41,7 +41,7 @@ export function createDeprovisioner(deps: DeprovisionDeps) {
     const now = deps.clock();
     const requests = await held(userId);
     // The cause is recorded before its effects, so the trail reads in order.
-    await appendAudit(db, {
+    await deps.audit.append(db, {
       at: now,
       actor: SYSTEM_ACTOR,
       action: 'directory.user_removed',

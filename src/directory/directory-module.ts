@@ -63,7 +63,12 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
   const scim =
     scimSource && config.scim
       ? {
-          service: createScimService({ store: opts.store, clock, onChange: () => scimSource.load() }),
+          service: createScimService({
+            store: opts.store,
+            audit: opts.deprovision.audit,
+            clock,
+            onChange: () => scimSource.load(),
+          }),
           authenticate: staticScimToken(config.scim.token) as ScimAuthenticator,
         }
       : null;

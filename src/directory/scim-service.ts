@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { appendAudit } from '../audit/audit-store.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Clock } from '../domain/clock.js';
 import type { StintDatabase } from '../store/database.js';
 import type { Database } from '../store/schema.js';
@@ -50,6 +50,8 @@ function isUniqueViolation(err: unknown): boolean {
 
 export interface ScimServiceDeps {
   store: StintDatabase;
+  /** The audit module's writer: every SCIM change is recorded in its transaction. */
+  audit: AuditWriter;
   clock: Clock;
   /**
    * Awaited after every committed change, before the IdP gets its answer: a person the IdP has just removed is
@@ -196,7 +198,7 @@ export function createScimService(deps: ScimServiceDeps) {
     try {
       result = await db.transaction().execute(async (trx) => {
         const out = await fn(trx);
-        await appendAudit(trx, {
+        await deps.audit.append(trx, {
           at: deps.clock(),
           actor: SCIM_ACTOR,
           action,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { appendAudit } from '../audit/audit-store.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Database } from '../store/schema.js';
 
 export interface AuthSource {
@@ -31,9 +31,9 @@ export interface AuthEvent {
  * `auth.succeeded` for every sign-in (portal or CLI) and `auth.failed` for every credential or sign-in refused.
  * Details hold facts only: the method, a reason code, the credential's id; never the token, code or ID token.
  */
-export function createAuthAudit(db: Kysely<Database>) {
+export function createAuthAudit(db: Kysely<Database>, audit: AuditWriter) {
   const record = (action: string, e: AuthEvent, details: Record<string, unknown>) =>
-    appendAudit(db, {
+    audit.append(db, {
       at: e.at,
       actor: e.userId ?? 'anonymous',
       action,

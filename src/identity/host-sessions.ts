@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { appendAudit } from '../audit/audit-store.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import { StintError } from '../domain/errors.js';
 import type { Database } from '../store/schema.js';
 import type { AuthSource } from './auth-audit.js';
@@ -49,6 +49,7 @@ export interface HostSessions {
 
 export function createHostSessions(deps: {
   db: Kysely<Database>;
+  audit: AuditWriter;
   sessions: Pick<SessionStore, 'markAnnounced'>;
   mode: HostSessionMode;
 }): HostSessions {
@@ -56,7 +57,7 @@ export function createHostSessions(deps: {
     const { hostMade } = use;
     await deps.db.transaction().execute(async (trx) => {
       if (!(await deps.sessions.markAnnounced(trx, use.sessionId, use.now))) return;
-      await appendAudit(trx, {
+      await deps.audit.append(trx, {
         at: use.now,
         // The operator, not the person: the session is theirs until the person has a factor of their own.
         actor: `host:${hostMade.by}@${hostMade.host}`,

@@ -1,3 +1,4 @@
+import type { AuditWriter } from '../audit/audit-writer.js';
 import { createTokenStore, type TokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Clock, PolicySource } from '../requests/context.js';
@@ -21,6 +22,7 @@ export interface IdentityParts {
   policy: PolicySource;
   clock: Clock;
   secrets: SecretBox;
+  audit: AuditWriter;
 }
 
 /** What the HTTP layer needs to authenticate callers and serve sign-in; the server registers the routes. */
@@ -52,9 +54,14 @@ export function createIdentityModule(parts: IdentityParts, options: IdentityOpti
     config,
     tokens: createTokenStore(parts.store.db),
     sessions,
-    hostSessions: createHostSessions({ db: parts.store.db, sessions, mode: config.hostSessions }),
+    hostSessions: createHostSessions({
+      db: parts.store.db,
+      audit: parts.audit,
+      sessions,
+      mode: config.hostSessions,
+    }),
     lockout: createLockout(config.lockout),
-    audit: createAuthAudit(parts.store.db),
+    audit: createAuthAudit(parts.store.db, parts.audit),
     oidc: config.oidc ? { config: config.oidc, client: createOidcClient(config.oidc) } : null,
     resolveUser: options.resolveUser ?? resolveByEmail(parts.policy, config.oidc?.userClaim),
     policy: parts.policy,

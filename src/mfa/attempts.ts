@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { appendAudit } from '../audit/audit-store.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Actor } from '../domain/actor.js';
 import type { Clock } from '../domain/clock.js';
 import { type ErrorCode, StintError } from '../domain/errors.js';
@@ -57,6 +57,7 @@ export interface MfaAttempt {
  */
 export function createAttempts(deps: {
   store: Pick<StintDatabase, 'db' | 'dialect'>;
+  audit: AuditWriter;
   clock: Clock;
   limit: RateLimit;
 }) {
@@ -71,7 +72,10 @@ export function createAttempts(deps: {
       const reserved = await counted.reserve(`mfa:${actor.userId}`, now);
       if (!reserved.ok) {
         const retryAfterSeconds = Math.max(1, Math.ceil((reserved.retryAt.getTime() - now.getTime()) / 1000));
-        await appendAudit(db, mfaEvent(actor, now, 'mfa.failed', { method, stage, reason: 'rate-limited' }));
+        await deps.audit.append(
+          db,
+          mfaEvent(actor, now, 'mfa.failed', { method, stage, reason: 'rate-limited' }),
+        );
         throw new StintError(
           'MFA_RATE_LIMITED',
           `too many wrong second-factor attempts: try again in ${retryAfterSeconds}s`,
@@ -82,7 +86,7 @@ export function createAttempts(deps: {
       return {
         release: (trx) => attempt.release(trx),
         async fail(details, code, message) {
-          await appendAudit(db, mfaEvent(actor, deps.clock(), 'mfa.failed', details));
+          await deps.audit.append(db, mfaEvent(actor, deps.clock(), 'mfa.failed', details));
           throw new StintError(code, message);
         },
       };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendAudit } from '../audit/audit-store.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Actor } from '../domain/actor.js';
 import type { Clock } from '../domain/clock.js';
 import { StintError } from '../domain/errors.js';
@@ -15,6 +15,7 @@ export const RESET_TTL_MS = 24 * 3_600_000;
 
 export interface FactorResetDeps {
   store: Pick<StintDatabase, 'db'>;
+  audit: AuditWriter;
   clock: Clock;
   stepUp: Pick<StepUp, 'require'>;
   /** Whether the directory knows a user: a reset for nobody is a typo. */
@@ -69,7 +70,7 @@ export function createFactorReset(deps: FactorResetDeps) {
       };
       await db.transaction().execute(async (trx) => {
         await trx.insertInto('mfa_resets').values(row).execute();
-        await appendAudit(trx, {
+        await deps.audit.append(trx, {
           at: now,
           actor: actor.userId,
           action: 'mfa.reset-requested',
@@ -123,7 +124,7 @@ export function createFactorReset(deps: FactorResetDeps) {
         // Step-ups made with the lost factor stop counting, and no ceremony started with it can finish.
         await trx.deleteFrom('mfa_verifications').where('user_id', '=', user).execute();
         await trx.deleteFrom('webauthn_challenges').where('user_id', '=', user).execute();
-        await appendAudit(trx, {
+        await deps.audit.append(trx, {
           at: now,
           actor: actor.userId,
           action: 'mfa.reset',

@@ -1,4 +1,4 @@
-import { appendAudit } from '../audit/audit-store.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { Actor } from '../domain/actor.js';
 import { formatDuration } from '../domain/duration.js';
 import { StintError } from '../domain/errors.js';
@@ -73,7 +73,7 @@ export function logFactorChange(
 
 /** Records a step-up and its audit event in one transaction. */
 export async function recordStepUp(
-  deps: { stepUp: Pick<StepUp, 'maxAgeSeconds'> },
+  deps: { stepUp: Pick<StepUp, 'maxAgeSeconds'>; audit: AuditWriter },
   trx: Parameters<typeof mfaStore.addVerification>[0],
   actor: Actor,
   method: MfaMethod,
@@ -81,7 +81,7 @@ export async function recordStepUp(
   extra: { authenticatorId?: string } = {},
 ): Promise<StepUpView> {
   await mfaStore.addVerification(trx, actor.userId, method, now, actor.credential?.id ?? null);
-  await appendAudit(trx, mfaEvent(actor, now, 'mfa.verified', { method, stage: 'verify', ...extra }));
+  await deps.audit.append(trx, mfaEvent(actor, now, 'mfa.verified', { method, stage: 'verify', ...extra }));
   return {
     method,
     verifiedAt: now.toISOString(),

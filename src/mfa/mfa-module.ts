@@ -1,3 +1,4 @@
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Logger } from '../logger.js';
 import type { StintDatabase } from '../store/database.js';
@@ -7,6 +8,8 @@ import { createStepUp } from './step-up.js';
 
 export interface MfaModuleDeps {
   store: StintDatabase;
+  /** The audit module's writer. */
+  audit: AuditWriter;
   secrets: SecretBox;
   clock: () => Date;
   logger: Logger;
@@ -26,6 +29,7 @@ export function createMfaModule(deps: MfaModuleDeps) {
   const stepUp = createStepUp({ store: deps.store, clock: deps.clock, maxAgeSeconds: config.maxAgeSeconds });
   const service = createMfaService({
     store: deps.store,
+    audit: deps.audit,
     secrets: deps.secrets,
     clock: deps.clock,
     stepUp,

@@ -1,4 +1,3 @@
-import { appendAudit } from '../audit/audit-store.js';
 import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
 import { type Attempts, createAttempts, DEFAULT_RATE_LIMIT, mfaEvent } from './attempts.js';
@@ -17,12 +16,14 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
   const db = deps.store.db;
   const attempts: Attempts = createAttempts({
     store: deps.store,
+    audit: deps.audit,
     clock: deps.clock,
     limit: deps.rateLimit ?? DEFAULT_RATE_LIMIT,
   });
   const webauthn = createWebAuthn({ ...deps, attempts });
   const resets = createFactorReset({
     store: deps.store,
+    audit: deps.audit,
     clock: deps.clock,
     stepUp: deps.stepUp,
     userExists: deps.userExists ?? (() => false),
@@ -44,7 +45,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
     if (!row || (!confirming && row.confirmedAt === null)) {
       // Not a guess at a code, so not counted against the rate limit; still an audited failure.
       await attempt.release();
-      await appendAudit(
+      await deps.audit.append(
         db,
         mfaEvent(actor, deps.clock(), 'mfa.failed', { method: 'totp', stage, reason: 'not-enrolled' }),
       );
@@ -125,7 +126,7 @@ export function createMfaService(deps: MfaServiceDeps): MfaService {
       const confirmed = await db.transaction().execute(async (trx) => {
         if (!(await mfaStore.claimStep(trx, actor.userId, step, now))) return false;
         await attempt.release(trx);
-        await appendAudit(
+        await deps.audit.append(
           trx,
           mfaEvent(actor, now, 'mfa.enrolled', { method: 'totp', stage: 'confirm', notify: [actor.userId] }),
         );

@@ -2,6 +2,7 @@ import type {
   PublicKeyCredentialCreationOptionsJSON,
   PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
+import type { AuditWriter } from '../audit/audit-writer.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Actor } from '../domain/actor.js';
 import type { Clock } from '../domain/clock.js';
@@ -68,6 +69,8 @@ export interface MfaService {
 
 export interface MfaServiceDeps {
   store: Pick<StintDatabase, 'db' | 'dialect'>;
+  /** The audit trail's writer (the audit module's): every verification, failure and factor change is recorded. */
+  audit: AuditWriter;
   /** Seals TOTP secrets at rest (AES-256-GCM), bound to their user. */
   secrets: SecretBox;
   clock: Clock;

@@ -7,7 +7,6 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
-import { appendAudit } from '../audit/audit-store.js';
 import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
 import { type Attempts, type MfaAttempt, mfaEvent } from './attempts.js';
@@ -144,7 +143,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
           },
           now,
         );
-        await appendAudit(
+        await deps.audit.append(
           trx,
           mfaEvent(actor, now, 'mfa.enrolled', {
             method: 'webauthn',

@@ -95,13 +95,17 @@ describe.each(STORE_KINDS)('leaf MACs on an upgraded %s store', (kind) => {
       checkpointDir: null,
       checkpointIntervalMs: 0,
     });
-    await appendAudit(store.db, {
-      at: new Date(),
-      actor: 'stint',
-      action: 'test.new',
-      requestId: null,
-      details: {},
-    });
+    await appendAudit(
+      store.db,
+      {
+        at: new Date(),
+        actor: 'stint',
+        action: 'test.new',
+        requestId: null,
+        details: {},
+      },
+      leafMacKeys([signer]),
+    );
     const macs = await store.db
       .selectFrom('audit_events')
       .select(['seq', 'leaf_mac'])

@@ -6,7 +6,6 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuditPurge } from '../../src/audit/audit-purge.js';
 import { recordRetention } from '../../src/audit/audit-retention.js';
-import { appendAudit } from '../../src/audit/audit-store.js';
 import { canonicalize } from '../../src/audit/log/jcs.js';
 import { leafHash } from '../../src/audit/log/merkle.js';
 import { run } from '../cli/support.js';
@@ -68,6 +67,7 @@ describe.each(STORE_KINDS)('purge rules on %s', (kind) => {
     const db = h.testStore.store.db;
     const purge = createAuditPurge({
       store: h.testStore.store,
+      writer: h.stint.audit.writer,
       clock: () => new Date(Date.now() + 800 * DAY),
       retentionDays: 730,
       holds: [{ name: 'open review', firstHeld: async (_db, r) => (r.start <= 3 && r.end > 3 ? 3 : null) }],
@@ -84,8 +84,8 @@ describe.each(STORE_KINDS)('purge rules on %s', (kind) => {
     await h.stint.audit.log.build({ checkpoint: true });
     expect(await serverVerify()).toMatchObject({ ok: true, size: 9 });
     // A later change of retention is recorded once, with what it replaced.
-    expect(await recordRetention(db, new Date(), 800)).toBe(true);
-    expect(await recordRetention(db, new Date(), 800)).toBe(false);
+    expect(await recordRetention(h.stint.audit.writer, db, new Date(), 800)).toBe(true);
+    expect(await recordRetention(h.stint.audit.writer, db, new Date(), 800)).toBe(false);
     expect((await events()).at(-1)).toMatchObject({
       action: 'audit.retention',
       details: { retentionDays: 800, previous: 730 },
@@ -97,7 +97,7 @@ describe.each(STORE_KINDS)('purge rules on %s', (kind) => {
     const now = new Date();
     // Recorded through the server's own writer (so it carries a MAC and gets signed): a purge of events
     // minutes old, claiming a cutoff two years back. Their bodies stay (the database refuses to blank them).
-    await appendAudit(h.testStore.store.db, {
+    await h.stint.audit.writer.append(h.testStore.store.db, {
       at: now,
       actor: 'stint',
       action: 'audit.purged',
@@ -145,7 +145,7 @@ describe.each(STORE_KINDS)('purge rules on %s', (kind) => {
   it('a purge event forged in the store claiming less than the retention in force is flagged', async () => {
     const url = await setup();
     const db = h.testStore.store.db;
-    await recordRetention(db, new Date(), 730);
+    await recordRetention(h.stint.audit.writer, db, new Date(), 730);
     expect((await h.stint.audit.log.build({ checkpoint: true }))?.size).toBe(7);
     // A store writer's purge, 400 days on: the events are older than the 365 days it claims, not the 730 in force.
     const time = new Date(Date.now() + 400 * DAY);

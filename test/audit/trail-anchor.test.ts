@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AuditOptions, createStint, type Stint } from '../../src/app/stint.js';
-import { appendAudit } from '../../src/audit/audit-store.js';
 import { signCheckpoint } from '../../src/audit/log/checkpoint.js';
 import { parseWitnessVkey } from '../../src/audit/witness/cosignature.js';
 import type { Logger } from '../../src/logger.js';
@@ -135,7 +134,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     const before = wormFiles();
     await rollBack(h.testStore.store, 6);
     // The log regrows past the WORM folder's newest checkpoint with other events.
-    await appendAudit(h.testStore.store.db, forgedEvents(2));
+    await h.stint.audit.writer.append(h.testStore.store.db, forgedEvents(2));
     await expect(h.stint.audit.log.build({ checkpoint: true })).rejects.toMatchObject({
       code: 'FORK',
       message: expect.stringMatching(/checkpoint 8/),
@@ -151,7 +150,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
     await history();
     const before = wormFiles();
     await rollBack(h.testStore.store, 6);
-    await appendAudit(h.testStore.store.db, forgedEvents(4));
+    await h.stint.audit.writer.append(h.testStore.store.db, forgedEvents(4));
     const next = restart();
     await expect(next.start()).rejects.toThrow(/fork/i);
     await expect(next.audit.log.build({ checkpoint: true })).rejects.toMatchObject({ code: 'FORK' });

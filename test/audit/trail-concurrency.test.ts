@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
 import { appendAudit } from '../../src/audit/audit-store.js';
 import { verifyStore } from '../../src/audit/audit-verify.js';
+import { leafMacKeys } from '../../src/audit/log/leaf-mac.js';
 import { generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { silentLogger } from '../../src/logger.js';
 import { openDatabase, type StintDatabase } from '../../src/store/database.js';
@@ -29,7 +30,7 @@ describe.each(STORE_KINDS)('gap-free audit sequence on %s', (kind) => {
     for (const s of servers.slice(1)) opened.push(s);
 
     const signer = parseSkey(generateNoteKey(`stint-test/${randomBytes(3).toString('hex')}`).skey);
-    // Each server's log, made at start as the server makes it: its appends carry the leaf MAC.
+    // Each server's log; the appends below carry the leaf MAC, as the server's writer gives them.
     const logs = servers.map((store) =>
       createAuditLog({
         store,
@@ -48,16 +49,20 @@ describe.each(STORE_KINDS)('gap-free audit sequence on %s', (kind) => {
       return store.db
         .transaction()
         .execute(async (trx) => {
-          await appendAudit(trx, [
-            { at: new Date(), actor: `u${i}`, action: 'test.event', requestId: null, details: { i } },
-            {
-              at: new Date(),
-              actor: `u${i}`,
-              action: 'test.event',
-              requestId: null,
-              details: { i, second: true },
-            },
-          ]);
+          await appendAudit(
+            trx,
+            [
+              { at: new Date(), actor: `u${i}`, action: 'test.event', requestId: null, details: { i } },
+              {
+                at: new Date(),
+                actor: `u${i}`,
+                action: 'test.event',
+                requestId: null,
+                details: { i, second: true },
+              },
+            ],
+            leafMacKeys([signer]),
+          );
           if (rollback) throw new Error('rolled back on purpose');
           committed += 2;
         })

@@ -302,6 +302,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     const store = await setup();
     const purge = createAuditPurge({
       store,
+      writer: h.stint.audit.writer,
       clock: () => new Date(Date.now() + 800 * 86_400_000),
       retentionDays: 730,
       batchSize: 4,
@@ -325,6 +326,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     const store = await setup();
     const purge = createAuditPurge({
       store,
+      writer: h.stint.audit.writer,
       clock: () => new Date(Date.now() + 800 * 86_400_000),
       retentionDays: 730,
     });
@@ -339,6 +341,8 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     });
     await h.stint.audit.log.build({ checkpoint: true });
     expect(await verify()).toMatchObject({ ok: true, size: 8 });
-    expect(() => createAuditPurge({ store, clock: () => new Date(), retentionDays: 100 })).toThrow(/365/);
+    expect(() =>
+      createAuditPurge({ store, writer: h.stint.audit.writer, clock: () => new Date(), retentionDays: 100 }),
+    ).toThrow(/365/);
   });
 });

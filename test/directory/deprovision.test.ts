@@ -32,6 +32,7 @@ describe.each(STORE_KINDS)('a user removed over SCIM loses their active grant (%
     policy.users.delete('mallory');
     f = await scimFixture(h.testStore.store, {
       policy,
+      audit: deps.audit,
       onRemoved: (ids) => deprovisioner.handleRemoved(ids),
     });
   });

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { type AuditWriter, createAuditWriter } from '../../src/audit/audit-writer.js';
 import { createDirectory, type Directory, withDirectory } from '../../src/directory/directory.js';
 import { staticScimToken } from '../../src/directory/scim-auth.js';
 import { createScimService, type ScimService } from '../../src/directory/scim-service.js';
@@ -43,7 +44,7 @@ export interface ScimFixture {
 /** The SCIM plugin alone on a Fastify app, wired to a directory over the test policy's YAML users. */
 export async function scimFixture(
   store: StintDatabase,
-  opts: { policy?: Policy; onRemoved?: (ids: string[]) => void } = {},
+  opts: { policy?: Policy; onRemoved?: (ids: string[]) => void; audit?: AuditWriter } = {},
 ): Promise<ScimFixture> {
   const policy = opts.policy ?? parsePolicy(TEST_POLICY, 'test-policy.yaml');
   const source = createScimSource({
@@ -65,7 +66,13 @@ export async function scimFixture(
     },
   });
   directory.refresh();
-  const service = createScimService({ store, clock: () => new Date(), onChange: () => source.load() });
+  const service = createScimService({
+    store,
+    // Without a server's writer, events carry no MAC: nothing builds a tree here.
+    audit: opts.audit ?? createAuditWriter([]),
+    clock: () => new Date(),
+    onChange: () => source.load(),
+  });
   const app = Fastify();
   await app.register(scimRoutes({ service, authenticate: staticScimToken(SCIM_TOKEN) }));
   await app.ready();

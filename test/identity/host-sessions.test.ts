@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSignInSession } from '../../src/app/session-admin.js';
 import type { AuditEventBody } from '../../src/audit/audit-event.js';
 import { createScimService } from '../../src/directory/scim-service.js';
 import { loadIdentityConfig } from '../../src/identity/identity-config.js';
-import { createSignInSession } from '../../src/identity/session-admin.js';
 import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
 import { SCIM_TOKEN, scimUser } from '../directory/scim-fixture.js';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -167,6 +167,7 @@ describe.each(STORE_KINDS)('sessions made on the server host (%s)', (kind) => {
       await expect(hostSession(full, 'zoe')).rejects.toMatchObject({ code: 'UNKNOWN_USER' });
       const scim = createScimService({
         store: full.testStore.store,
+        audit: full.stint.audit.writer,
         clock: () => new Date(),
         onChange: async () => {},
       });

@@ -48,6 +48,7 @@ describe.each(STORE_KINDS)('approving a critical request needs a fresh second fa
     const stepUp = createStepUp({ store: h.stint.deps.store, clock, maxAgeSeconds: 900 });
     const mfa = createMfaService({
       store: h.stint.deps.store,
+      audit: h.stint.audit.writer,
       secrets: createSecretBox(randomBytes(32)),
       clock,
       stepUp,

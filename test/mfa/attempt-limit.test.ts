@@ -40,6 +40,7 @@ describe.each(STORE_KINDS)('second-factor attempts are counted before the code i
         stepUp: false,
         secrets: h.stint.deps.secrets,
         auditSigner: h.auditSigner,
+        checkpointDir: h.checkpointDir,
       });
     }
     for (const server of [h, second]) {

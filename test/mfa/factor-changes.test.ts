@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSignInSession } from '../../src/identity/session-admin.js';
+import { createSignInSession } from '../../src/app/session-admin.js';
 import { testIdentityConfig } from '../identity/fixtures.js';
 import { startIdp, type TestIdp } from '../identity/idp.js';
 import { createHarness, type Harness } from '../support/harness.js';

@@ -42,6 +42,7 @@ describe.each(STORE_KINDS)('factor change rules on %s', (kind) => {
     const resets = () =>
       createFactorReset({
         store: f.testStore.store,
+        audit: f.audit,
         clock: f.clock.now,
         stepUp: f.stepUp,
         userExists: () => true,

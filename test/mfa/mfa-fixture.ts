@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { generate } from 'otplib';
+import { type AuditWriter, createAuditWriter } from '../../src/audit/audit-writer.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import type { MfaConfig } from '../../src/mfa/mfa-config.js';
 import { createMfaService } from '../../src/mfa/mfa-service.js';
@@ -41,6 +42,8 @@ export interface MfaFixture {
   testStore: TestStore;
   mfa: MfaService;
   stepUp: StepUp;
+  /** Without a server, events carry no MAC: nothing builds a tree here. */
+  audit: AuditWriter;
   clock: ReturnType<typeof manualClock>;
   /** The code an authenticator app shows for `secret` at the fixture's current time (plus `offsetSteps`). */
   code(secret: string, offsetSteps?: number): Promise<string>;
@@ -60,8 +63,10 @@ export async function createMfaFixture(
     webauthn: opts.webauthn === false ? null : { rpId: RP_ID, origin: ORIGIN, rpName: 'Stint' },
   };
   const stepUp = createStepUp({ store: testStore.store, clock: clock.now, maxAgeSeconds });
+  const audit = createAuditWriter([]);
   const mfa = createMfaService({
     store: testStore.store,
+    audit,
     secrets: createSecretBox(randomBytes(32)),
     clock: clock.now,
     stepUp,
@@ -71,6 +76,7 @@ export async function createMfaFixture(
     testStore,
     mfa,
     stepUp,
+    audit,
     clock,
     code: (secret, offsetSteps = 0) =>
       generate({ secret, epoch: Math.floor(clock.now().getTime() / 1000) + offsetSteps * 30 }),

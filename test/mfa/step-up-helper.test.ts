@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stint } from '../../src/app/stint.js';
+import { createAuditWriter } from '../../src/audit/audit-writer.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { createMfaService } from '../../src/mfa/mfa-service.js';
 import { createStepUp } from '../../src/mfa/step-up.js';
@@ -32,6 +33,7 @@ describe('the step-up helper does not depend on where in a 30-s step it runs', (
     const stepUpRule = createStepUp({ store: t.store, clock, maxAgeSeconds: 900 });
     const service = createMfaService({
       store: t.store,
+      audit: createAuditWriter([]),
       secrets: createSecretBox(randomBytes(32)),
       clock,
       stepUp: stepUpRule,

@@ -637,8 +637,13 @@ describe.each(STORE_KINDS)('authorization of every route on %s', (kind) => {
           STINT_AUTH_RATE_LIMIT: '100000',
         }),
       },
-      scim: (store) => ({
-        service: createScimService({ store, clock: () => new Date(), onChange: async () => undefined }),
+      scim: (store, audit) => ({
+        service: createScimService({
+          store,
+          audit,
+          clock: () => new Date(),
+          onChange: async () => undefined,
+        }),
         authenticate: staticScimToken(SCIM_TOKEN),
       }),
     });

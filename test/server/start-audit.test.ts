@@ -6,6 +6,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
 import { appendAudit } from '../../src/audit/audit-store.js';
+import { leafMacKeys } from '../../src/audit/log/leaf-mac.js';
 import { generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { silentLogger } from '../../src/logger.js';
 import { runServer } from '../../src/server/start.js';
@@ -56,7 +57,7 @@ describe('server start on a rolled-back audit store', () => {
       requestId: null,
       details: { i },
     }));
-    await appendAudit(store.db, events);
+    await appendAudit(store.db, events, leafMacKeys([signer]));
     expect((await log.build({ checkpoint: true }))?.size).toBe(5);
     expect(readdirSync(join(dir, 'checkpoints'))).toContain('checkpoint-000000000005.txt');
     // The backup from before those events.

@@ -27,8 +27,8 @@ export async function createFullApp(kind: StoreKind): Promise<FullApp> {
         STINT_AUTH_LOCKOUT_THRESHOLD: '100000',
       }),
     },
-    scim: (store) => ({
-      service: createScimService({ store, clock: () => new Date(), onChange: async () => {} }),
+    scim: (store, audit) => ({
+      service: createScimService({ store, audit, clock: () => new Date(), onChange: async () => {} }),
       authenticate: staticScimToken(FULL_SCIM_TOKEN),
     }),
   });

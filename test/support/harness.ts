@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { createPolicyHolder } from '../../src/app/policy-holder.js';
 import { createStint, type Stint } from '../../src/app/stint.js';
+import type { AuditWriter } from '../../src/audit/audit-writer.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import type { WitnessConfig } from '../../src/audit/witness/witness-config.js';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
@@ -99,7 +100,7 @@ export async function createHarness(
     /** Sign-in configuration (OIDC, sessions, lock-out) for the HTTP app. */
     identity?: IdentityOptions;
     /** SCIM provisioning routes, given their service and authenticator. */
-    scim?: (store: TestStore['store']) => ScimRoutesDeps;
+    scim?: (store: TestStore['store'], audit: AuditWriter) => ScimRoutesDeps;
     /** Step every user up with a second factor at the start (default), as approvers of critical access must. */
     stepUp?: boolean;
     /** The deployment name; by default one of its own (two harnesses given one name share it). */
@@ -117,6 +118,11 @@ export async function createHarness(
     secrets?: SecretBox;
     /** The audit signing key (its leaf MACs too): servers sharing a store share it. */
     auditSigner?: Ed25519NoteSigner;
+    /**
+     * The WORM checkpoint folder of the harness whose store this one serves beside: servers sharing a store share
+     * it (or a witness), or the second refuses to start. Left to its maker on close.
+     */
+    checkpointDir?: string;
     /** The application's clock (tests about expiry move it by hand); the wall clock by default. */
     clock?: () => Date;
     /** Target kinds besides the built-in ones (a test kind), handed in through the composition root. */
@@ -128,7 +134,7 @@ export async function createHarness(
   // A deployment of its own, so this harness's reconciler never touches roles of test files running beside it.
   const deployment = opts.deployment ?? `test-${randomBytes(4).toString('hex')}`;
   const auditSigner = opts.auditSigner ?? parseSkey(generateNoteKey(`stint-test/${deployment}`).skey);
-  const checkpointDir = mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
+  const checkpointDir = opts.checkpointDir ?? mkdtempSync(join(tmpdir(), 'stint-checkpoints-'));
   const text = (opts.policy ?? TEST_POLICY).replace(/deployment: [\w-]+/, `deployment: ${deployment}`);
   const kinds = createKindRegistry([...BUILTIN_KINDS, ...(opts.kinds ?? [])]);
   const policy = createPolicyHolder(parsePolicy(text, 'test-policy.yaml', kinds.kinds), () =>
@@ -157,7 +163,7 @@ export async function createHarness(
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
-    ...(opts.scim ? { scim: opts.scim(testStore.store) } : {}),
+    ...(opts.scim ? { scim: opts.scim(testStore.store, stint.audit.writer) } : {}),
   });
   const tokens: Record<string, string> = {};
   for (const user of policy.current().users.keys()) {
@@ -204,7 +210,7 @@ export async function createHarness(
       await app.close();
       await stint.stop();
       await testStore.close();
-      rmSync(checkpointDir, { recursive: true, force: true });
+      if (!opts.checkpointDir) rmSync(checkpointDir, { recursive: true, force: true });
     },
   };
 }

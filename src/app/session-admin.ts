@@ -4,11 +4,11 @@ import { join, resolve } from 'node:path';
 import { directoryConfigFromEnv } from '../directory/directory-config.js';
 import { readDirectoryOnce } from '../directory/directory-once.js';
 import { StintError } from '../domain/errors.js';
+import { type HostSessionMode, hostSessionMode, IdentityConfigError } from '../identity/identity-config.js';
+import { createSessionStore } from '../identity/session-store.js';
 import { silentLogger } from '../logger.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
 import { migrate, openDatabase } from '../store/database.js';
-import { type HostSessionMode, hostSessionMode, IdentityConfigError } from './identity-config.js';
-import { createSessionStore } from './session-store.js';
 
 /** As long as a `stint login` session (STINT_CLI_SESSION_TTL's default). */
 const SESSION_TTL_MS = 12 * 3_600_000;
