@@ -124,7 +124,8 @@ describe('crash recovery (kill -9 and restart)', () => {
     expect(await rolesOnTarget(settled.requests.map((r) => r.id))).toEqual([...live].sort());
     for (const r of settled.requests) expect(['active', 'failed']).toContain(r.state);
     await server.kill9();
-  });
+    // Up to nine server starts, as the contract suite's crash tests allow (contract-crash.ts).
+  }, 120_000);
 
   it('killed while a grant is live: on restart after its expiry the session is ended and the role removed', async () => {
     server = await startServerProcess(args, env);
