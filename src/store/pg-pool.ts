@@ -1,21 +1,10 @@
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import { isStintError } from '../domain/errors.js';
+import { SOCKET_ERROR_CODES } from '../socket-errors.js';
 import { createStoreMonitor, type StoreHealth, storeFull, storeUnavailable } from './store-health.js';
 
 const INT8_OID = 20;
-
-/** Socket-level failures: the store cannot be reached, or the connection to it broke. */
-const SOCKET_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
 
 /**
  * SQLSTATEs that say the store, not the statement, is the problem: class 08 (connection exception), the server
@@ -36,7 +25,7 @@ export function isStoreOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (SOCKET_CODES.has(code) || STORE_SQLSTATES.has(code) || code.startsWith('08')) return true;
+    if (SOCKET_ERROR_CODES.has(code) || STORE_SQLSTATES.has(code) || code.startsWith('08')) return true;
   }
   return DRIVER_MESSAGES.test(err.message);
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { type ProviderFailureClass, StintError } from '../../domain/errors.js';
+import { SOCKET_ERROR_CODES } from '../../socket-errors.js';
 
 interface DriverError {
   message?: unknown;
@@ -34,18 +35,6 @@ export function redact(text: string, secrets: readonly string[]): string {
  */
 const PERMANENT_STATES = new Set(['3D000']);
 
-/** Socket-level failures: the target could not be reached, or the connection to it broke. */
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
 /** pg's own messages for a connection that broke or never came (they carry no code). */
 const UNREACHABLE_MESSAGES =
   /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Client has encountered a connection error)/;
@@ -66,7 +55,7 @@ export function classify(err: unknown): ProviderFailureClass {
     return 'unknown';
   }
   const code = (err as DriverError)?.code;
-  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return 'unreachable';
+  if (typeof code === 'string' && SOCKET_ERROR_CODES.has(code)) return 'unreachable';
   const message = (err as DriverError)?.message;
   if (typeof message === 'string' && UNREACHABLE_MESSAGES.test(message)) return 'unreachable';
   return 'unknown';
