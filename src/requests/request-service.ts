@@ -1,19 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { authorize, can } from '../auth/authorize.js';
 import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
 import { created, review, revoke, withdraw } from '../domain/state-machine.js';
+import { CLAIM_MS } from '../grants/claim.js';
+import type { WorkflowDeps } from '../grants/workflow-deps.js';
 import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
 import type { GrantStore } from '../store/grant-store.js';
 import type { Database } from '../store/schema.js';
-import { CLAIM_MS, type WorkflowDeps } from './context.js';
 import type { Actor, ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
-import type { TransitionRunner } from './transition-runner.js';
 
 const MAX_LIST = 500;
 
