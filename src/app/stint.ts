@@ -23,8 +23,6 @@ import type { StintDatabase } from '../store/database.js';
 import { grantStore } from '../store/grant-store.js';
 import { createRequestStore } from '../store/request-store.js';
 
-export { type AuditOptions, auditOrigin } from '../audit/audit-module.js';
-
 /** The store's share of /readyz, which must answer within a second whether the store does or not. */
 const READY_STORE_MS = 800;
 

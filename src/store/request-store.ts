@@ -3,7 +3,7 @@ import { reviewEligibility } from '../domain/eligibility.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ApprovalSlot, RequestState, ReviewDecision, Tier } from '../domain/request.js';
 import type { Transition } from '../domain/state-machine.js';
-import type { Dialect } from './migrations/index.js';
+import type { Dialect } from './migrations/migration-context.js';
 import type { Database, RequestsTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
