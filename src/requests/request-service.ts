@@ -12,6 +12,7 @@ import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
 import type { GrantStore } from '../store/grant-store.js';
+import type { RequestStore } from '../store/request-store.js';
 import type { Database } from '../store/schema.js';
 import type { Actor, ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
@@ -48,6 +49,7 @@ function grantExpired(id: string, expiresAt: Date): StintError {
  */
 async function notTaken(
   grants: Pick<GrantStore, 'get'>,
+  requests: Pick<RequestStore, 'stateAndExpiry'>,
   trx: Transaction<Database>,
   id: string,
 ): Promise<{ error: StintError }> {
@@ -60,13 +62,9 @@ async function notTaken(
       ),
     };
   }
-  const ended = await trx
-    .selectFrom('requests')
-    .select(['state', 'expires_at'])
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (ended?.state === 'expired' && ended.expires_at !== null) {
-    return { error: grantExpired(id, new Date(ended.expires_at)) };
+  const ended = await requests.stateAndExpiry(trx, id);
+  if (ended?.state === 'expired' && ended.expiresAt !== null) {
+    return { error: grantExpired(id, ended.expiresAt) };
   }
   return {
     error: new StintError(
@@ -294,7 +292,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       if (now.getTime() >= expiresAt.getTime()) throw grantExpired(id, expiresAt);
       const taken = await db.transaction().execute(async (trx) => {
         const sealed = await deps.grants.takeCredential(trx, id, now);
-        if (sealed === null) return notTaken(deps.grants, trx, id);
+        if (sealed === null) return notTaken(deps.grants, deps.requests, trx, id);
         const grant = await deps.grants.get(trx, id);
         await deps.audit.append(trx, {
           at: now,

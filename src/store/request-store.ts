@@ -256,6 +256,23 @@ export function createRequestStore(dialect: Dialect) {
       const rows = await db.selectFrom('requests').select(['id', 'state']).where('id', 'in', ids).execute();
       return new Map(rows.map((r) => [r.id, r.state as RequestState]));
     },
+
+    /** The state and end of one request (no approvals read), or null when there is none. */
+    async stateAndExpiry(
+      db: Db,
+      id: string,
+    ): Promise<{ state: RequestState; expiresAt: Date | null } | null> {
+      const row = await db
+        .selectFrom('requests')
+        .select(['state', 'expires_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) return null;
+      return {
+        state: row.state as RequestState,
+        expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+      };
+    },
   };
 }
 
