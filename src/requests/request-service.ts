@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { TransitionRunner } from '../audit/transition-runner.js';
 import { authorize, can } from '../auth/authorize.js';
+import type { Actor } from '../domain/actor.js';
 import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
@@ -14,7 +15,7 @@ import { evaluateRequest } from '../policy/policy-evaluator.js';
 import type { GrantStore } from '../store/grant-store.js';
 import type { RequestStore } from '../store/request-store.js';
 import type { Database } from '../store/schema.js';
-import type { Actor, ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
+import type { ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
 
 const MAX_LIST = 500;
