@@ -1,5 +1,5 @@
+import type { PolicySource } from '../policy/policy-source.js';
 import type { Policy } from '../policy/policy-types.js';
-import type { PolicySource } from '../requests/context.js';
 
 /**
  * Holds the policy in force. A reload parses the whole new policy first and swaps only on success, so an invalid

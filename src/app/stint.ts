@@ -1,9 +1,12 @@
 import { type AuditOptions, createAuditModule } from '../audit/audit-module.js';
+import { createTransitionRunner } from '../audit/transition-runner.js';
 import { createCatalogModule } from '../catalog/catalog-module.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { DirectoryConfig } from '../directory/directory-config.js';
 import { createDirectoryModule, type DirectoryModule } from '../directory/directory-module.js';
+import type { Clock } from '../domain/clock.js';
 import { createGrantsModule } from '../grants/grants-module.js';
+import type { WorkflowDeps } from '../grants/workflow-deps.js';
 import { createIdempotencyModule } from '../idempotency/idempotency-module.js';
 import type { IdentityConfig } from '../identity/identity-config.js';
 import { createIdentityModule } from '../identity/identity-module.js';
@@ -12,16 +15,13 @@ import type { Logger } from '../logger.js';
 import type { MfaConfig } from '../mfa/mfa-config.js';
 import { createMfaModule } from '../mfa/mfa-module.js';
 import type { Degradation, DegradedCheck, Job, ReadinessCheck, ReadinessReport } from '../module.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import { createProviderSet, type ProviderFactory } from '../providers/provider-set.js';
 import { defaultKinds, type KindRegistry } from '../providers/registry.js';
-import type { Clock, PolicySource, WorkflowDeps } from '../requests/context.js';
 import { createRequestsModule } from '../requests/requests-module.js';
-import { createTransitionRunner } from '../requests/transition-runner.js';
 import type { StintDatabase } from '../store/database.js';
 import { grantStore } from '../store/grant-store.js';
 import { createRequestStore } from '../store/request-store.js';
-
-export { type AuditOptions, auditOrigin } from '../audit/audit-module.js';
 
 /** The store's share of /readyz, which must answer within a second whether the store does or not. */
 const READY_STORE_MS = 800;

@@ -152,6 +152,12 @@ export function createTokenStore(db: Kysely<Database>) {
       return row ? view(row) : null;
     },
 
+    /** Whether any token was ever made, revoked ones included (the demo prints tokens only into a new store). */
+    async any(): Promise<boolean> {
+      const row = await db.selectFrom('api_tokens').select('id').limit(1).executeTakeFirst();
+      return row !== undefined;
+    },
+
     /** Revokes once; revoking again keeps the first time. False when there is no such token. */
     async revoke(id: string, now: Date): Promise<boolean> {
       const row = await db.selectFrom('api_tokens').select('id').where('id', '=', id).executeTakeFirst();

@@ -1,4 +1,4 @@
-import type { PolicySource } from '../requests/context.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import { createCatalogService } from './catalog-service.js';
 
 /** The resources one may ask for and the caller's own directory entry (GET /v1/resources, /v1/whoami). */

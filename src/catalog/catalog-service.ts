@@ -1,7 +1,7 @@
 import { authorize } from '../auth/authorize.js';
 import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
-import type { PolicySource } from '../requests/context.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import type { ResourceView, WhoAmIView } from './catalog-types.js';
 
 /** What one may ask for, and who one is: read from the policy and directory in force, nothing stored. */

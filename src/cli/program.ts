@@ -17,8 +17,6 @@ import { registerTransitions } from './commands/transitions.js';
 import { registerWhoami } from './commands/whoami.js';
 import { type CliIo, createContext } from './context.js';
 
-export type { CliIo } from './context.js';
-
 function packageVersion(): string {
   try {
     // Same relative place from src/cli and dist/cli.

@@ -1,9 +1,9 @@
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { isStintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import { revoke, SYSTEM_ACTOR } from '../domain/state-machine.js';
 import type { Revoker } from '../grants/revoker.js';
-import type { WorkflowDeps } from '../requests/context.js';
-import type { TransitionRunner } from '../requests/transition-runner.js';
+import type { WorkflowDeps } from '../grants/workflow-deps.js';
 import { grantStore } from '../store/grant-store.js';
 
 /** Requests one removed person can hold at once; far above what any policy allows. */

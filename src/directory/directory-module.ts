@@ -1,7 +1,8 @@
+import type { Clock } from '../domain/clock.js';
 import type { ResolveUser } from '../identity/resolve-user.js';
 import { resolveByEmail } from '../identity/resolve-user.js';
 import type { Logger } from '../logger.js';
-import type { Clock, PolicySource } from '../requests/context.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import type { StintDatabase } from '../store/database.js';
 import { claimsResolver, createClaimsSource } from './claims-source.js';
 import { createDeprovisioner, type DeprovisionDeps } from './deprovision.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../logger.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import type { DirectoryUser, Policy } from '../policy/policy-types.js';
-import type { PolicySource } from '../requests/context.js';
 
 /** How one source of people is doing: an unhealthy source keeps serving its last good snapshot. */
 export interface SourceHealth {

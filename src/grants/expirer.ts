@@ -1,9 +1,9 @@
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { isStintError } from '../domain/errors.js';
 import { expire, SYSTEM_ACTOR } from '../domain/state-machine.js';
-import type { WorkflowDeps } from '../requests/context.js';
-import type { TransitionRunner } from '../requests/transition-runner.js';
 import { LATE_EXPIRY_MS, type OverdueMetrics } from './overdue.js';
 import type { Revoker } from './revoker.js';
+import type { WorkflowDeps } from './workflow-deps.js';
 
 /**
  * Ends an active grant at its expiry instant: the request becomes `expired` and its grant "revocation pending"

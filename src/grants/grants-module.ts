@@ -1,10 +1,10 @@
-import type { WorkflowDeps } from '../requests/context.js';
-import type { TransitionRunner } from '../requests/transition-runner.js';
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { createExpirer } from './expirer.js';
 import { createExpiryScheduler } from './expiry-scheduler.js';
 import { createIssuer } from './issuer.js';
 import { createOverdueMetrics, type OverdueMetrics, overdueChecks } from './overdue.js';
 import { createRevoker } from './revoker.js';
+import type { WorkflowDeps } from './workflow-deps.js';
 
 export interface GrantsModuleDeps
   extends Pick<

@@ -1,11 +1,12 @@
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { isStintError, StintError } from '../domain/errors.js';
 import type { AccessRequest } from '../domain/request.js';
 import { activate, fail } from '../domain/state-machine.js';
 import { type CredentialProvider, NO_CANCEL } from '../providers/provider.js';
-import { CLAIM_MS, type WorkflowDeps } from '../requests/context.js';
-import type { TransitionRunner } from '../requests/transition-runner.js';
 import type { GrantRow } from '../store/grant-store.js';
+import { CLAIM_MS } from './claim.js';
 import { describeError } from './revoker.js';
+import type { WorkflowDeps } from './workflow-deps.js';
 
 /** What an issuance ended in: the request as stored afterwards, and its grant when it became active. */
 export interface Issued {

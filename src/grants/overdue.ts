@@ -1,5 +1,5 @@
 import type { DegradedCheck } from '../module.js';
-import type { WorkflowDeps } from '../requests/context.js';
+import type { WorkflowDeps } from './workflow-deps.js';
 
 /**
  * How late an expiry may be processed before it is alerted. Timers end access within milliseconds and the sweep

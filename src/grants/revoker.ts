@@ -6,9 +6,9 @@ import {
   NO_CANCEL,
   permanentProviderError,
 } from '../providers/provider.js';
-import type { WorkflowDeps } from '../requests/context.js';
 import type { GrantRow } from '../store/grant-store.js';
 import { createOverdueMetrics, type OverdueMetrics } from './overdue.js';
+import type { WorkflowDeps } from './workflow-deps.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 

@@ -1,7 +1,8 @@
 import type { AuditWriter } from '../audit/audit-writer.js';
 import { createTokenStore, type TokenStore } from '../auth/token-store.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import type { Clock, PolicySource } from '../requests/context.js';
+import type { Clock } from '../domain/clock.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import type { StintDatabase } from '../store/database.js';
 import { type AuthAudit, createAuthAudit } from './auth-audit.js';
 import { createHostSessions, type HostSessions } from './host-sessions.js';

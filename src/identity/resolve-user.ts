@@ -1,4 +1,4 @@
-import type { PolicySource } from '../requests/context.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import type { IdTokenClaims } from './oidc-client.js';
 
 /** Maps verified ID-token claims to a directory user; null when nobody matches (the sign-in is refused). */

@@ -1,10 +1,10 @@
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import type { Expirer } from '../grants/expirer.js';
 import type { ExpiryScheduler } from '../grants/expiry-scheduler.js';
 import type { Issuer } from '../grants/issuer.js';
 import type { Revoker } from '../grants/revoker.js';
+import type { WorkflowDeps } from '../grants/workflow-deps.js';
 import type { Job } from '../module.js';
-import type { WorkflowDeps } from '../requests/context.js';
-import type { TransitionRunner } from '../requests/transition-runner.js';
 import { createReconciler } from './reconciler.js';
 import { createSweeper } from './sweeper.js';
 

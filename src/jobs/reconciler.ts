@@ -1,10 +1,10 @@
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { isStintError, StintError } from '../domain/errors.js';
 import { SYSTEM_ACTOR, vanish } from '../domain/state-machine.js';
 import { describeError, type Revoker } from '../grants/revoker.js';
+import type { WorkflowDeps } from '../grants/workflow-deps.js';
 import type { Resource } from '../policy/policy-types.js';
 import { type CredentialProvider, NO_CANCEL } from '../providers/provider.js';
-import type { WorkflowDeps } from '../requests/context.js';
-import type { TransitionRunner } from '../requests/transition-runner.js';
 import { liveGrants, ownershipSnapshot } from '../store/ownership-snapshot.js';
 
 export interface ReconcileReport {

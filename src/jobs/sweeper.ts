@@ -1,11 +1,11 @@
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { isStintError } from '../domain/errors.js';
 import { timeOut } from '../domain/state-machine.js';
 import type { Expirer } from '../grants/expirer.js';
 import type { ExpiryScheduler } from '../grants/expiry-scheduler.js';
 import type { Issuer } from '../grants/issuer.js';
 import type { Revoker } from '../grants/revoker.js';
-import type { WorkflowDeps } from '../requests/context.js';
-import type { TransitionRunner } from '../requests/transition-runner.js';
+import type { WorkflowDeps } from '../grants/workflow-deps.js';
 import { eachPerTarget } from './per-target.js';
 
 const BATCH = 200;

@@ -13,8 +13,6 @@ import type { MfaConfig } from './mfa-config.js';
 import type { MfaMethod } from './mfa-store.js';
 import type { StepUp } from './step-up.js';
 
-export type { MfaMethod } from './mfa-store.js';
-
 /** A step-up just recorded: it counts until `validUntil`. */
 export interface StepUpView {
   method: MfaMethod;

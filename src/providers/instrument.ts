@@ -9,8 +9,6 @@ import {
 import type { ProviderMetrics } from './provider-metrics.js';
 import { scrubbingLogger, scrubError } from './scrub.js';
 
-export { scrubbingLogger } from './scrub.js';
-
 /**
  * Per-call deadlines. Issue stays well under the issuer's claim (15 s); revoke may wait out sessions
  * (5 s) more than once; reads answer a sweep or a probe.

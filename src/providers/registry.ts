@@ -1,11 +1,12 @@
 import { StintError } from '../domain/errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Env } from './connection-ref.js';
-import { instrumentProvider, scrubbingLogger } from './instrument.js';
+import { instrumentProvider } from './instrument.js';
 import type { AnyKind, KindCapabilities, KindConfig } from './kind.js';
 import { BUILTIN_KINDS } from './kinds.js';
 import type { CredentialProvider, TargetOwner } from './provider.js';
 import type { ProviderMetrics } from './provider-metrics.js';
+import { scrubbingLogger } from './scrub.js';
 import type { TargetSpec } from './target-spec.js';
 
 /** A resource's configuration, read and checked once at load, with the kind that reads it. */

@@ -1,19 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import type { TransitionRunner } from '../audit/transition-runner.js';
 import { authorize, can } from '../auth/authorize.js';
+import type { Actor } from '../domain/actor.js';
 import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
 import { created, review, revoke, withdraw } from '../domain/state-machine.js';
+import { CLAIM_MS } from '../grants/claim.js';
+import type { WorkflowDeps } from '../grants/workflow-deps.js';
 import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
 import type { GrantStore } from '../store/grant-store.js';
+import type { RequestStore } from '../store/request-store.js';
 import type { Database } from '../store/schema.js';
-import { CLAIM_MS, type WorkflowDeps } from './context.js';
-import type { Actor, ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
+import type { ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
-import type { TransitionRunner } from './transition-runner.js';
 
 const MAX_LIST = 500;
 
@@ -47,6 +50,7 @@ function grantExpired(id: string, expiresAt: Date): StintError {
  */
 async function notTaken(
   grants: Pick<GrantStore, 'get'>,
+  requests: Pick<RequestStore, 'stateAndExpiry'>,
   trx: Transaction<Database>,
   id: string,
 ): Promise<{ error: StintError }> {
@@ -59,13 +63,9 @@ async function notTaken(
       ),
     };
   }
-  const ended = await trx
-    .selectFrom('requests')
-    .select(['state', 'expires_at'])
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (ended?.state === 'expired' && ended.expires_at !== null) {
-    return { error: grantExpired(id, new Date(ended.expires_at)) };
+  const ended = await requests.stateAndExpiry(trx, id);
+  if (ended?.state === 'expired' && ended.expiresAt !== null) {
+    return { error: grantExpired(id, ended.expiresAt) };
   }
   return {
     error: new StintError(
@@ -293,7 +293,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       if (now.getTime() >= expiresAt.getTime()) throw grantExpired(id, expiresAt);
       const taken = await db.transaction().execute(async (trx) => {
         const sealed = await deps.grants.takeCredential(trx, id, now);
-        if (sealed === null) return notTaken(deps.grants, trx, id);
+        if (sealed === null) return notTaken(deps.grants, deps.requests, trx, id);
         const grant = await deps.grants.get(trx, id);
         await deps.audit.append(trx, {
           at: now,

@@ -3,9 +3,6 @@ import type { Actor } from '../domain/actor.js';
 import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
 import type { Database } from '../store/schema.js';
 
-// Actor lives in the domain (audit and auth need it, and sit below requests); re-exported for the callers here.
-export type { Actor };
-
 export type RevocationStatus = 'none' | 'pending' | 'done' | 'abandoned';
 
 /** A request as the API shows it: never a secret in it. Dates as ISO strings. */

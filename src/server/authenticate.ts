@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type RouteAccess, routeAccess, scopeAllows } from '../auth/route-access.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { Actor } from '../domain/actor.js';
+import type { Clock } from '../domain/clock.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
 import type { HostSessions } from '../identity/host-sessions.js';
@@ -12,7 +13,7 @@ import {
   isSessionToken,
   type SessionStore,
 } from '../identity/session-store.js';
-import type { Clock, PolicySource } from '../requests/context.js';
+import type { PolicySource } from '../policy/policy-source.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -116,8 +116,7 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   process.on('SIGHUP', onHup);
 
   if (opts.demo) {
-    const existing = await store.db.selectFrom('api_tokens').select('id').limit(1).execute();
-    if (existing.length === 0) {
+    if (!(await stint.identity.tokens.any())) {
       print('Demo API tokens (shown once; export STINT_TOKEN=<token> to act as that user):');
       for (const user of policy.current().users.values()) {
         const { token } = await stint.identity.tokens.create(user.id, 'demo', new Date());

@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import { StintError } from '../domain/errors.js';
-import { type Dialect, migrationProvider } from './migrations/index.js';
+import { migrationProvider } from './migrations/index.js';
+import type { Dialect } from './migrations/migration-context.js';
 import {
   createMigrationPool,
   createStorePool,

@@ -3,7 +3,7 @@ import { reviewEligibility } from '../domain/eligibility.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ApprovalSlot, RequestState, ReviewDecision, Tier } from '../domain/request.js';
 import type { Transition } from '../domain/state-machine.js';
-import type { Dialect } from './migrations/index.js';
+import type { Dialect } from './migrations/migration-context.js';
 import type { Database, RequestsTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -255,6 +255,23 @@ export function createRequestStore(dialect: Dialect) {
       if (ids.length === 0) return new Map();
       const rows = await db.selectFrom('requests').select(['id', 'state']).where('id', 'in', ids).execute();
       return new Map(rows.map((r) => [r.id, r.state as RequestState]));
+    },
+
+    /** The state and end of one request (no approvals read), or null when there is none. */
+    async stateAndExpiry(
+      db: Db,
+      id: string,
+    ): Promise<{ state: RequestState; expiresAt: Date | null } | null> {
+      const row = await db
+        .selectFrom('requests')
+        .select(['state', 'expires_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) return null;
+      return {
+        state: row.state as RequestState,
+        expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+      };
     },
   };
 }

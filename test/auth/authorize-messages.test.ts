@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authorize } from '../../src/auth/authorize.js';
+import type { Actor } from '../../src/domain/actor.js';
 import { isStintError, type StintError } from '../../src/domain/errors.js';
-import type { Actor } from '../../src/requests/request-types.js';
 import { makeRequest } from '../domain/fixtures.js';
 
 const person = (userId: string, roles: Partial<Actor> = {}): Actor => ({

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CliIo } from '../../src/cli/program.js';
+import type { CliIo } from '../../src/cli/context.js';
 import { runCli } from '../../src/cli/program.js';
 import type { RequestView } from '../../src/requests/request-types.js';
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '../../src/audit/audit-store.js';
+import { createTransitionRunner } from '../../src/audit/transition-runner.js';
 import { createDeprovisioner, type Deprovisioner } from '../../src/directory/deprovision.js';
 import { createRevoker } from '../../src/grants/revoker.js';
 import { evaluateRequest } from '../../src/policy/policy-evaluator.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
-import { createTransitionRunner } from '../../src/requests/transition-runner.js';
 import { grantStore } from '../../src/store/grant-store.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';

@@ -6,8 +6,8 @@ import { createScimService, type ScimService } from '../../src/directory/scim-se
 import { createScimSource, type ScimSource } from '../../src/directory/scim-source.js';
 import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
+import type { PolicySource } from '../../src/policy/policy-source.js';
 import type { Policy } from '../../src/policy/policy-types.js';
-import type { PolicySource } from '../../src/requests/context.js';
 import { scimRoutes } from '../../src/server/routes/scim-routes.js';
 import type { StintDatabase } from '../../src/store/database.js';
 import { TEST_POLICY } from '../support/test-policy.js';

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { generate } from 'otplib';
 import { type AuditWriter, createAuditWriter } from '../../src/audit/audit-writer.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
+import type { Actor } from '../../src/domain/actor.js';
 import type { MfaConfig } from '../../src/mfa/mfa-config.js';
 import { createMfaService } from '../../src/mfa/mfa-service.js';
 import type { MfaService } from '../../src/mfa/mfa-types.js';
 import { createStepUp, type StepUp } from '../../src/mfa/step-up.js';
-import type { Actor } from '../../src/requests/request-types.js';
 import { createTestStore, type StoreKind, type TestStore } from '../support/stores.js';
 
 export const ORIGIN = 'https://stint.example.test';

@@ -107,6 +107,37 @@ describe('server start and policy reload', () => {
     }
   });
 
+  it('--demo prints a token per user into a new store, and none on the next start', async () => {
+    writeFileSync(policyPath, TEST_POLICY);
+    const demoDir = mkdtempSync(join(tmpdir(), 'stint-start-demo-'));
+    const startDemo = async () => {
+      const lines: string[] = [];
+      const server = await runServer({
+        demo: true,
+        policyPath,
+        databaseUrl: `sqlite:${join(demoDir, 'data', 'stint.db')}`,
+        port: 0,
+        dataDir: join(demoDir, 'data'),
+        keyDir: join(demoDir, 'keys'),
+        print: (line) => lines.push(line),
+      });
+      await server.close();
+      return lines;
+    };
+    try {
+      const first = await startDemo();
+      expect(first).toContain(
+        'Demo API tokens (shown once; export STINT_TOKEN=<token> to act as that user):',
+      );
+      expect(first.filter((l) => /^ {2}alice +stint_/.test(l))).toHaveLength(1);
+      const second = await startDemo();
+      expect(second.some((l) => l.startsWith('Demo API tokens') || l.includes('stint_'))).toBe(false);
+      expect(second.at(-1)).toMatch(/^Stint listening on /);
+    } finally {
+      rmSync(demoDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a token for a user the directory does not have', async () => {
     writeFileSync(policyPath, TEST_POLICY);
     await expect(

@@ -1,7 +1,7 @@
 import { generate } from 'otplib';
 import type { Stint } from '../../src/app/stint.js';
+import type { Actor } from '../../src/domain/actor.js';
 import { TOTP_PERIOD_SECONDS } from '../../src/mfa/totp.js';
-import type { Actor } from '../../src/requests/request-types.js';
 
 /** The code an authenticator app shows for `secret` at `at`, `offsetSteps` time-steps later. */
 export const totpCode = (secret: string, at: Date, offsetSteps = 0) =>

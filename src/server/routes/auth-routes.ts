@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SecretBox } from '../../crypto/secret-box.js';
+import type { Clock } from '../../domain/clock.js';
 import { StintError } from '../../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../../identity/auth-audit.js';
 import type { IdentityConfig, OidcConfig } from '../../identity/identity-config.js';
@@ -13,7 +14,6 @@ import {
 } from '../../identity/oidc-client.js';
 import type { ResolveUser } from '../../identity/resolve-user.js';
 import { csrfTokenFor, type SessionStore } from '../../identity/session-store.js';
-import type { Clock } from '../../requests/context.js';
 import { actorOf, SESSION_COOKIE } from '../authenticate.js';
 import { errorResponses, type SchemaTypes } from '../schemas.js';
 

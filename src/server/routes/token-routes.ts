@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { authorize, can } from '../../auth/authorize.js';
 import { MAX_SCOPED_TOKEN_DAYS, SCOPES } from '../../auth/scopes.js';
 import type { TokenStore } from '../../auth/token-store.js';
+import type { Clock } from '../../domain/clock.js';
 import { StintError } from '../../domain/errors.js';
-import type { Clock } from '../../requests/context.js';
 import { actorOf } from '../authenticate.js';
 import { errorResponses, type SchemaTypes } from '../schemas.js';
 

@@ -13,8 +13,6 @@ import { hostSessions } from './0011-host-sessions.js';
 import { idempotencyKeys } from './0012-idempotency-keys.js';
 import type { MigrationContext } from './migration-context.js';
 
-export type { Dialect, MigrationContext } from './migration-context.js';
-
 /**
  * Migrations are compiled into the program (no directory scan), so the bundle that runs is the bundle that
  * was tested. Names sort in order of application.

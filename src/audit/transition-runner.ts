@@ -1,15 +1,21 @@
 import type { Transaction } from 'kysely';
-import type { AuditInput } from '../audit/audit-store.js';
 import type { AccessRequest } from '../domain/request.js';
 import type { Transition } from '../domain/state-machine.js';
+import type { StintDatabase } from '../store/database.js';
+import type { RequestStore } from '../store/request-store.js';
 import type { Database } from '../store/schema.js';
-import type { WorkflowDeps } from './context.js';
+import type { AuditInput } from './audit-store.js';
+import type { AuditWriter } from './audit-writer.js';
 
 /**
  * Read-decide-write in one short transaction: lock the request, let the pure state machine decide, persist the
  * new state and its audit event together. No network call happens in here.
  */
-export function createTransitionRunner(deps: Pick<WorkflowDeps, 'store' | 'requests' | 'audit'>) {
+export function createTransitionRunner(deps: {
+  store: StintDatabase;
+  requests: RequestStore;
+  audit: AuditWriter;
+}) {
   return async function run(
     id: string,
     now: Date,
