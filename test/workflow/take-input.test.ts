@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,28 @@ describe.each(STORE_KINDS)('input at credential time on %s', (store) => {
     const taken = await h.as('alice').post(`/v1/requests/${id}/credentials`, { publicKey });
     expect(taken.status).toBe(200);
     expect(seenByProvider(taken.body.principal)).toEqual([{ publicKey }]);
+  });
+
+  it('a retry with the same Idempotency-Key gets the same answer without asking the provider again', async () => {
+    const id = await active('certs');
+    const publicKey = openSshPublicKey('retry');
+    const key = `take-once-${randomUUID()}`;
+    const take = (body: unknown) =>
+      h.app.inject({
+        method: 'POST',
+        url: `/v1/requests/${id}/credentials`,
+        headers: { authorization: `Bearer ${h.tokens.alice}`, 'idempotency-key': key },
+        payload: body as object,
+      });
+    const first = await take({ publicKey });
+    expect(first.statusCode, first.body).toBe(200);
+    const again = await take({ publicKey });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(first.json());
+    expect(seenByProvider(first.json().principal)).toHaveLength(1);
+    // Another key under the same Idempotency-Key is another request: refused, not answered with the first.
+    const other = await take({ publicKey: openSshPublicKey('other') });
+    expect(other.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
   });
 
   it('a kind that takes no input (PostgreSQL) refuses a body without consuming the credential', async () => {
