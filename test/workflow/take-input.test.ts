@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StintError } from '../../src/domain/errors.js';
+import { defineKind } from '../../src/providers/kind.js';
 import { fakeCertificate, fakeKind } from '../providers/fake-kind.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -23,15 +25,34 @@ const POLICY = TEST_POLICY.replace(
     connection: { env: STINT_FAKE_TARGET }
     roles:
       read: { grants: [fake_read] }
+  - id: down-signer
+    kind: fake-down-signer
+    sensitivity: routine
+    connection: { env: STINT_FAKE_TARGET }
+    roles:
+      read: { grants: [fake_read] }
 rules:
   - id: certs
-    resources: [certs]
+    resources: [certs, down-signer]
     roles: [read]
     who: { teams: [payments] }
     duration: { min: 1s, default: 30m, max: 2h }
     approval: [auto]
 `,
 );
+
+/** The fake kind whose signer is down at the take: what it issued at approval is there, the take cannot finish. */
+const downSigner = defineKind({
+  ...fakeKind,
+  kind: 'fake-down-signer',
+  create: (config, ctx) => ({
+    ...fakeKind.create(config, ctx),
+    kind: 'fake-down-signer',
+    completeCredential: async () => {
+      throw new StintError('PROVIDER_ERROR', 'the signer did not answer', { class: 'unreachable' });
+    },
+  }),
+});
 
 /** A real OpenSSH ed25519 public key line: the SPKI's last 32 bytes are the key, wrapped as ssh-keygen does. */
 function openSshPublicKey(comment: string): string {
@@ -53,7 +74,7 @@ describe.each(STORE_KINDS)('input at credential time on %s', (store) => {
   beforeAll(async () => {
     h = await createHarness(store, {
       policy: POLICY,
-      kinds: [fakeKind],
+      kinds: [fakeKind, downSigner],
       env: { STINT_FAKE_TARGET: `fake:${targetFile}?key=take-key` },
     });
   });
@@ -157,6 +178,17 @@ describe.each(STORE_KINDS)('input at credential time on %s', (store) => {
     // Another key under the same Idempotency-Key is another request: refused, not answered with the first.
     const other = await take({ publicKey: openSshPublicKey('other') });
     expect(other.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('a provider that fails at the take answers its error and leaves the credential takeable', async () => {
+    const id = await active('down-signer');
+    const failed = await h.as('alice').post(`/v1/requests/${id}/credentials`, {
+      publicKey: openSshPublicKey('down'),
+    });
+    expect(failed.status).toBe(502);
+    expect(failed.body.error.code).toBe('PROVIDER_ERROR');
+    expect((await h.as('alice').get(`/v1/requests/${id}`)).body.credentialShown).toBe(false);
+    expect((await events(id)).map((e) => e.action)).not.toContain('credential.shown');
   });
 
   it('a kind that takes no input (PostgreSQL) refuses a body without consuming the credential', async () => {
