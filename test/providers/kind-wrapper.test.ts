@@ -106,6 +106,25 @@ describe('the wrapper a kind runs in', () => {
     }
   });
 
+  it('refuses a kind that declares takeInput with a provider that cannot complete a credential', () => {
+    const { completeCredential: _, ...withoutHook } = fakeKind.create(
+      { resourceId: 'e', file: '', key: '', connection: '', issueDelayMs: 0, secrets: [] },
+      { owner: OWNER, logger: undefined },
+    );
+    const broken = defineKind({
+      ...fakeKind,
+      kind: 'half',
+      create: () => ({ ...withoutHook, kind: 'half' }),
+    });
+    const registry = createKindRegistry([broken]);
+    const spec = { id: 'half-res', kind: 'half', connection: { env: 'X' }, options: { issueDelayMs: 0 } };
+    expect(() =>
+      registry.create(registry.resolve(spec, { X: `fake:${join(dir, 'h.db')}?key=${KEY}` }), {
+        owner: OWNER,
+      }),
+    ).toThrow(/declares takeInput but its provider has no completeCredential/);
+  });
+
   it('takes each call’s deadline from the kind’s descriptor', async () => {
     const slow = defineKind({
       kind: 'slow',
