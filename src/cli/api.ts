@@ -70,7 +70,8 @@ export interface StintApi {
   }>;
   getRequest(id: string): Promise<RequestView>;
   act(id: string, action: RequestAction, comment: string | undefined): Promise<RequestView>;
-  takeCredential(id: string): Promise<CredentialView>;
+  /** `input`: what the resource's kind takes at the take (a public key); absent, no body is sent. */
+  takeCredential(id: string, input?: Record<string, unknown>): Promise<CredentialView>;
   audit(q: {
     requestId?: string;
     afterSeq?: number;
@@ -103,7 +104,7 @@ export function createStintApi(http: HttpClient): StintApi {
     getRequest: (id) => http.get(requestPath(id)),
     act: (id, action, comment) =>
       http.change(`${requestPath(id)}/${action}`, comment === undefined ? {} : { comment }),
-    takeCredential: (id) => http.change(`${requestPath(id)}/credentials`),
+    takeCredential: (id, input) => http.change(`${requestPath(id)}/credentials`, input),
     audit: (q) => http.get('/v1/audit/events', { request: q.requestId, after: q.afterSeq, limit: q.limit }),
     auditKey: () => http.get('/v1/audit/key'),
     auditLatestCheckpoint: () => http.getText('/audit/checkpoint'),

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import {
+  type CompleteRequest,
   type CredentialProvider,
   failureClass,
   isCancelled,
@@ -15,6 +16,7 @@ import { scrubbingLogger, scrubError } from './scrub.js';
  */
 export const DEFAULT_DEADLINES_MS: Readonly<Record<ProviderMethod, number>> = {
   issue: 10_000,
+  completeCredential: 10_000,
   revoke: 30_000,
   verifyRevoked: 10_000,
   listOwned: 15_000,
@@ -34,21 +36,23 @@ export interface InstrumentOptions {
 }
 
 /** Calls worth an info line when they succeed; reads are counted, not logged. */
-const LOGGED: ReadonlySet<ProviderMethod> = new Set(['issue', 'revoke']);
+const LOGGED: ReadonlySet<ProviderMethod> = new Set(['issue', 'completeCredential', 'revoke']);
 const MESSAGE: Partial<Record<ProviderMethod, string>> = {
   issue: 'credential issued',
+  completeCredential: 'credential completed from the user input',
   revoke: 'credential revoked',
 };
 
 /**
- * What of a call may be logged: every field of the request and result except `secret`, of which only the field
- * names are kept. Providers put what the user needs to connect there and nowhere else.
+ * What of a call may be logged: every field of the request and result except `secret` and the user's `input`, of
+ * which only the field names are kept. Providers put what the user needs to connect there and nowhere else.
  */
 export function loggable(value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object') return {};
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     if (k === 'secret') out.secretFields = v && typeof v === 'object' ? Object.keys(v).sort() : [];
+    else if (k === 'input') out.inputFields = v && typeof v === 'object' ? Object.keys(v).sort() : [];
     else if (v instanceof Date) out[k] = v.toISOString();
     else if (Array.isArray(v) && v.length > 20) out[k] = `${v.length} items`;
     else out[k] = v;
@@ -70,6 +74,7 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
   const logger = scrubbingLogger(opts.logger, secrets);
   const deadlines = { ...DEFAULT_DEADLINES_MS, ...opts.deadlinesMs };
   const kind = inner.kind;
+  const complete = inner.completeCredential?.bind(inner);
 
   async function call<Req, Res>(
     method: ProviderMethod,
@@ -129,6 +134,12 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
     kind,
     principalFor: (requestId) => inner.principalFor(requestId),
     issue: (request, signal) => call('issue', request, signal, (r, s) => inner.issue(r, s)),
+    ...(complete
+      ? {
+          completeCredential: (request: CompleteRequest, signal: AbortSignal) =>
+            call('completeCredential', request, signal, complete),
+        }
+      : {}),
     revoke: (request, signal) => call('revoke', request, signal, (r, s) => inner.revoke(r, s)),
     verifyRevoked: (request, signal) =>
       call('verifyRevoked', request, signal, (r, s) => inner.verifyRevoked(r, s)),

@@ -46,6 +46,11 @@ export interface ProviderKindDescriptor<Options = unknown, Config extends KindCo
   options: z.ZodType<Options>;
   /** A role's `grants` list, as the target names what it grants (role names, policy names, ARNs). */
   grants: z.ZodType<string[]>;
+  /**
+   * What the user gives when taking the credential (an SSH public key to sign), checked at the take; the
+   * provider's `completeCredential` gets it. Absent: the take accepts no body. Messages must not echo values.
+   */
+  takeInput?: z.ZodType<Record<string, unknown>>;
   /** `optional` where the kind has a default credential chain and a resource may leave `connection` out. */
   connection: 'required' | 'optional';
   capabilities: KindCapabilities;

@@ -22,7 +22,7 @@ export type ProviderFactory = (
 export function createProviderSet(
   factory: ProviderFactory,
   owner: () => TargetOwner,
-  kinds: Pick<KindRegistry, 'capabilities'> = defaultKinds,
+  kinds: Pick<KindRegistry, 'capabilities' | 'kindOf'> = defaultKinds,
 ) {
   const byResource = new Map<string, { key: string; provider: CredentialProvider }>();
   const metrics = createProviderMetrics();
@@ -47,6 +47,8 @@ export function createProviderSet(
     /** What the resource's kind declared it can do: jobs act on this, never on what a database could. */
     capabilities: (resource: Pick<TargetSpec, 'id' | 'kind'>): KindCapabilities =>
       kinds.capabilities(resource),
+    /** What the resource's kind takes from the user at the take; undefined: it takes nothing. */
+    takeInput: (resource: Pick<TargetSpec, 'id' | 'kind'>) => kinds.kindOf(resource).takeInput,
     /** Counts and durations of every provider call, per kind and method. */
     metrics: (): ReturnType<ProviderMetrics['snapshot']> => metrics.snapshot(),
     async closeAll(): Promise<void> {

@@ -31,6 +31,27 @@ export interface IssueResult {
   secret: Record<string, string>;
 }
 
+/**
+ * A kind that makes the credential from the user's input (an SSH certificate signed for the user's public key) is
+ * asked at the take, after the checked input: what it answers is shown with what issue sealed, never stored.
+ */
+export interface CompleteRequest {
+  requestId: string;
+  requester: string;
+  role: string;
+  grants: string[];
+  /** What issue created at approval. */
+  principal: string;
+  expiresAt: Date;
+  /** The take's body, checked against the kind's `takeInput` schema. Not a secret, but never logged. */
+  input: Record<string, unknown>;
+}
+
+export interface CompleteResult {
+  /** Added to the issued secret in the answer (e.g. `certificate`); shown once, never stored in clear. */
+  secret: Record<string, string>;
+}
+
 export interface RevokeRequest {
   principal: string;
 }
@@ -119,6 +140,11 @@ export interface CredentialProvider {
    * longer exists answers `absent`.
    */
   revoke(request: RevokeRequest, signal: AbortSignal): Promise<RevokeResult>;
+  /**
+   * Only kinds whose descriptor declares `takeInput`: makes what needs the user's input, at the take. Must not
+   * change what revoke removes (it ends with the window, like the rest of the grant).
+   */
+  completeCredential?(request: CompleteRequest, signal: AbortSignal): Promise<CompleteResult>;
   verifyRevoked(request: VerifyRevokedRequest, signal: AbortSignal): Promise<VerifyRevokedResult>;
   /**
    * What this store created on the target and still exists, for reconciliation. Only kinds that declare
@@ -132,7 +158,14 @@ export interface CredentialProvider {
   close(): Promise<void>;
 }
 
-export type ProviderMethod = 'issue' | 'revoke' | 'verifyRevoked' | 'listOwned' | 'listForeign' | 'ping';
+export type ProviderMethod =
+  | 'issue'
+  | 'completeCredential'
+  | 'revoke'
+  | 'verifyRevoked'
+  | 'listOwned'
+  | 'listForeign'
+  | 'ping';
 
 /** A signal that never aborts, for callers with no way to give up other than the wrapper's deadline. */
 export const NO_CANCEL: AbortSignal = new AbortController().signal;

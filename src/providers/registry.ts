@@ -82,7 +82,16 @@ export function createKindRegistry(kinds: readonly AnyKind[] = BUILTIN_KINDS) {
     create(target: ResolvedTarget, options: CreateProviderOptions): CredentialProvider {
       const { kind, config, spec } = target;
       const logger = options.logger ? scrubbingLogger(options.logger, config.secrets) : undefined;
-      return instrumentProvider(kind.create(config, { owner: options.owner, logger }), {
+      const provider = kind.create(config, { owner: options.owner, logger });
+      // A kind that takes input at the take must be able to use it; caught here, not at a user's take.
+      if (kind.takeInput && !provider.completeCredential) {
+        throw new StintError(
+          'CONFIG_INVALID',
+          `provider kind ${kind.kind} declares takeInput but its provider has no completeCredential`,
+          { resource: spec.id },
+        );
+      }
+      return instrumentProvider(provider, {
         resource: spec.id,
         logger: logger ?? silentLogger,
         secrets: config.secrets,

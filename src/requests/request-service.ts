@@ -17,6 +17,7 @@ import type { RequestStore } from '../store/request-store.js';
 import type { Database } from '../store/schema.js';
 import type { ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
+import { completeFromInput } from './take-input.js';
 
 const MAX_LIST = 500;
 
@@ -25,7 +26,10 @@ export function newRequestId(): string {
 }
 
 export interface RequestServiceDeps
-  extends Pick<WorkflowDeps, 'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'secrets' | 'clock'> {
+  extends Pick<
+    WorkflowDeps,
+    'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'providers' | 'secrets' | 'clock'
+  > {
   run: TransitionRunner;
   /** Starts issuing an approved request whose claim this server took, without waiting for the target. */
   issue: { start(r: AccessRequest): void };
@@ -291,6 +295,8 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const now = deps.clock();
       const expiresAt = request.expiresAt;
       if (now.getTime() >= expiresAt.getTime()) throw grantExpired(id, expiresAt);
+      // Bad input throws here, before anything changes: the credential stays takeable.
+      const made = await completeFromInput({ ...deps, db }, request, expiresAt, opts?.input);
       const taken = await db.transaction().execute(async (trx) => {
         const sealed = await deps.grants.takeCredential(trx, id, now);
         if (sealed === null) return notTaken(deps.grants, deps.requests, trx, id);
@@ -305,7 +311,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
             role: request.role,
             ...(grant ? { principal: grant.principal } : {}),
           },
-          details: { principal: grant?.principal },
+          // The user's input is never recorded, only which fields were given (a public key is not secret, but
+          // the trail holds what Stint decided, not what users sent).
+          details: {
+            principal: grant?.principal,
+            ...(made ? { inputFields: made.inputFields } : {}),
+          },
           ...(actor.source ? { source: actor.source } : {}),
         });
         const shown: CredentialView = {
@@ -314,7 +325,10 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           role: request.role,
           principal: grant?.principal ?? '',
           expiresAt: expiresAt.toISOString(),
-          secret: JSON.parse(deps.secrets.open(sealed, id)) as Record<string, string>,
+          secret: {
+            ...(JSON.parse(deps.secrets.open(sealed, id)) as Record<string, string>),
+            ...made?.secret,
+          },
         };
         // Sealed by the recorder: a retry with the same key gets the credential its lost answer carried.
         await opts?.record?.(trx, shown);

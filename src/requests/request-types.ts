@@ -76,6 +76,11 @@ export interface ChangeOptions {
   record?: RecordAnswer | undefined;
 }
 
+export interface TakeOptions extends ChangeOptions {
+  /** The take's body: checked against the resource's kind's `takeInput` (none: it must be empty). */
+  input?: unknown;
+}
+
 /** The request workflow behind /v1/requests. Every method enforces authorization itself (deny by default). */
 export interface RequestService {
   create(actor: Actor, input: CreateRequestInput, opts?: ChangeOptions): Promise<RequestView>;
@@ -91,5 +96,5 @@ export interface RequestService {
   withdraw(actor: Actor, id: string, comment: string, opts?: ChangeOptions): Promise<RequestView>;
   revoke(actor: Actor, id: string, comment: string, opts?: ChangeOptions): Promise<RequestView>;
   /** Hands out the credential once; a second call fails with CREDENTIAL_ALREADY_SHOWN. */
-  takeCredential(actor: Actor, id: string, opts?: ChangeOptions): Promise<CredentialView>;
+  takeCredential(actor: Actor, id: string, opts?: TakeOptions): Promise<CredentialView>;
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEventView } from '../../src/audit/audit-events.js';
 import type { WhoAmIView } from '../../src/catalog/catalog-types.js';
@@ -48,6 +51,32 @@ describe('stint credentials', () => {
     expect(r.stdout).toMatch(/^principal: +stint_alice_1a2b$/m);
     expect(r.stdout).toMatch(/^expires: .*\(in 1h59m\)$/m);
     expect(r.stderr).toMatch(/shown once.*stops working at .*\(in 1h59m\)/);
+  });
+
+  it('--public-key sends the public key line as the body; a private key is refused before anything is sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stint-cli-pubkey-'));
+    try {
+      const line =
+        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlobBlobBlobBlobBlobBlobBlobBlobBlobBlob alice@laptop';
+      writeFileSync(join(dir, 'id.pub'), `${line}\n`);
+      writeFileSync(
+        join(dir, 'id'),
+        '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n',
+      );
+      stint.routes['POST /v1/requests/req_0123456789abcdef/credentials'] = { body: credential };
+      const r = await cli('credentials', 'req_0123456789abcdef', '--public-key', join(dir, 'id.pub'));
+      expect(r.code).toBe(0);
+      expect(JSON.parse(stint.received[0]?.rawBody ?? '')).toEqual({ publicKey: line });
+
+      stint.received.length = 0;
+      const refused = await cli('credentials', 'req_0123456789abcdef', '--public-key', join(dir, 'id'));
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/private key/);
+      expect(refused.stderr).not.toContain('b3Blbn');
+      expect(stint.received).toHaveLength(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--json prints the credential JSON only', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import SQLite from 'better-sqlite3';
 import { z } from 'zod';
 import { StintError } from '../../src/domain/errors.js';
@@ -20,6 +20,37 @@ const options = z
   .strictObject({ issueDelayMs: z.int().min(0).max(5_000).default(0) })
   .default({ issueDelayMs: 0 });
 
+/**
+ * An OpenSSH public key line (`ssh-ed25519 AAAA… comment`): the blob must be base64 and name the same type, as
+ * `ssh-keygen -l` would check. Messages never echo the value.
+ */
+export function isOpenSshPublicKey(line: string): boolean {
+  const m =
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,2})(?: [^\r\n]*)?$/.exec(line);
+  if (!m?.[1] || !m[2]) return false;
+  const blob = Buffer.from(m[2], 'base64');
+  if (blob.length < 4) return false;
+  const n = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + n).toString('latin1') === m[1];
+}
+
+/**
+ * What the fake kind takes at the take: optionally a public key to "sign" (optional so the shared contract
+ * suite takes its credentials without a body, as for every other kind).
+ */
+const takeInput = z.strictObject({
+  publicKey: z
+    .string()
+    .max(16_384)
+    .refine(isOpenSshPublicKey, { error: 'must be an OpenSSH public key line' })
+    .optional(),
+});
+
+/** The "certificate" the fake kind makes for a public key: names the principal and the key's digest. */
+export function fakeCertificate(principal: string, publicKey: string): string {
+  return `fake-cert ${principal} ${createHash('sha256').update(publicKey).digest('hex')}`;
+}
+
 interface FakeConfig {
   resourceId: string;
   file: string;
@@ -40,7 +71,8 @@ export function openFakeTarget(file: string): SQLite.Database {
   const db = new SQLite(file, { timeout: 5_000 });
   db.exec(`CREATE TABLE IF NOT EXISTS creds (
     principal TEXT PRIMARY KEY, request_id TEXT NOT NULL, store_id TEXT NOT NULL, token TEXT NOT NULL,
-    grants TEXT NOT NULL, expires_at INTEGER NOT NULL, key TEXT NOT NULL)`);
+    grants TEXT NOT NULL, expires_at INTEGER NOT NULL, key TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS takes (principal TEXT NOT NULL, input TEXT NOT NULL)`);
   return db;
 }
 
@@ -105,6 +137,15 @@ function createFakeProvider(config: FakeConfig, storeId: string): CredentialProv
         );
       return { principal, secret: { file: config.file, principal, token } };
     },
+    async completeCredential({ principal, input }, signal) {
+      if (signal.aborted) throw cancelledError('fake complete', signal);
+      // What the provider saw, for the tests to compare with what the user sent.
+      target().prepare('INSERT INTO takes VALUES (?, ?)').run(principal, JSON.stringify(input));
+      const secret: Record<string, string> = {};
+      if (typeof input.publicKey === 'string')
+        secret.certificate = fakeCertificate(principal, input.publicKey);
+      return { secret };
+    },
     async revoke(_request, signal) {
       if (signal.aborted) throw cancelledError('fake revoke', signal);
       target();
@@ -138,6 +179,7 @@ export const fakeKind = defineKind({
     .array(z.enum(['fake_read', 'fake_write', 'fake_missing'], { error: 'must be a fake grant' }))
     .min(1),
   connection: 'required',
+  takeInput,
   capabilities: {
     revocation: 'expire-only',
     cutoff: 'tokens are minted to end with the window and cannot outlive it',

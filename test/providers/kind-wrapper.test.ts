@@ -73,6 +73,58 @@ describe('the wrapper a kind runs in', () => {
     expect(encoded.message).not.toContain(KEY);
   });
 
+  it('logs what the user gave at the take by field names only, and what the kind made not at all', async () => {
+    const registry = createKindRegistry([fakeKind]);
+    const spec = { id: 'certs', kind: 'fake', connection: { env: 'X' }, options: { issueDelayMs: 0 } };
+    const lines: string[] = [];
+    const provider = registry.create(
+      registry.resolve(spec, { X: `fake:${join(dir, 'take.db')}?key=${KEY}` }),
+      { owner: OWNER, logger: recorder(lines) },
+    );
+    const publicKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDontLogThisKeyBlobAnywhereAtAll00000000 me@host';
+    const made = await provider.completeCredential?.(
+      {
+        requestId: 'req_1',
+        requester: 'alice',
+        role: 'read',
+        grants: ['fake_read'],
+        principal: 'fake_req_1',
+        expiresAt: new Date(Date.now() + 60_000),
+        input: { publicKey },
+      },
+      NO_CANCEL,
+    );
+    expect(made?.secret.certificate).toMatch(/^fake-cert fake_req_1 /);
+    const logged = lines.find((l) => l.includes('credential completed'));
+    expect(JSON.parse(logged ?? '{}').obj).toMatchObject({
+      inputFields: ['publicKey'],
+      secretFields: ['certificate'],
+    });
+    for (const line of lines) {
+      expect(line).not.toContain('DontLogThis');
+      expect(line).not.toContain(made?.secret.certificate);
+    }
+  });
+
+  it('refuses a kind that declares takeInput with a provider that cannot complete a credential', () => {
+    const { completeCredential: _, ...withoutHook } = fakeKind.create(
+      { resourceId: 'e', file: '', key: '', connection: '', issueDelayMs: 0, secrets: [] },
+      { owner: OWNER, logger: undefined },
+    );
+    const broken = defineKind({
+      ...fakeKind,
+      kind: 'half',
+      create: () => ({ ...withoutHook, kind: 'half' }),
+    });
+    const registry = createKindRegistry([broken]);
+    const spec = { id: 'half-res', kind: 'half', connection: { env: 'X' }, options: { issueDelayMs: 0 } };
+    expect(() =>
+      registry.create(registry.resolve(spec, { X: `fake:${join(dir, 'h.db')}?key=${KEY}` }), {
+        owner: OWNER,
+      }),
+    ).toThrow(/declares takeInput but its provider has no completeCredential/);
+  });
+
   it('takes each call’s deadline from the kind’s descriptor', async () => {
     const slow = defineKind({
       kind: 'slow',

@@ -8,6 +8,14 @@ import { commentBody, errorResponses, idParams, type SchemaTypes } from '../sche
 
 const one = { 200: { $ref: 'Request#' }, ...errorResponses } as const;
 
+const TAKE_INPUT =
+  'A kind that needs something from the user when the credential is taken (an SSH public key to sign) reads it ' +
+  "from the body, checked against the kind's schema: bad input answers `VALIDATION_FAILED` and the credential " +
+  'stays takeable. Other kinds take no body (or an empty object).';
+
+/** Its fields are the resource's kind's to define; the service checks them against that kind's schema. */
+const takeBody = { type: ['object', 'null'], additionalProperties: true } as const;
+
 const ISSUED_AFTER_COMMIT =
   'Answers as soon as the decision is committed. When it completes the approvals (or the role is approved ' +
   'automatically) the request is `approved` and the credential is issued on the target right after, from the ' +
@@ -179,12 +187,17 @@ export function requestRoutes(service: RequestService) {
           operationId: 'takeCredential',
           summary: 'The credential of an active grant, shown once to its requester',
           tags: ['grants'],
+          description: TAKE_INPUT,
           params: idParams,
+          body: takeBody,
           response: { 200: { $ref: 'Credential#' }, ...errorResponses },
         },
       },
       async (request) =>
-        service.takeCredential(actorOf(request), request.params.id, recordedAs(request, 200)),
+        service.takeCredential(actorOf(request), request.params.id, {
+          ...recordedAs(request, 200),
+          input: request.body,
+        }),
     );
   };
 }
