@@ -13,16 +13,8 @@ import { silentLogger } from '../../src/logger.js';
 import { createProvider } from '../../src/providers/registry.js';
 import type { Database } from '../../src/store/schema.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { waitFor } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
-
-async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /**
  * Issue 20: the builder checked leaf MACs only on the leaves it folded itself. A store writer who appends a
@@ -144,9 +136,8 @@ describe.each(STORE_KINDS)('the leaf MAC gate cannot be skipped on %s', (kind) =
     const forged = await appendAndFoldForged();
     expect(forged).toBe(6);
     // The running server's builder turn (every 200 ms here) would sign it as soon as a checkpoint is due.
-    await until('the builder to sign or refuse', async () => {
-      return (await signedAt(forged + 1)) || !h.stint.audit.trail.status().healthy;
-    });
+    // Waits for the builder to sign or refuse.
+    await waitFor(async () => (await signedAt(forged + 1)) || !h.stint.audit.trail.status().healthy);
     await expectFailedClosed(forged);
   });
 
@@ -173,14 +164,11 @@ describe.each(STORE_KINDS)('the leaf MAC gate cannot be skipped on %s', (kind) =
     extra.push(other);
     await other.start();
     const forged = await appendAndFoldForged();
-    await until(
-      'both servers to refuse',
-      async () => {
-        if (await signedAt(forged + 1)) return true;
-        return !h.stint.audit.trail.status().healthy && !other.audit.trail.status().healthy;
-      },
-      30_000,
-    );
+    // Waits for both servers to refuse (or one to sign, which the assertions below then catch).
+    await waitFor(async () => {
+      if (await signedAt(forged + 1)) return true;
+      return !h.stint.audit.trail.status().healthy && !other.audit.trail.status().healthy;
+    }, 30_000);
     expect(await signedAt(forged + 1)).toBe(false);
     for (const s of [h.stint, other]) {
       expect(s.audit.trail.status()).toMatchObject({ healthy: false, code: 'FORGED' });
