@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { type ProviderFailureClass, StintError } from '../../domain/errors.js';
 import { SOCKET_ERROR_CODES } from '../../socket-errors.js';
+import { scrubText } from '../scrub.js';
 
 interface DriverError {
   message?: unknown;
@@ -17,13 +18,12 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 /**
- * Removes secrets from a driver message. The known ones (passwords, verifiers) are replaced verbatim; the patterns
- * catch what a server or driver might echo from a statement or URL even if it was never in the list.
+ * Removes secrets from a driver message. The known ones (this call's passwords and verifiers) go as the wrapper
+ * removes configured ones (scrub.ts); the patterns catch what a server or driver might echo from a statement or
+ * URL even if it was never in the list.
  */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out
+  return scrubText(text, secrets)
     .replace(/SCRAM-SHA-256\$[^\s'"]*/g, '[redacted]')
     .replace(/(PASSWORD\s+)'(?:[^']|'')*'/gi, "$1'[redacted]'")
     .replace(/(\/\/[^/\s:@]*):[^@\s/]*@/g, '$1:[redacted]@');
