@@ -13,6 +13,7 @@ import type { ProviderFactory } from '../src/providers/provider-set.js';
 import { buildHttpApp } from '../src/server/http-app.js';
 import { readStoreId } from '../src/store/store-identity.js';
 import { createTestStore, type StoreKind, type TestStore } from '../test/support/stores.js';
+import { createLoopbackClient, type LoopbackClient } from './loopback.js';
 import { benchPolicy } from './policy.js';
 
 export interface Reply {
@@ -40,10 +41,16 @@ export interface BenchApp {
 export async function buildBenchApp(
   kind: StoreKind,
   providerFactory: (deployment: string) => ProviderFactory,
-  opts: { sweepIntervalMs?: number } = {},
+  opts: {
+    sweepIntervalMs?: number;
+    /** Another policy than benchPolicy()'s (bench/ops.ts adds an auditor). */
+    policy?: string;
+    /** Calls go through real HTTP on loopback (kept-alive connections) instead of app.inject. */
+    listen?: { connections: number };
+  } = {},
 ): Promise<BenchApp> {
   const testStore = await createTestStore(kind);
-  const text = benchPolicy();
+  const text = opts.policy ?? benchPolicy();
   const policy = createPolicyHolder(parsePolicy(text, 'bench-policy.yaml'), () =>
     parsePolicy(text, 'bench-policy.yaml'),
   );
@@ -68,11 +75,17 @@ export async function buildBenchApp(
   for (const user of policy.current().users.keys()) {
     tokens.set(user, (await stint.identity.tokens.create(user, 'bench', new Date())).token);
   }
+  let client: LoopbackClient | undefined;
+  if (opts.listen) {
+    client = createLoopbackClient(await app.listen({ port: 0, host: '127.0.0.1' }), opts.listen.connections);
+  }
   const call = async (user: string, method: 'GET' | 'POST', url: string, body?: unknown): Promise<Reply> => {
+    const authorization = `Bearer ${tokens.get(user) ?? 'none'}`;
+    if (client) return client.call(method, url, { authorization }, body);
     const res = await app.inject({
       method,
       url,
-      headers: { authorization: `Bearer ${tokens.get(user) ?? 'none'}` },
+      headers: { authorization },
       ...(body === undefined ? {} : { payload: body as object }),
     });
     return { status: res.statusCode, body: res.body ? res.json() : null };
@@ -85,6 +98,7 @@ export async function buildBenchApp(
     post: (user, path, body) => call(user, 'POST', path, body),
     get: (user, path) => call(user, 'GET', path),
     async close() {
+      client?.close();
       await app.close();
       await stint.stop();
       await testStore.close();

@@ -17,18 +17,17 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAuditLog } from '../src/audit/audit-log.js';
 import { appendAudit } from '../src/audit/audit-store.js';
 import { leafMac, leafMacKeys } from '../src/audit/log/leaf-mac.js';
 import { generateNoteKey, parseSkey } from '../src/audit/log/signed-note.js';
-import { silentLogger } from '../src/logger.js';
 import { migrate, openDatabase } from '../src/store/database.js';
+import { benchAuditLog, syntheticEvent } from './audit-fixture.js';
 import type { VerifyFigures } from './audit-verify.js';
 
 const args = process.argv.slice(2);
 const outAt = args.indexOf('--out');
 const out = outAt >= 0 ? args[outAt + 1] : undefined;
-const total = Number(args.find((a, i) => /^\d+$/.test(a) && i !== outAt + 1) ?? 1_000_000);
+const total = Number(args.find((a, i) => /^\d+$/.test(a) && (outAt < 0 || i !== outAt + 1)) ?? 1_000_000);
 const BATCH = 500;
 
 export interface AuditFigures {
@@ -56,18 +55,6 @@ export interface AuditFigures {
     appendsPerSecondWithWriteOnceFiles: number;
     roundsPercent?: number[];
     method?: string;
-  };
-}
-
-function event(i: number) {
-  return {
-    at: new Date(1_790_000_000_000 + i * 1000),
-    actor: `user${i % 97}`,
-    action: 'grant.activated',
-    requestId: `req_${(i * 7919).toString(16).padStart(16, '0')}`,
-    target: { resource: 'prod-db', role: 'admin' },
-    reason: `INC-${i % 5000}`,
-    details: { expiresAt: new Date(1_790_000_000_000 + i * 1000 + 7_200_000).toISOString() },
   };
 }
 
@@ -130,7 +117,7 @@ async function macCost(
       const wall = { plain: 0, mac: 0 };
       const cpu = { plain: 0, mac: 0 };
       for (let turn = 0; turn < turns; turn++) {
-        const events = Array.from({ length: size }, (_, k) => event(next + k));
+        const events = Array.from({ length: size }, (_, k) => syntheticEvent(next + k));
         next += size;
         const took = { plain: 0, mac: 0 };
         for (const side of turn % 2 ? (['mac', 'plain'] as const) : (['plain', 'mac'] as const)) {
@@ -138,7 +125,7 @@ async function macCost(
           const t = performance.now();
           await appendAudit(
             stores[side].db,
-            size === 1 ? (events[0] as ReturnType<typeof event>) : events,
+            size === 1 ? (events[0] as ReturnType<typeof syntheticEvent>) : events,
             keys[side],
           );
           took[side] = performance.now() - t;
@@ -219,24 +206,14 @@ async function main(): Promise<void> {
   const file = join(dir, 'stint.db');
   const store = openDatabase(`sqlite:${file}`);
   await migrate(store);
-  const signer = parseSkey(generateNoteKey('bench.stint/audit').skey);
-  const log = createAuditLog({
-    store,
-    clock: () => new Date(),
-    logger: silentLogger,
-    origin: signer.name,
-    signers: [signer],
-    checkpointDir: null,
-    checkpointIntervalMs: 0,
-  });
   // The server's writer appends with the log's MAC keys.
-  const macKeys = leafMacKeys([signer]);
+  const { log, macKeys } = benchAuditLog(store, 'bench.stint/audit');
 
   // One event per transaction: the shape of a state change that records one event.
   // Half at most, so a small smoke run (`audit-trail.ts 2000`) still measures the batched path.
   const single = Math.min(10_000, Math.floor(total / 2));
   let t = performance.now();
-  for (let i = 0; i < single; i++) await appendAudit(store.db, event(i), macKeys);
+  for (let i = 0; i < single; i++) await appendAudit(store.db, syntheticEvent(i), macKeys);
   const singleRate = single / ((performance.now() - t) / 1000);
 
   // Batched: many events per durable commit (group commit), the way a busy server's writes can be grouped.
@@ -245,7 +222,7 @@ async function main(): Promise<void> {
     const n = Math.min(BATCH, total - i);
     await appendAudit(
       store.db,
-      Array.from({ length: n }, (_, k) => event(i + k)),
+      Array.from({ length: n }, (_, k) => syntheticEvent(i + k)),
       macKeys,
     );
   }

@@ -1,38 +1,10 @@
 import Table from 'cli-table3';
-import type { AuditFigures } from './audit-trail.js';
-import type { CredentialLatency } from './credential-latency.js';
-import type { RestartLag } from './restart-lag.js';
-import type { RevocationLag } from './revocation-lag.js';
-import type { MemoryResult } from './rss.js';
+import type { Check, Results } from './results-types.js';
+
+export type { Check, Results } from './results-types.js';
+
 import type { RssReport } from './rss-child.js';
 import type { Summary } from './stats.js';
-import type { Throughput } from './throughput.js';
-
-export interface Results {
-  generatedAt: string;
-  machine: Record<string, string | number>;
-  durationSeconds: number;
-  credentialLatency: CredentialLatency[];
-  scramVerifierMs: Summary | null;
-  revocationLag: RevocationLag[];
-  restartLag: RestartLag[];
-  throughput: Throughput[];
-  memory: MemoryResult | null;
-  audit: AuditFigures | null;
-  checks: Check[];
-}
-
-export interface Check {
-  figure: string;
-  value: number;
-  unit: string;
-  /** Whether bigger is better (throughput) or smaller (latency, memory). */
-  better: 'lower' | 'higher';
-  floor: number | null;
-  aim: number | null;
-  floorResult: 'PASS' | 'MISS' | '—';
-  aimResult: 'PASS' | 'MISS' | '—';
-}
 
 export function check(
   figure: string,
@@ -179,9 +151,10 @@ export function renderResults(r: Results): string {
   if (r.throughput.length > 0) {
     out.push(
       table(
-        '3. Request + approve cycles per second (in-memory provider double: no target I/O; app.inject)',
+        '3. Request + approve cycles per second (in-memory provider double: no target I/O)',
         [
           'store',
+          'via',
           'cycles',
           'in flight',
           'cycles/s',
@@ -194,6 +167,7 @@ export function renderResults(r: Results): string {
         ],
         r.throughput.map((t) => [
           t.store,
+          t.transport === 'http' ? 'real HTTP' : 'app.inject',
           t.cycles,
           t.concurrency,
           t.cyclesPerSecond,
@@ -234,6 +208,100 @@ export function renderResults(r: Results): string {
     out.push(
       `   live heap: ${mem.idleRetainedHeapMb} MB with no grant, ~${mem.retainedBytesPerGrant} B more per active ` +
         `grant (timer, provider entry, maps); the rest of the peak is V8 heap headroom, not data.`,
+    );
+  }
+  if (r.kinds?.length) {
+    out.push(
+      table(
+        "6. target kinds: Stint against the target's own primitive, timed together (ms)",
+        ['kind', 'issue p50', 'issue p99', 'primitive', 'primitive p50', 'ratio', 'revoke lag p50', 'p99'],
+        r.kinds.map((k) => [
+          k.kind,
+          k.issueP50Ms,
+          k.issueP99Ms,
+          k.primitive,
+          k.primitiveP50Ms,
+          `${(k.issueP50Ms / k.primitiveP50Ms).toFixed(2)}×`,
+          k.revokeLagP50Ms,
+          k.revokeLagP99Ms,
+        ]),
+      ),
+    );
+    for (const k of r.kinds) for (const n of k.notes) out.push(`  ${k.kind}: ${n}`);
+  }
+  if (r.notify?.length) {
+    out.push(
+      table(
+        '7. notifications: alert committed → local webhook received (ms)',
+        ['store', ...SUMMARY_HEAD],
+        r.notify.map((n) => [n.store, ...cells(n.alertLatency)]),
+      ),
+      table(
+        '7. break-glass invoked → the security alert received by a local webhook (ms)',
+        ['store', ...SUMMARY_HEAD],
+        (r.breakglassAlert ?? []).map((b) => [b.store, ...cells(b.invokeToAlert)]),
+      ),
+      table(
+        '7. notifications: throughput, fast receivers beside one slow one',
+        [
+          'store',
+          'events',
+          'fast channels',
+          'fast deliveries/s',
+          'slow received',
+          'slow in flight',
+          'slow delay ms',
+        ],
+        r.notify.map((n) => [
+          n.store,
+          n.throughput.events,
+          n.throughput.fastChannels,
+          n.throughput.fastDeliveriesPerSecond,
+          n.throughput.slowReceived,
+          n.throughput.slowInFlight,
+          n.throughput.slowDelayMs,
+        ]),
+      ),
+    );
+  }
+  if (r.ops) {
+    const { scrape, evidence } = r.ops;
+    out.push(
+      table(
+        '8. operations',
+        ['figure', 'value'],
+        [
+          [
+            `/metrics scrape, ${scrape.activeGrants} active grants (${scrape.store}), p50 / p99 ms`,
+            `${scrape.p50Ms} / ${scrape.p99Ms}`,
+          ],
+          ['/metrics size, families', `${scrape.bytes} B, ${scrape.families}`],
+          [
+            `evidence export, ${evidence.events} events (${evidence.store}), events/s`,
+            evidence.exportEventsPerSecond,
+          ],
+          ['evidence verify offline, events/s', evidence.verifyEventsPerSecond],
+          ['evidence pack size', `${evidence.packBytes} B`],
+        ],
+      ),
+    );
+  }
+  if (r.portal) {
+    const p = r.portal;
+    out.push(
+      table(
+        "9. the portal's first load (Debian chromium, loopback, cold cache)",
+        ['figure', 'value'],
+        [
+          ['bytes over the wire', p.firstLoadBytes],
+          [
+            'bundle raw / gzip / brotli',
+            `${p.bundle.rawBytes} / ${p.bundle.gzipBytes} / ${p.bundle.brotliBytes}`,
+          ],
+          ['DOMContentLoaded p50 ms', p.domContentLoadedP50Ms],
+          ['interactive p50 / p90 ms', `${p.interactiveP50Ms} / ${p.interactiveP90Ms}`],
+        ],
+      ),
     );
   }
   if (r.audit) {

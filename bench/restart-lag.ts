@@ -91,7 +91,7 @@ export async function measureRestartLag(
       .map((s) => times.revokeCalledAt.get(s.principal))
       .filter((t): t is number => t !== undefined)
       .map((t) => t - restartAt);
-    await restarted.jobs.sweep();
+    await restarted.sweep();
     const states = await bench.testStore.store.db
       .selectFrom('requests')
       .select('state')

@@ -166,7 +166,7 @@ export async function measureRevocationLag(
       }),
     );
     // Let the last revocations finish on the target before the app (and its admin pool) closes.
-    await bench.stint.jobs.sweep();
+    await bench.stint.sweep();
   } finally {
     await bench.close();
   }

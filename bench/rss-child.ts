@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - started) / 1000;
   // A sweep over the store as the server's interval would run it, then a moment for anything deferred.
-  await bench.stint.jobs.sweep();
+  await bench.stint.sweep();
   await sleep(500);
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage.rss());

@@ -14,7 +14,7 @@ const TIMEOUT_MS = 180_000;
  * `node` as the production server does (`node dist/cli/main.js`): under tsx the loader thread and the transformed
  * sources it holds add ~30–40 MB of RSS that a deployed server does not have.
  */
-async function compileChild(): Promise<{ entry: string; cleanup(): void }> {
+export async function compileChild(name = 'rss-child'): Promise<{ entry: string; cleanup(): void }> {
   const out = mkdtempSync(join(tmpdir(), 'stint-bench-rss-'));
   const config = join(out, 'tsconfig.json');
   writeFileSync(
@@ -22,13 +22,13 @@ async function compileChild(): Promise<{ entry: string; cleanup(): void }> {
     JSON.stringify({
       extends: join(ROOT, 'tsconfig.json'),
       compilerOptions: { rootDir: ROOT, outDir: out, sourceMap: false, noEmit: false },
-      files: [join(ROOT, 'bench', 'rss-child.ts')],
+      files: [join(ROOT, 'bench', `${name}.ts`)],
       include: [],
     }),
   );
   writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
   symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
-  const entry = join(out, 'bench', 'rss-child.js');
+  const entry = join(out, 'bench', `${name}.js`);
   try {
     await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', config], { cwd: ROOT });
   } catch (err) {
@@ -85,7 +85,13 @@ export async function measureRss(
   }
 }
 
-function runChild(entry: string, count: number, concurrency: number, flags: string[]): Promise<RssReport> {
+export function runChild(
+  entry: string,
+  count: number,
+  concurrency: number,
+  flags: string[],
+  timeoutMs = TIMEOUT_MS,
+): Promise<RssReport> {
   return new Promise((resolve, reject) => {
     const child = fork(entry, [String(count), String(concurrency)], {
       execArgv: [...flags, '--expose-gc'],
@@ -94,8 +100,8 @@ function runChild(entry: string, count: number, concurrency: number, flags: stri
     let report: RssReport | undefined;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`memory child took longer than ${TIMEOUT_MS / 1000} s`));
-    }, TIMEOUT_MS);
+      reject(new Error(`memory child took longer than ${timeoutMs / 1000} s`));
+    }, timeoutMs);
     child.on('message', (m) => {
       report = m as RssReport;
     });

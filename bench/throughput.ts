@@ -8,6 +8,8 @@ export interface Throughput {
   store: StoreKind;
   cycles: number;
   concurrency: number;
+  /** `http`: real HTTP on loopback, as issue 27's floor asks; `inject`: Fastify's in-process inject. */
+  transport: 'inject' | 'http';
   wallMs: number;
   cyclesPerSecond: number;
   /** One cycle: POST /v1/requests (manager tier) then POST approve, which activates the grant. */
@@ -28,15 +30,18 @@ export interface Throughput {
 const WARMUP = 100;
 
 /**
- * Request+approve cycles per second through app.inject, `concurrency` cycles in flight. The provider is the
+ * Request+approve cycles per second through app.inject or real HTTP, `concurrency` cycles in flight. The provider is the
  * in-memory double (no network I/O), so this is Stint's own ceiling; the real provider's cost is figure 1.
  */
 export async function measureThroughput(
   kind: StoreKind,
   cycles: number,
   concurrency: number,
+  transport: 'inject' | 'http' = 'inject',
 ): Promise<Throughput> {
-  const bench = await buildBenchApp(kind, () => () => createMemoryProvider());
+  const bench = await buildBenchApp(kind, () => () => createMemoryProvider(), {
+    ...(transport === 'http' ? { listen: { connections: concurrency } } : {}),
+  });
   const cycle: number[] = [];
   const create: number[] = [];
   const approve: number[] = [];
@@ -73,6 +78,7 @@ export async function measureThroughput(
       store: kind,
       cycles,
       concurrency,
+      transport,
       wallMs: round(wallMs),
       cyclesPerSecond: round((cycles / wallMs) * 1000),
       sweeperWonIssuance: raced,

@@ -4,7 +4,7 @@
 --
 -- Run it as a superuser, connected to the database the demo's admin URL names (`postgres` by default:
 -- postgres://stint_admin:stint-demo-only@127.0.0.1:5432/postgres). Safe to run again: every step checks or
--- converges. It creates
+-- converges. A stint_admin this script did not make (its comment says which) is never changed: the run stops. It creates
 --   * stint_demo_admin, stint_demo_read: NOLOGIN team roles, the grants of the demo policy's admin and read roles;
 --   * public.demo_accounts, a small table: all privileges for stint_demo_admin, SELECT for stint_demo_read;
 --   * stint_admin: the login Stint uses, with the least privilege of docs/postgres-target.md.
@@ -21,6 +21,13 @@ BEGIN
   END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stint_admin') THEN
     CREATE ROLE stint_admin;
+    COMMENT ON ROLE stint_admin IS 'stint-demo: made by scripts/demo-target.sql';
+  ELSIF coalesce(shobj_description((SELECT oid FROM pg_roles WHERE rolname = 'stint_admin'), 'pg_authid'), '')
+        <> 'stint-demo: made by scripts/demo-target.sql' THEN
+    -- Another deployment's admin (a real one, on a shared server): the demo's public password must never
+    -- replace its own.
+    RAISE EXCEPTION 'a stint_admin role exists that this script did not make: the demo leaves it alone. Point '
+      'STINT_DEMO_DB_URL at another server, or drop that role yourself if it is a leftover.';
   END IF;
 END
 $$;

@@ -1,6 +1,6 @@
 # Sourced by .ci/run and scripts/quickstart.sh, never run on its own.
 #
-# Stint needs Node 22 or later. A machine whose own node is older (or missing) gets a pinned runtime from the
+# Stint needs Node 22.3 or later. A machine whose own node is older (or missing) gets a pinned runtime from the
 # npm registry: the `node-linux-<arch>` package ships the node binary with its C headers, which node-gyp needs
 # to build better-sqlite3 offline when no prebuilt binary downloads, and the `npm` package ships npm with its
 # dependencies bundled. Both are unpacked under a tools folder (ignored by git) and reused on the next run.
@@ -13,10 +13,9 @@ STINT_REGISTRY=${npm_config_registry:-https://registry.npmjs.org}
 STINT_REGISTRY=${STINT_REGISTRY%/}
 
 # The node major of `node` on PATH, or 0 when there is none that runs.
-node_major() {
-  local v
-  v=$(node -p 'process.versions.node' 2>/dev/null) || { echo 0; return; }
-  echo "${v%%.*}"
+# Whether the node on PATH is one Stint supports: 22.3 or later (process.getBuiltinModule, which the CLI uses).
+node_supported() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 3) ? 0 : 1)' 2>/dev/null
 }
 
 # _fetch_package <name> <version> <dest>: <dest>/package holds the package, its integrity checked. With npm at
@@ -102,15 +101,15 @@ node_headers() {
   echo "$(cd "$2" && pwd)/node-$1/package"
 }
 
-# use_supported_node <pinned version> <tools dir>: makes the node first on PATH a supported one (22 or later) and
+# use_supported_node <pinned version> <tools dir>: makes the node first on PATH a supported one (22.3 or later) and
 # points npm_config_nodedir at that same node's headers, so native addons (better-sqlite3) are built for the node
 # that will load them. A machine-wide `nodedir` (this machine kind sets one for its own Node 20) would otherwise
 # build them against the wrong ABI (NODE_MODULE_VERSION mismatch at the first import). The machine's own node is
-# kept when it is 22 or later and ships its headers (an official build's prefix holds include/node); otherwise the
+# kept when it is 22.3 or later and ships its headers (an official build's prefix holds include/node); otherwise the
 # pinned runtime is fetched into the tools folder. STINT_NODE=<version> forces a pinned runtime.
 use_supported_node() {
   local version=$1 tools=$2 prefix bin
-  if [ -z "${STINT_NODE:-}" ] && [ "$(node_major)" -ge 22 ]; then
+  if [ -z "${STINT_NODE:-}" ] && node_supported; then
     prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
     if [ -f "$prefix/include/node/node.h" ]; then
       export npm_config_nodedir="$prefix"

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { directoryConfigFromEnv } from '../directory/directory-config.js';
 import { readDirectoryOnce } from '../directory/directory-once.js';
 import { StintError } from '../domain/errors.js';
+import { hostOperator } from '../domain/host-operator.js';
 import { type HostSessionMode, hostSessionMode, IdentityConfigError } from '../identity/identity-config.js';
 import { createSessionStore } from '../identity/session-store.js';
 import { silentLogger } from '../logger.js';
@@ -12,17 +12,6 @@ import { migrate, openDatabase } from '../store/database.js';
 
 /** As long as a `stint login` session (STINT_CLI_SESSION_TTL's default). */
 const SESSION_TTL_MS = 12 * 3_600_000;
-
-/** The account that ran the command; with sudo, the person behind it too. */
-function operator(env: NodeJS.ProcessEnv): string {
-  let name: string;
-  try {
-    name = userInfo().username;
-  } catch {
-    name = env.USER ?? env.LOGNAME ?? `uid ${process.getuid?.() ?? '?'}`;
-  }
-  return env.SUDO_USER && env.SUDO_USER !== name ? `${env.SUDO_USER} (as ${name})` : name;
-}
 
 function modeFrom(env: NodeJS.ProcessEnv): HostSessionMode {
   try {
@@ -90,7 +79,7 @@ export async function createSignInSession(opts: {
       ttlMs: SESSION_TTL_MS,
       mfaAt: null,
       authAt: now,
-      hostMade: { by: operator(env), host: hostname() },
+      hostMade: hostOperator(env),
     });
     return { id: s.id, token: s.token, expiresAt: s.expiresAt.toISOString() };
   } finally {

@@ -30,6 +30,14 @@ const FAILURES = new Set([
   'grant.expired_late',
   'auth.failed',
   'mfa.failed',
+  // break-glass (src/breakglass): refusals, a seal that would not open, a forged offline record, a failed drill
+  'breakglass.refused',
+  'breakglass.share_refused',
+  'breakglass.unseal_failed',
+  'breakglass.offline_record_refused',
+  'breakglass.rotation_failed',
+  'postmortem.overdue',
+  'drill.failed',
 ]);
 
 export function resultOf(action: string): 'success' | 'failure' {

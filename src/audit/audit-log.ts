@@ -122,7 +122,7 @@ export function createAuditLog(opts: AuditLogOptions) {
     wait: boolean,
   ): Promise<{ built: number; checkpoint: StoredCheckpoint | null }> {
     const result = await db.transaction().execute(async (trx) => {
-      if (opts.store.dialect === 'postgres') {
+      if (opts.store.traits.advisoryLocks) {
         // The periodic builder skips a turn while another holds the lock; an explicit build waits for it.
         if (wait) await sql`SELECT pg_advisory_xact_lock(${BUILDER_LOCK})`.execute(trx);
         else {

@@ -1,9 +1,10 @@
 import type { Logger } from '../logger.js';
-import type { Job, ReadinessCheck } from '../module.js';
+import type { Job, ReadinessCheck, StintModule } from '../module.js';
 import type { StintDatabase } from '../store/database.js';
 import type { RequestStore } from '../store/request-store.js';
 import { createAuditEvents } from './audit-events.js';
 import { createAuditLog } from './audit-log.js';
+import { auditMetrics } from './audit-metrics.js';
 import { createAuditPurge } from './audit-purge.js';
 import { recordedRetention, recordRetention } from './audit-retention.js';
 import { createAuditService } from './audit-service.js';
@@ -12,6 +13,8 @@ import { leafMacKeys } from './log/leaf-mac.js';
 import type { Ed25519NoteSigner } from './log/signed-note.js';
 import type { PurgeHold } from './purge-holds.js';
 import { requireRollbackAnchor } from './rollback-guard.js';
+import { AUDIT_EVENT_ROUTE_ACCESS, auditRoutes } from './routes/audit-event-routes.js';
+import { AUDIT_LOG_ROUTE_ACCESS, auditLogRoutes } from './routes/audit-log-routes.js';
 import { isAuditTrailBroken } from './trail-health.js';
 import { checkTrailAtStart } from './trail-start.js';
 import type { WitnessConfig } from './witness/witness-config.js';
@@ -151,6 +154,7 @@ export function createAuditModule(deps: AuditModuleDeps) {
       await building;
     },
   };
+  const events = createAuditEvents({ store, requests: deps.requests });
   // Not ready while the audit trail cannot be signed (rolled back, forked, rows missing).
   const ready: ReadinessCheck = () => log.health.assertWritable();
 
@@ -161,11 +165,19 @@ export function createAuditModule(deps: AuditModuleDeps) {
     /** The audit trail's health: while broken, not ready and state changes refused (fail closed). */
     trail: log.health,
     service,
-    events: createAuditEvents({ store, requests: deps.requests }),
+    events,
     witnesses,
     purge,
-    jobs: [job],
-    ready: [ready],
+    module: {
+      name: 'audit',
+      jobs: [job],
+      ready: [ready],
+      metrics: auditMetrics({ store, log, clock: deps.clock }),
+      routes: [
+        { plugin: auditRoutes(events), access: AUDIT_EVENT_ROUTE_ACCESS },
+        { plugin: auditLogRoutes(service), access: AUDIT_LOG_ROUTE_ACCESS },
+      ],
+    } satisfies StintModule,
   };
 }
 

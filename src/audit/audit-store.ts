@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { type AuditEventBody, encodeEvent, resultOf } from './audit-event.js';
+import { eventId } from './event-id.js';
 import { type LeafMacKey, leafMac } from './log/leaf-mac.js';
 import { leafHash } from './log/merkle.js';
 import { redact } from './redact.js';
@@ -56,7 +56,7 @@ async function appendIn(
     const body: AuditEventBody = {
       v: 1,
       seq: first + i,
-      id: randomUUID(),
+      id: eventId(e.at.getTime()),
       time: e.at.toISOString(),
       actor: e.actor,
       action: e.action,

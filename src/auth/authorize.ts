@@ -22,7 +22,9 @@ export type Action =
   | 'resource.list'
   | 'whoami'
   | 'token.manage'
-  | 'token.manage-all';
+  | 'token.manage-all'
+  | 'metrics.read'
+  | 'report.read';
 
 const canRead = (actor: Actor, r: AccessRequest) =>
   r.requester === actor.userId ||
@@ -54,6 +56,10 @@ const RULES: Record<Action, Rule> = {
   // Tokens: everyone manages their own; only an admin sees and revokes everyone's.
   'token.manage': () => true,
   'token.manage-all': (a) => a.admin,
+  // Operations: counts and durations (names of resources, never of people or secrets) for whoever runs Stint.
+  'metrics.read': (a) => a.security || a.auditor || a.admin,
+  // Approval times per approver, denials, break-glass uses: for those who review how access is given.
+  'report.read': (a) => a.security || a.auditor || a.admin,
 };
 
 export function can(actor: Actor, action: Action, request?: AccessRequest): boolean {
@@ -85,6 +91,8 @@ const WORDS: Record<Action, (id: string) => string> = {
   whoami: () => 'ask who they are',
   'token.manage': () => 'manage API tokens',
   'token.manage-all': () => 'manage other people’s API tokens',
+  'metrics.read': () => 'read the operations metrics',
+  'report.read': () => 'read the access report',
 };
 
 function describe(action: Action, requestId: string | undefined): string {

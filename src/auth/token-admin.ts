@@ -1,12 +1,15 @@
 import { join, resolve } from 'node:path';
 import { StintError } from '../domain/errors.js';
+import { hostOperator } from '../domain/host-operator.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
 import { migrate, openDatabase } from '../store/database.js';
 import { createTokenStore } from './token-store.js';
 
 /**
  * `stint admin token create`: an operator on the server host mints a token straight in the store. The user must
- * exist in the policy's directory when a policy is given, so a typo does not create a token for nobody.
+ * exist in the policy's directory when a policy is given, so a typo does not create a token for nobody. The row
+ * names who ran it on which host; this command holds no audit key, so the server writes `token.host-created`
+ * (before the token's first use acts, or from its sweep if nobody uses it).
  */
 export async function createApiToken(opts: {
   userId: string;
@@ -27,18 +30,23 @@ export async function createApiToken(opts: {
     }
   }
   return withStore(opts, (tokens) =>
-    tokens.create(opts.userId, opts.name, new Date(), opts.expiresAt ?? null, opts.scopes ?? null),
+    tokens.create(opts.userId, opts.name, new Date(), opts.expiresAt ?? null, opts.scopes ?? null, {
+      hostMade: hostOperator(env),
+    }),
   );
 }
 
-/** `stint admin token revoke`: revokes any user's token by id on the server host. NOT_FOUND when unknown. */
+/**
+ * `stint admin token revoke`: revokes any user's token by id on the server host. NOT_FOUND when unknown. The row
+ * names who revoked it on which host, for the server's sweep to announce (`token.host-revoked`).
+ */
 export async function revokeApiToken(opts: {
   id: string;
   databaseUrl?: string;
   dataDir?: string;
 }): Promise<{ id: string; userId: string; revokedAt: string | null }> {
   return withStore(opts, async (tokens) => {
-    if (!(await tokens.revoke(opts.id, new Date()))) {
+    if ((await tokens.revoke(opts.id, new Date(), hostOperator())) === 'unknown') {
       throw new StintError('NOT_FOUND', `token ${opts.id} not found`);
     }
     const t = await tokens.get(opts.id);

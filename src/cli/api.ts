@@ -2,6 +2,7 @@ import type { AuditEventBody } from '../audit/audit-event.js';
 import type { AuditEventView } from '../audit/audit-events.js';
 import type { ResourceView, WhoAmIView } from '../catalog/catalog-types.js';
 import type { RequestState } from '../domain/request.js';
+import type { Report } from '../report/report-types.js';
 import type { CredentialView, RequestScope, RequestView } from '../requests/request-types.js';
 import type { HttpClient } from './http-client.js';
 
@@ -91,6 +92,17 @@ export interface StintApi {
   auditFrontier(size: number): Promise<{ size: number; hashes: string[] }>;
   auditInclusion(q: { event?: string; seq?: number; size?: number }): Promise<AuditInclusionView>;
   auditConsistency(oldSize: number, newSize: number): Promise<AuditConsistencyView>;
+  /** The access report of a period (`period`, or `since` and `until`). */
+  report(q: { period?: string; since?: string; until?: string }): Promise<Report>;
+  /** The policy in force, its text and version: what an evidence pack records beside the versions it saw. */
+  evidencePolicy(): Promise<{ version: string; sha256: string; source: string }>;
+  /** A period's seqs [start, end), and the seqs an evidence pack's export of it must hold. */
+  evidenceRange(q: { period?: string; since?: string; until?: string }): Promise<{
+    start: number;
+    end: number;
+    exportStart: number;
+    exportEnd: number;
+  }>;
 }
 
 const requestPath = (id: string) => `/v1/requests/${encodeURIComponent(id)}`;
@@ -117,5 +129,9 @@ export function createStintApi(http: HttpClient): StintApi {
       http.get('/v1/audit/proof/inclusion', { event: q.event, seq: q.seq, size: q.size }),
     auditConsistency: (oldSize, newSize) =>
       http.get('/v1/audit/proof/consistency', { old: oldSize, new: newSize }),
+    report: (q) => http.get('/v1/report', { period: q.period, since: q.since, until: q.until }),
+    evidencePolicy: () => http.get('/v1/evidence/policy'),
+    evidenceRange: (q) =>
+      http.get('/v1/evidence/range', { period: q.period, since: q.since, until: q.until }),
   };
 }

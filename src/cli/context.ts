@@ -57,7 +57,7 @@ export function createContext(io: CliIo): CliContext {
           baseUrl: g.url ?? io.env.STINT_URL ?? DEFAULT_URL,
           // After --token and STINT_TOKEN, the session `stint login` kept.
           token: g.token ?? io.env.STINT_TOKEN ?? readStoredToken(io.env),
-          fetch: io.fetch ?? globalThis.fetch,
+          fetch: io.fetch,
         }),
       );
     },

@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { CliError, usageError } from './cli-error.js';
+import { newIdempotencyKey } from './idempotency-key.js';
+import { type FetchLike, nodeHttpFetch } from './node-http-fetch.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -29,7 +30,8 @@ export const RETRY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000, 4000, 8
 export interface HttpClientOptions {
   baseUrl: string;
   token: string | undefined;
-  fetch: typeof fetch;
+  /** Tests pass their own; by default node:http(s) (see node-http-fetch.ts). */
+  fetch?: FetchLike | undefined;
   timeoutMs?: number;
   /** Back-off between attempts of a state change (its length bounds the retries). */
   retryDelaysMs?: readonly number[];
@@ -80,7 +82,8 @@ function describeNetworkError(e: unknown, timeoutMs: number): string {
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
     return `no answer within ${Math.round(timeoutMs / 1000)}s`;
   }
-  // undici wraps the socket error: TypeError('fetch failed', { cause: Error('connect ECONNREFUSED …') }).
+  // fetch (undici) wraps the socket error: TypeError('fetch failed', { cause: Error('connect ECONNREFUSED …') });
+  // node:http rejects with the socket error itself.
   const cause = e instanceof Error ? (e.cause ?? e) : e;
   if (cause instanceof Error) {
     if (cause instanceof AggregateError && cause.errors[0] instanceof Error) return cause.errors[0].message;
@@ -103,6 +106,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const prefix = base.href.replace(/\/+$/, '');
   const shown = displayUrl(base);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const fetchImpl = opts.fetch ?? nodeHttpFetch;
 
   async function send<T>(
     method: string,
@@ -121,10 +125,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
 
-    let res: Response;
+    let res: Awaited<ReturnType<FetchLike>>;
     let text: string;
     try {
-      res = await opts.fetch(url, {
+      res = await fetchImpl(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -177,7 +181,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   const delays = opts.retryDelaysMs ?? RETRY_DELAYS_MS;
   async function change<T>(path: string, body: unknown): Promise<T> {
-    const key = randomUUID();
+    const key = newIdempotencyKey();
     for (let attempt = 0; ; attempt++) {
       try {
         return await send<T>('POST', path, undefined, body, 'json', key);

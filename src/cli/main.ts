@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { waitForStopSignal } from './context.js';
-import { runCli } from './program.js';
+import { packageVersion } from './version.js';
 
-let stopRequested = false;
+const argv = process.argv.slice(2);
 
 // `stint … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -10,17 +9,37 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const code = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  untilShutdown: async () => {
-    const signal = await waitForStopSignal();
-    stopRequested = true;
-    return signal;
-  },
-});
+/*
+ * Cold start (issue 27, docs/performance.md): this entry imports nothing heavy itself. `stint --version` answers
+ * before Commander is loaded (Commander alone costs more than its whole budget). Every other command line turns
+ * on the compile cache first, which keeps V8's code for the modules loaded after it between runs (Node ≥ 22.1;
+ * NODE_DISABLE_COMPILE_CACHE=1 turns it off); --version skips it, as opening the cache costs more than it saves.
+ */
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  // What Commander's .version() prints for the same line (test/cli/command-table.test.ts holds them equal).
+  process.stdout.write(`${packageVersion()}\n`);
+} else {
+  await runCommandLine();
+}
 
-// After a stop signal the server is closed: a handle someone forgot must not keep the process alive.
-if (stopRequested) process.exit(code);
-process.exitCode = code;
+async function runCommandLine(): Promise<void> {
+  process.getBuiltinModule('node:module').enableCompileCache?.();
+  const [{ runCli }, { waitForStopSignal }] = await Promise.all([
+    import('./program.js'),
+    import('./context.js'),
+  ]);
+  let stopRequested = false;
+  const code = await runCli(argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    untilShutdown: async () => {
+      const signal = await waitForStopSignal();
+      stopRequested = true;
+      return signal;
+    },
+  });
+  // After a stop signal the server is closed: a handle someone forgot must not keep the process alive.
+  if (stopRequested) process.exit(code);
+  process.exitCode = code;
+}

@@ -1,4 +1,5 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import { formatDuration } from '../domain/duration.js';
 
 export interface TextSink {
@@ -18,6 +19,12 @@ export interface Output {
   /** `2025-03-04 14:05 (in 1h59m)`; null/undefined → `-`. */
   when(iso: string | null | undefined, opts?: { seconds?: boolean }): string;
 }
+
+/**
+ * cli-table3 and its string-width dependencies cost every run a few milliseconds of loading (issue 27), and only
+ * listings draw tables; it is CommonJS, so it is required on first use, synchronously.
+ */
+const loadTable = (): typeof TableType => createRequire(import.meta.url)('cli-table3') as typeof TableType;
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -80,6 +87,7 @@ export function createOutput(opts: {
     },
     table(head, rows) {
       // No colours (output is read in logs and pipes as often as in terminals) and no rule between rows.
+      const Table = loadTable();
       const table = new Table({
         head,
         style: { head: [], border: [] },

@@ -1,37 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isStintError } from '../domain/errors.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, ExitStatus, formatCliError } from './cli-error.js';
-import { registerAdmin } from './commands/admin.js';
-import { registerAudit } from './commands/audit.js';
-import { registerCredentials } from './commands/credentials.js';
-import { registerLogin } from './commands/login.js';
-import { registerMfa } from './commands/mfa.js';
-import { registerPolicy } from './commands/policy.js';
-import { registerRequest } from './commands/request.js';
-import { registerRequests } from './commands/requests.js';
-import { registerResources } from './commands/resources.js';
-import { registerServer } from './commands/server.js';
-import { registerShow } from './commands/show.js';
-import { registerTransitions } from './commands/transitions.js';
-import { registerWhoami } from './commands/whoami.js';
+import { commandsFor } from './command-table.js';
 import { type CliIo, createContext } from './context.js';
-
-function packageVersion(): string {
-  try {
-    // Same relative place from src/cli and dist/cli.
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
+import { packageVersion } from './version.js';
 
 /**
- * The whole `stint` command tree, writing only to `io`. Commander is told never to exit the process: failures
- * surface as exceptions that `runCli` turns into an exit status.
+ * The `stint` command tree, writing only to `io`. Commander is told never to exit the process: failures surface
+ * as exceptions that `runCli` turns into an exit status. Given the command line, only the commands it can reach
+ * are loaded and registered (see command-table.ts); without one, the whole tree.
  */
-export function buildProgram(io: CliIo): Command {
+export async function buildProgram(io: CliIo, argv?: readonly string[]): Promise<Command> {
   const ctx = createContext(io);
   const program = new Command('stint')
     .description('Just-in-time privileged access: ask, get approved, use it, it expires.')
@@ -51,26 +30,16 @@ export function buildProgram(io: CliIo): Command {
     })
     .showHelpAfterError('(run with --help for usage)');
 
-  registerRequest(program, ctx);
-  registerRequests(program, ctx);
-  registerShow(program, ctx);
-  registerTransitions(program, ctx);
-  registerCredentials(program, ctx);
-  registerResources(program, ctx);
-  registerAudit(program, ctx);
-  registerWhoami(program, ctx);
-  registerPolicy(program, ctx);
-  registerServer(program, ctx);
-  registerAdmin(program, ctx);
-  registerLogin(program, ctx);
-  registerMfa(program, ctx);
+  const rows = commandsFor(argv);
+  const registers = await Promise.all(rows.map((row) => row.load()));
+  for (const register of registers) register(program, ctx);
   return program;
 }
 
 /** Runs one command line (without the node and script arguments) and returns the exit status. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   try {
-    await buildProgram(io).parseAsync([...argv], { from: 'user' });
+    await (await buildProgram(io, argv)).parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (e) {
     return reportFailure(e, io);

@@ -1,5 +1,7 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
+/** Not an ESM import, which would load fs/promises and the fs streams on every run (see version.ts). */
+const fs = () => process.getBuiltinModule('node:fs');
 
 /**
  * Where `stint login` keeps the session token: $XDG_CONFIG_HOME/stint/token, else ~/.config/stint/token, mode
@@ -15,7 +17,7 @@ export function readStoredToken(env: Readonly<Record<string, string | undefined>
   const path = tokenFilePath(env);
   if (!path) return undefined;
   try {
-    const token = readFileSync(path, 'utf8').trim();
+    const token = fs().readFileSync(path, 'utf8').trim();
     return token === '' ? undefined : token;
   } catch {
     return undefined;
@@ -23,8 +25,8 @@ export function readStoredToken(env: Readonly<Record<string, string | undefined>
 }
 
 export function storeToken(path: string, token: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  fs().mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  fs().writeFileSync(path, `${token}\n`, { mode: 0o600 });
   // writeFileSync keeps the mode of a file that already existed: set it again.
-  chmodSync(path, 0o600);
+  fs().chmodSync(path, 0o600);
 }

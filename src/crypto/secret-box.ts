@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
  * AES-256-GCM sealing of credentials at rest. The request id is bound as associated data, so a sealed value
@@ -7,6 +7,11 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 export interface SecretBox {
   seal(plaintext: string, aad: string): string;
   open(sealed: string, aad: string): string;
+  /**
+   * A 32-byte key for one purpose (HKDF-SHA256 of the sealing key, `purpose` as its info): every server sharing
+   * the encryption key derives the same one, and none of them learns the sealing key from it.
+   */
+  deriveKey(purpose: string): Buffer;
 }
 
 const VERSION = 'v1';
@@ -14,6 +19,7 @@ const VERSION = 'v1';
 export function createSecretBox(key: Buffer): SecretBox {
   if (key.length !== 32) throw new Error('encryption key must be 32 bytes (AES-256)');
   return {
+    deriveKey: (purpose) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `stint:${purpose}`, 32)),
     seal(plaintext, aad) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);

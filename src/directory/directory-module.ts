@@ -2,6 +2,7 @@ import type { Clock } from '../domain/clock.js';
 import type { ResolveUser } from '../identity/resolve-user.js';
 import { resolveByEmail } from '../identity/resolve-user.js';
 import type { Logger } from '../logger.js';
+import type { Job, StintModule } from '../module.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { StintDatabase } from '../store/database.js';
 import { claimsResolver, createClaimsSource } from './claims-source.js';
@@ -10,6 +11,7 @@ import { createDirectory, type DirectorySource, withDirectory } from './director
 import type { DirectoryConfig } from './directory-config.js';
 import { createLdapSource } from './ldap-source.js';
 import { type ScimAuthenticator, staticScimToken } from './scim-auth.js';
+import { SCIM_ROUTE_ACCESS, scimRoutes } from './scim-routes.js';
 import { createScimService } from './scim-service.js';
 import { createScimSource } from './scim-source.js';
 
@@ -102,20 +104,12 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
     await deprovisioner.revokeOrphans((id) => users.has(id));
   }
 
-  return {
-    directory,
-    /** Hand this to createStint (and to everything that reads `policy.users`). */
-    policy: merged,
-    /** Hand this to the identity module when claims are a directory source; null → match by email only. */
-    resolveUser,
-    /** Pass to scimRoutes when SCIM is configured. */
-    scim,
-    ldap: ldapSource,
-    /**
-     * Loads every source, then revokes grants of anyone who is not in the directory: people who left while no
-     * server watched, and requests that were pending when their requester left and were approved later. Runs
-     * again every `scimReloadMs`, and only while every source is healthy (an empty snapshot is not a layoff).
-     */
+  /**
+   * Loads every source, then revokes grants of anyone who is not in the directory: people who left while no
+   * server watched, and requests that were pending when their requester left and were approved later. Runs
+   * again every `scimReloadMs`, and only while every source is healthy (an empty snapshot is not a layoff).
+   */
+  const job: Job = {
     async start(): Promise<void> {
       await scimSource?.load();
       await claimsSource?.load();
@@ -136,6 +130,22 @@ export function createDirectoryModule(opts: DirectoryModuleOptions) {
       await ldapSource?.stop();
       await deprovisioner.idle();
     },
+  };
+
+  return {
+    directory,
+    /** Hand this to createStint (and to everything that reads `policy.users`). */
+    policy: merged,
+    /** Hand this to the identity module when claims are a directory source; null → match by email only. */
+    resolveUser,
+    /** The SCIM endpoints' service when SCIM is configured (its routes are in `module`). */
+    scim,
+    ldap: ldapSource,
+    module: {
+      name: 'directory',
+      jobs: [job],
+      ...(scim ? { routes: [{ plugin: scimRoutes(scim), access: SCIM_ROUTE_ACCESS }] } : {}),
+    } satisfies StintModule,
   };
 }
 

@@ -100,7 +100,7 @@ function groupMatches(row: ScimGroupRow, f: ScimFilter): boolean {
 /** SCIM 2.0 Users and Groups over the store: every write is one short transaction, validated before it. */
 export function createScimService(deps: ScimServiceDeps) {
   const db = deps.store.db;
-  const lock = deps.store.dialect === 'postgres';
+  const lock = deps.store.traits.rowLocks;
   const base = deps.baseUrl ?? '/scim/v2';
 
   async function groupsByUser(q: Db): Promise<Map<string, { id: string; displayName: string }[]>> {

@@ -1,4 +1,4 @@
-import type { RequestState, Tier } from './request.js';
+import type { RequestState, RequestTier } from './request.js';
 
 /**
  * Every failure Stint reports to a user has a stable code from this closed list. The API, the CLI and the tests
@@ -52,6 +52,20 @@ export const ERROR_STATUS = {
   CREDENTIAL_ALREADY_SHOWN: 410,
   GRANT_EXPIRED: 410,
   CREDENTIAL_NOT_AVAILABLE: 409,
+  /** Break-glass is exclusive: someone else holds it on this resource now. */
+  BREAKGLASS_HELD: 409,
+  /** A queued session review is claimed by someone else: one reviewer at a time. */
+  SESSION_REVIEW_CLAIMED: 409,
+  /** One unseal attempt of a sealed secret at a time: another is open. */
+  UNSEAL_BUSY: 409,
+  /** An officer gives their share once per unseal attempt. */
+  SHARE_ALREADY_GIVEN: 409,
+  /** The share is not the one issued to this officer for this seal (which bytes is never said). */
+  SHARE_INVALID: 400,
+  /** The shares given did not open the sealed secret (AES-GCM authentication failed). */
+  UNSEAL_FAILED: 422,
+  /** A sealed secret was used and must be re-sealed with a rotated secret first. */
+  ROTATION_REQUIRED: 409,
   /** An Idempotency-Key header that is not one (draft-ietf-httpapi-idempotency-key-header). */
   IDEMPOTENCY_KEY_INVALID: 400,
   /** The key was first used with another method, path or body. */
@@ -79,7 +93,7 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
  */
 export type ErrorDetails = {
   INVALID_TRANSITION: { state: RequestState };
-  NOT_AN_APPROVER: { tiers: Tier[] };
+  NOT_AN_APPROVER: { tiers: RequestTier[] };
   /**
    * `unknown`: scopes a token named that do not exist; `problems`: where the input broke its schema (JSON
    * pointer into the part that failed, the validator's message and parameters).
@@ -120,11 +134,23 @@ export type ErrorDetails = {
   };
   /** What the store reported: `SQLITE_FULL`, `ENOSPC` or `SQLSTATE 53100`. */
   STORE_FULL: { cause: string };
+  /** Who holds break-glass on the resource now, under which request: the person to call. */
+  BREAKGLASS_HELD: { holder: string; requestId: string };
+  /** The attempt already open (its progress: GET /v1/breakglass/unseal). */
+  UNSEAL_BUSY: { unsealId: string };
   /**
    * The resource at fault; `otherStore` when another Stint store already owns roles on the target under this
    * deployment name; `problems` when several resources' configurations fail at once.
    */
-  CONFIG_INVALID: { resource?: string; otherStore?: string; problems?: string[] };
+  CONFIG_INVALID: {
+    resource?: string;
+    otherStore?: string;
+    problems?: string[];
+    /** The environment variable (or flag) to change. */
+    variable?: string;
+    /** The capability's own rule, where it has one (e.g. OIDC_INSECURE_ISSUER). */
+    rule?: string;
+  };
   /** The id the server's log line for this failure carries, to quote to an operator. */
   INTERNAL: { requestId: string };
 };
@@ -166,7 +192,9 @@ export const ERROR_DETAIL_FIELDS = {
   POLICY_INVALID: ['problems'],
   PROVIDER_ERROR: ['resource', 'sqlstate', 'permanent', 'cancelled', 'class'],
   STORE_FULL: ['cause'],
-  CONFIG_INVALID: ['resource', 'otherStore', 'problems'],
+  BREAKGLASS_HELD: ['holder', 'requestId'],
+  UNSEAL_BUSY: ['unsealId'],
+  CONFIG_INVALID: ['resource', 'otherStore', 'problems', 'variable', 'rule'],
   INTERNAL: ['requestId'],
 } as const satisfies { [C in keyof ErrorDetails]: readonly (keyof ErrorDetails[C])[] };
 

@@ -39,6 +39,13 @@ export const TIERS = ['auto', 'peer', 'manager', 'security', 'two-person'] as co
 export type Tier = (typeof TIERS)[number];
 
 /**
+ * What a request records as its approval: a rule's tiers, or `breakglass` for an emergency invocation that
+ * skipped approval under the policy's `breakglass:` block. Never something a rule may ask for.
+ */
+export const REQUEST_TIERS = [...TIERS, 'breakglass'] as const;
+export type RequestTier = (typeof REQUEST_TIERS)[number];
+
+/**
  * One approval that must be given. A tier expands to one or more slots (two-person → two); a person fills at
  * most one slot across all tiers of a request, which is what "a person counts once" means.
  */
@@ -70,7 +77,7 @@ export interface AccessRequest {
   state: RequestState;
   policyVersion: string;
   ruleId: string;
-  tiers: Tier[];
+  tiers: RequestTier[];
   slots: ApprovalSlot[];
   reviews: Review[];
   createdAt: Date;

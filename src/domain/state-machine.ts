@@ -82,6 +82,33 @@ export function created(request: AccessRequest): Transition[] {
   return out;
 }
 
+/**
+ * Break-glass: a request made under the policy's `breakglass:` block starts approved, without review, with the
+ * single tier `breakglass` and no approval slots (nobody could fill one in an emergency). Its approval says so,
+ * and that the session it grants is to be reviewed in full (`review: required`, for the recording capability).
+ * Any other request is refused: this path never approves a request a rule should have reviewed.
+ */
+export function invoked(request: AccessRequest): [made: Transition, approved: Transition] {
+  const onlyBreakglass = request.tiers.length === 1 && request.tiers[0] === 'breakglass';
+  if (!onlyBreakglass || request.slots.length > 0 || request.state !== 'pending' || request.version !== 1) {
+    throw new StintError(
+      'INVALID_TRANSITION',
+      `request ${request.id} is not a new break-glass request: it cannot skip approval`,
+      { state: request.state },
+    );
+  }
+  const approved = next(request, { state: 'approved', approvedAt: request.createdAt });
+  return [
+    created(request)[0] as Transition,
+    {
+      request: approved,
+      action: 'request.approved',
+      actor: SYSTEM_ACTOR,
+      details: { tier: 'breakglass', review: 'required' },
+    },
+  ];
+}
+
 export function review(
   request: AccessRequest,
   reviewer: string,

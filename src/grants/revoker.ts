@@ -38,6 +38,8 @@ export function createRevoker(
     'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'providers' | 'clock' | 'logger'
   >,
   metrics: OverdueMetrics = createOverdueMetrics(),
+  /** Aborts when this server stops and will not wait longer: target calls in flight are cut. */
+  shutdown: () => AbortSignal = () => NO_CANCEL,
 ) {
   const db = deps.store.db;
   const inFlight = new Map<string, Promise<boolean>>();
@@ -55,10 +57,10 @@ export function createRevoker(
       const provider = deps.providers.get(resource);
       const capabilities = deps.providers.capabilities(resource);
       // Whatever early cut-off the kind has (none, a revocation list, a deny rule), it applies here.
-      await provider.revoke({ principal: grant.principal }, NO_CANCEL);
+      await provider.revoke({ principal: grant.principal }, shutdown());
       if (capabilities.revocation === 'expire-only') {
         if (await waitForExpiry(grant, capabilities.cutoff)) return false;
-      } else if (!(await provider.verifyRevoked({ principal: grant.principal }, NO_CANCEL)).gone) {
+      } else if (!(await provider.verifyRevoked({ principal: grant.principal }, shutdown())).gone) {
         throw new StintError(
           'PROVIDER_ERROR',
           `${grant.principal} still present on ${grant.resource} after revocation`,
@@ -97,6 +99,8 @@ export function createRevoker(
       }
       return true;
     } catch (e) {
+      // Not a failure of the target: the revocation stays pending as it was, for the next pass on any server.
+      if (shutdown().aborted) return false;
       if (isPermanentFailure(e)) return abandon(grant, describeError(e));
       const now = deps.clock();
       const attempts = grant.revoke_attempts + 1;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import * as oidc from 'openid-client';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
+import type * as Oidc from 'openid-client';
 import { StintError } from '../domain/errors.js';
 import type { OidcConfig } from './identity-config.js';
 
@@ -52,22 +52,40 @@ export function replayKeyOf(claims: IdTokenClaims): string {
 }
 
 /**
+ * openid-client and jose (with oauth4webapi, ~270 KB of source) load with the first OIDC call: a server without
+ * OIDC, or before its first login, does not hold them. A failed load is tried again at the next call.
+ */
+let loading: Promise<{ oidc: typeof Oidc; jose: typeof import('jose') }> | undefined;
+function sdks(): Promise<{ oidc: typeof Oidc; jose: typeof import('jose') }> {
+  loading ??= Promise.all([import('openid-client'), import('jose')]).then(
+    ([oidc, jose]) => ({ oidc, jose }),
+    (err: unknown) => {
+      loading = undefined;
+      throw err;
+    },
+  );
+  return loading;
+}
+
+/**
  * The relying party: authorization code + PKCE for the portal (openid-client), and verification of ID tokens the
  * CLI obtained itself (jose against the provider's published keys). Discovery happens on first use and is
  * retried after a failure, so a provider that is down at boot does not keep Stint down.
  */
 export function createOidcClient(config: OidcConfig) {
-  let discovered: Promise<oidc.Configuration> | null = null;
+  let discovered: Promise<Oidc.Configuration> | null = null;
   let jwks: ReturnType<typeof createRemoteJWKSet> | null = null;
 
-  const configuration = (): Promise<oidc.Configuration> => {
-    discovered ??= oidc
-      .discovery(
-        config.issuer,
-        config.clientId,
-        config.clientSecret ?? undefined,
-        config.clientSecret ? oidc.ClientSecretBasic(config.clientSecret) : oidc.None(),
-        config.issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {},
+  const configuration = (): Promise<Oidc.Configuration> => {
+    discovered ??= sdks()
+      .then(({ oidc }) =>
+        oidc.discovery(
+          config.issuer,
+          config.clientId,
+          config.clientSecret ?? undefined,
+          config.clientSecret ? oidc.ClientSecretBasic(config.clientSecret) : oidc.None(),
+          config.issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {},
+        ),
       )
       .catch((e: unknown) => {
         discovered = null;
@@ -85,12 +103,13 @@ export function createOidcClient(config: OidcConfig) {
       throw new StintError('ID_TOKEN_INVALID', 'the ID token is not in canonical compact form');
     }
     const c = await configuration();
+    const { jose } = await sdks();
     const meta = c.serverMetadata();
     if (!meta.jwks_uri) throw new StintError('IDP_ERROR', 'the identity provider publishes no jwks_uri');
-    jwks ??= createRemoteJWKSet(new URL(meta.jwks_uri));
+    jwks ??= jose.createRemoteJWKSet(new URL(meta.jwks_uri));
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(idToken, jwks, {
+      ({ payload } = await jose.jwtVerify(idToken, jwks, {
         issuer: meta.issuer,
         audience: audiences,
         algorithms: ALGORITHMS,
@@ -100,7 +119,7 @@ export function createOidcClient(config: OidcConfig) {
         clockTolerance: 30,
       }));
     } catch (e) {
-      throw mapJoseError(e);
+      throw mapJoseError(e, jose.errors);
     }
     // With several audiences the token must say which party it was issued to.
     if (Array.isArray(payload.aud) && payload.aud.length > 1) {
@@ -114,6 +133,7 @@ export function createOidcClient(config: OidcConfig) {
   return {
     async begin(now: Date): Promise<{ url: URL; login: LoginState }> {
       const c = await configuration();
+      const { oidc } = await sdks();
       const verifier = oidc.randomPKCECodeVerifier();
       const login: LoginState = {
         state: oidc.randomState(),
@@ -139,6 +159,7 @@ export function createOidcClient(config: OidcConfig) {
      */
     async finish(callbackUrl: URL, login: LoginState, now: Date): Promise<IdTokenClaims> {
       const c = await configuration();
+      const { oidc } = await sdks();
       const state = callbackUrl.searchParams.get('state');
       if (state !== login.state)
         throw new StintError('LOGIN_STATE_INVALID', 'the login state does not match');
@@ -184,7 +205,7 @@ export function createOidcClient(config: OidcConfig) {
 
 export type OidcClient = ReturnType<typeof createOidcClient>;
 
-function mapJoseError(e: unknown): StintError {
+function mapJoseError(e: unknown, joseErrors: typeof import('jose').errors): StintError {
   if (e instanceof StintError) return e;
   if (e instanceof joseErrors.JWTExpired)
     return new StintError('ID_TOKEN_EXPIRED', 'the ID token has expired');

@@ -1,6 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { HostMade, HostOperator } from '../domain/host-operator.js';
 import type { Database } from '../store/schema.js';
+
+export type { HostMade } from '../domain/host-operator.js';
 
 /**
  * Sign-in sessions: `stints_<id>.<secret>`, the same shape as API tokens with its own prefix, so one look at a
@@ -27,15 +30,6 @@ export function csrfTokenMatches(sessionToken: string, header: string): boolean 
 }
 
 export type SessionSource = 'oidc' | 'cli';
-
-/** Who made a session on the server host (`stint admin session create`), and whether it was announced. */
-export interface HostMade {
-  by: string;
-  host: string;
-  createdAt: Date;
-  /** Whether the audit event announcing it was written (the server writes it at first use). */
-  announced: boolean;
-}
 
 export type SessionCheck =
   | {
@@ -66,7 +60,7 @@ export function createSessionStore(db: Kysely<Database>) {
       /** The provider's `auth_time`: when it last authenticated the person (not when it issued a token). */
       authAt?: Date | null;
       /** Made on the server host: the account that ran the command and the host's name. */
-      hostMade?: { by: string; host: string };
+      hostMade?: HostOperator;
     }): Promise<{ id: string; token: string; expiresAt: Date }> {
       const id = randomBytes(12).toString('base64url');
       const secret = randomBytes(32).toString('base64url');

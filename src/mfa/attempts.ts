@@ -56,7 +56,7 @@ export interface MfaAttempt {
  * the oldest failure leaves the window, however many arrive at once. Every failure is an audit event.
  */
 export function createAttempts(deps: {
-  store: Pick<StintDatabase, 'db' | 'dialect'>;
+  store: Pick<StintDatabase, 'db' | 'traits'>;
   audit: AuditWriter;
   clock: Clock;
   limit: RateLimit;

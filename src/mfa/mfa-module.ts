@@ -1,8 +1,10 @@
 import type { AuditWriter } from '../audit/audit-writer.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Logger } from '../logger.js';
+import type { StintModule } from '../module.js';
 import type { StintDatabase } from '../store/database.js';
 import { DEFAULT_MFA_MAX_AGE_SECONDS, type MfaConfig } from './mfa-config.js';
+import { MFA_ROUTE_ACCESS, mfaRoutes } from './mfa-routes.js';
 import { createMfaService } from './mfa-service.js';
 import { createStepUp } from './step-up.js';
 
@@ -37,7 +39,11 @@ export function createMfaModule(deps: MfaModuleDeps) {
     logger: deps.logger,
     userExists: deps.userExists,
   });
-  return { service, stepUp };
+  const module: StintModule = {
+    name: 'mfa',
+    routes: [{ plugin: mfaRoutes(service), access: MFA_ROUTE_ACCESS }],
+  };
+  return { service, stepUp, module };
 }
 
 export type MfaModule = ReturnType<typeof createMfaModule>;

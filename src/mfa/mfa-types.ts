@@ -66,7 +66,7 @@ export interface MfaService {
 }
 
 export interface MfaServiceDeps {
-  store: Pick<StintDatabase, 'db' | 'dialect'>;
+  store: Pick<StintDatabase, 'db' | 'traits'>;
   /** The audit trail's writer (the audit module's): every verification, failure and factor change is recorded. */
   audit: AuditWriter;
   /** Seals TOTP secrets at rest (AES-256-GCM), bound to their user. */

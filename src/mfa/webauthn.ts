@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Actor } from '../domain/actor.js';
 import { StintError } from '../domain/errors.js';
 import { type Attempts, type MfaAttempt, mfaEvent } from './attempts.js';
@@ -43,6 +36,19 @@ type WebAuthnPart = Pick<
   | 'webauthnAuthenticateOptions'
   | 'webauthnAuthenticateVerify'
 >;
+
+/**
+ * @simplewebauthn/server (with @peculiar/x509 and asn1js under it, ~5 MB of heap) loads at the first WebAuthn
+ * call: most servers use TOTP or no step-up at all. A failed load is tried again at the next call.
+ */
+let loading: Promise<typeof import('@simplewebauthn/server')> | undefined;
+function sdk(): Promise<typeof import('@simplewebauthn/server')> {
+  loading ??= import('@simplewebauthn/server').catch((err: unknown) => {
+    loading = undefined;
+    throw err;
+  });
+  return loading;
+}
 
 export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
   const db = deps.store.db;
@@ -92,7 +98,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
       const rp = config();
       await requireFactorChange(deps, actor);
       const existing = await mfaStore.listCredentials(db, actor.userId);
-      const options = await generateRegistrationOptions({
+      const options = await (await sdk()).generateRegistrationOptions({
         rpName: rp.rpName,
         rpID: rp.rpId,
         userName: actor.userId,
@@ -113,7 +119,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
       const challenge = await spendChallenge(actor, attempt, 'register', response);
       let credential: { id: string; publicKey: Uint8Array; counter: number; transports?: string[] };
       try {
-        const result = await verifyRegistrationResponse({
+        const result = await (await sdk()).verifyRegistrationResponse({
           response: response as unknown as RegistrationResponseJSON,
           expectedChallenge: challenge,
           expectedOrigin: rp.origin,
@@ -170,7 +176,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
           methods: await deps.stepUp.methods(actor.userId),
         });
       }
-      const options = await generateAuthenticationOptions({
+      const options = await (await sdk()).generateAuthenticationOptions({
         rpID: rp.rpId,
         allowCredentials: credentials.map((c) => ({ id: c.id, transports: c.transports })),
         userVerification: 'preferred',
@@ -195,7 +201,7 @@ export function createWebAuthn(deps: MfaServiceDeps & { attempts: Attempts }) {
       }
       let newCounter: number;
       try {
-        const result = await verifyAuthenticationResponse({
+        const result = await (await sdk()).verifyAuthenticationResponse({
           response: response as unknown as AuthenticationResponseJSON,
           expectedChallenge: challenge,
           expectedOrigin: rp.origin,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { TIERS } from '../domain/request.js';
+import { notificationsSchema } from './notifications-schema.js';
 import { type ConnectionRef, SENSITIVITIES } from './policy-types.js';
 import { strictObject } from './yaml-source.js';
 
@@ -138,12 +139,45 @@ const settingsSchema = strictObject({
   allowSharedDeploymentName: z.boolean().optional(),
 });
 
+// ---------------------------------------------------------------------------------------------------------------
+// break-glass (src/breakglass): who may invoke emergency access to a set of resources, skipping approval. Limits
+// between fields (max duration, drill interval, references) are checked in breakglass-policy.ts.
+
+const channelSchema = z
+  .string()
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, {
+    error: 'must be a channel name from the notifications block: lowercase letters, digits, ".", "_" or "-"',
+  });
+
+const breakglassSchema = strictObject({
+  id: idSchema,
+  description: z.string().default(''),
+  resources: z.array(idSchema).min(1),
+  roles: z
+    .array(
+      z.string().refine((s) => s === '*' || ID.test(s), {
+        error: 'must be a role name or "*" for every role',
+      }),
+    )
+    .min(1),
+  who: strictObject({ teams: z.array(idSchema).default([]), users: z.array(idSchema).default([]) }),
+  maxDuration: durationSchema,
+  channels: z.array(channelSchema).min(1),
+  escalateAfter: durationSchema.optional(),
+  drillEvery: durationSchema.optional(),
+  postmortem: strictObject({ owner: idSchema.optional(), due: durationSchema.optional() }).optional(),
+});
+
 export const policyFileSchema = strictObject({
   version: z.literal(1, { error: (iss) => (iss.input === undefined ? undefined : 'must be 1') }),
   settings: settingsSchema.optional(),
   users: z.array(userSchema),
   resources: z.array(resourceSchema),
   rules: z.array(ruleSchema),
+  breakglass: z.array(breakglassSchema).optional(),
+  // Who hears what, through which channels (notifications-schema.ts).
+  notifications: notificationsSchema.optional(),
 });
 
 export type PolicyFile = z.output<typeof policyFileSchema>;

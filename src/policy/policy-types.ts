@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ApprovalSlot, Tier } from '../domain/request.js';
+import type { NotificationsPolicy } from './notifications-types.js';
 
 /** A person in the directory. SSO and SCIM replace the YAML directory later; the shape stays. */
 export interface DirectoryUser {
@@ -82,6 +83,28 @@ export interface Rule {
   approval: Tier[];
 }
 
+/**
+ * One `breakglass:` entry: who may invoke emergency access to a set of resources without approval, for how long
+ * at most, whom it alerts, and how it is followed up (escalation, postmortem, drills). See docs/breakglass.md.
+ */
+export interface BreakglassEntry {
+  id: string;
+  description: string;
+  resources: string[];
+  /** `*` for every role of the listed resources. */
+  roles: string[];
+  eligible: { users: string[]; teams: string[] };
+  maxDurationSeconds: number;
+  /** Channel names of the notifications block, alerted by `breakglass.invoked`. */
+  channels: string[];
+  /** Nobody acknowledged the alert within this: `breakglass.escalated`, again each time it passes. */
+  escalateAfterSeconds: number;
+  /** A passing drill must exist within this (365 days by default, 90 at the least). */
+  drillEverySeconds: number;
+  /** Who owns the postmortem after a use (null: whoever invoked), and within how long it is due. */
+  postmortem: { owner: string | null; dueSeconds: number };
+}
+
 export interface PolicySettings {
   /** Names this deployment (audit, checkpoints). */
   deployment: string;
@@ -106,6 +129,13 @@ export interface Policy {
   users: Map<string, DirectoryUser>;
   resources: Map<string, Resource>;
   rules: Rule[];
+  /** The `notifications:` block; absent, nobody is notified of anything. */
+  notifications?: NotificationsPolicy;
+  /**
+   * Emergency access without approval (src/breakglass); absent or empty: nobody may break glass. Optional so
+   * that a policy built by hand (tests, tools) need not name it.
+   */
+  breakglass?: BreakglassEntry[];
   /**
    * Legal but probably unintended, located like problems: e.g. a manager-tier rule open to someone without a
    * manager (their requests are refused at request time). For `stint policy check` and the boot log.

@@ -4,15 +4,20 @@ import {
   type CredentialProvider,
   failureClass,
   isCancelled,
+  type ListStandingRequest,
   NO_CANCEL,
   type ProviderMethod,
+  type RemoveStandingRequest,
 } from './provider.js';
 import type { ProviderMetrics } from './provider-metrics.js';
-import { scrubbingLogger, scrubError } from './scrub.js';
+import { createRevokeBatcher } from './revoke-batcher.js';
+import { scrubbingLogger, scrubError, scrubValue } from './scrub.js';
+import { createTargetQueue, type TargetQueue } from './target-queue.js';
 
 /**
- * Per-call deadlines. Issue stays well under the issuer's claim (15 s); revoke may wait out sessions
- * (5 s) more than once; reads answer a sweep or a probe.
+ * Per-call deadlines, counted from when the call gets its slot at the target (the queue's wait is not in them).
+ * The issuer renews its claim while issue runs; revoke may wait out sessions (5 s) more than once; reads answer
+ * a sweep or a probe.
  */
 export const DEFAULT_DEADLINES_MS: Readonly<Record<ProviderMethod, number>> = {
   issue: 10_000,
@@ -21,6 +26,9 @@ export const DEFAULT_DEADLINES_MS: Readonly<Record<ProviderMethod, number>> = {
   verifyRevoked: 10_000,
   listOwned: 15_000,
   listForeign: 15_000,
+  // Reads every account and grant on the target, not only Stint's: allowed longer than the reconciler's lists.
+  listStanding: 30_000,
+  removeStanding: 15_000,
   ping: 5_000,
 };
 
@@ -33,25 +41,34 @@ export interface InstrumentOptions {
   deadlinesMs?: Partial<Record<ProviderMethod, number>>;
   /** The resource's configured secrets: scrubbed from every error the wrapper passes on and every line it logs. */
   secrets?: readonly string[];
+  /** Admission to the target (its concurrency, revocations first); one of the default size when absent. */
+  queue?: TargetQueue;
 }
 
 /** Calls worth an info line when they succeed; reads are counted, not logged. */
-const LOGGED: ReadonlySet<ProviderMethod> = new Set(['issue', 'completeCredential', 'revoke']);
+const LOGGED: ReadonlySet<ProviderMethod> = new Set([
+  'issue',
+  'completeCredential',
+  'revoke',
+  'removeStanding',
+]);
 const MESSAGE: Partial<Record<ProviderMethod, string>> = {
+  removeStanding: 'standing grant removed',
   issue: 'credential issued',
   completeCredential: 'credential completed from the user input',
   revoke: 'credential revoked',
 };
 
 /**
- * What of a call may be logged: every field of the request and result except `secret` and the user's `input`, of
+ * What of a call may be logged: every field of the request and result except `secret`, `kept` and the user's `input`, of
  * which only the field names are kept. Providers put what the user needs to connect there and nowhere else.
  */
 export function loggable(value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object') return {};
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (k === 'secret') out.secretFields = v && typeof v === 'object' ? Object.keys(v).sort() : [];
+    if (k === 'kept') out.keptFields = v && typeof v === 'object' ? Object.keys(v).sort() : [];
+    else if (k === 'secret') out.secretFields = v && typeof v === 'object' ? Object.keys(v).sort() : [];
     else if (k === 'input') out.inputFields = v && typeof v === 'object' ? Object.keys(v).sort() : [];
     else if (v instanceof Date) out[k] = v.toISOString();
     else if (Array.isArray(v) && v.length > 20) out[k] = `${v.length} items`;
@@ -75,22 +92,66 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
   const deadlines = { ...DEFAULT_DEADLINES_MS, ...opts.deadlinesMs };
   const kind = inner.kind;
   const complete = inner.completeCredential?.bind(inner);
+  const standing = inner.listStanding?.bind(inner);
+  const removeStanding = inner.removeStanding?.bind(inner);
+  const queue = opts.queue ?? createTargetQueue(resource);
+  const revokeMany = inner.revokeMany?.bind(inner);
+  // Each outcome of a batch is logged and counted as its own revoke; the batch shares one deadline.
+  const batcher = revokeMany
+    ? createRevokeBatcher(queue, {
+        one: (request, signal) => call('revoke', request, signal, (r, s) => inner.revoke(r, s), true),
+        many: async (requests, signal) => {
+          const answers = await call(
+            'revoke',
+            { principals: requests.length },
+            signal,
+            (_r, s) => revokeMany(requests, s),
+            true,
+          );
+          return answers.map((answer, i) => {
+            const request = requests[i];
+            if (!(answer instanceof Error)) {
+              if (request)
+                logger.info(
+                  { kind, resource, ...loggable(request), ...loggable(answer), batch: requests.length },
+                  `${kind} ${MESSAGE.revoke}`,
+                );
+              return answer;
+            }
+            const err = scrubError(answer, secrets, `${kind} target ${resource}: revoke failed`);
+            logger.warn(
+              { kind, resource, method: 'revoke', ...loggable(request), error: err.message },
+              `${kind} revoke failed`,
+            );
+            return err;
+          });
+        },
+      })
+    : undefined;
 
   async function call<Req, Res>(
     method: ProviderMethod,
     request: Req,
     signal: AbortSignal,
     run: (request: Req, signal: AbortSignal) => Promise<Res>,
+    /** The caller already holds a slot at the target (the revoke batcher does). */
+    held = false,
   ): Promise<Res> {
     const ms = deadlines[method];
     const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError')),
-      ms,
-    );
+    let timer: NodeJS.Timeout | undefined;
+    let admitted = false;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     try {
+      if (!held) {
+        if (!queue.tryAcquire()) await queue.acquire(method, signal);
+        admitted = true;
+      }
+      timer = setTimeout(
+        () => deadline.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError')),
+        ms,
+      );
       // NO_CANCEL lives for the whole process: composing with it would only pile dependents onto it.
       const composed = signal === NO_CANCEL ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
       const result = await run(request, composed);
@@ -127,6 +188,7 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
       throw err;
     } finally {
       clearTimeout(timer);
+      if (admitted) queue.release();
     }
   }
 
@@ -140,11 +202,30 @@ export function instrumentProvider(inner: CredentialProvider, opts: InstrumentOp
             call('completeCredential', request, signal, complete),
         }
       : {}),
-    revoke: (request, signal) => call('revoke', request, signal, (r, s) => inner.revoke(r, s)),
+    revoke: (request, signal) =>
+      batcher
+        ? batcher.revoke(request, signal)
+        : call('revoke', request, signal, (r, s) => inner.revoke(r, s)),
     verifyRevoked: (request, signal) =>
       call('verifyRevoked', request, signal, (r, s) => inner.verifyRevoked(r, s)),
     listOwned: (request, signal) => call('listOwned', request, signal, (r, s) => inner.listOwned(r, s)),
     listForeign: (request, signal) => call('listForeign', request, signal, (r, s) => inner.listForeign(r, s)),
+    ...(standing
+      ? {
+          // The inventory is printed and exported: the configured secrets are scrubbed from it as from errors.
+          listStanding: (request: ListStandingRequest, signal: AbortSignal) =>
+            call('listStanding', request, signal, async (r, s) => {
+              const result = await standing(r, s);
+              return scrubValue(result, secrets) as typeof result;
+            }),
+        }
+      : {}),
+    ...(removeStanding
+      ? {
+          removeStanding: (request: RemoveStandingRequest, signal: AbortSignal) =>
+            call('removeStanding', request, signal, removeStanding),
+        }
+      : {}),
     ping: (request, signal) => call('ping', request, signal, (r, s) => inner.ping(r, s)),
     close: () => inner.close(),
   };

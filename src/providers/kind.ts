@@ -22,12 +22,30 @@ export interface KindCapabilities {
   endsSessions: boolean;
   /** Issue reaches the target (a database); false when issuing is signing or minting locally. */
   contactsTargetAtIssue: boolean;
+  /**
+   * The standing-access inventory: `standing` when the provider's `listStanding` lists what exists on the target
+   * that Stint did not grant (`sees` says what it reads, and what it cannot), `none` with `why` it cannot. Absent
+   * reads as `none`, not declared (see `standingInventory`): a kind written before the inventory stays valid.
+   */
+  inventory?: StandingInventory;
+}
+
+export type StandingInventory = { lists: 'standing'; sees: string } | { lists: 'none'; why: string };
+
+/** A kind's declared inventory, absent read as none: what the contract suite, the CLI and the README act on. */
+export function standingInventory(capabilities: KindCapabilities): StandingInventory {
+  return capabilities.inventory ?? { lists: 'none', why: 'the kind declares no standing-access inventory' };
 }
 
 /** What a kind's configuration must at least hold: the secrets the wrapper scrubs from every message. */
 export interface KindConfig {
   /** Every configured secret (admin password, key, token), verbatim: removed from errors and log lines. */
   secrets: readonly string[];
+  /**
+   * How many calls the target serves at once through Stint's admin connection (its pool's size): the wrapper
+   * admits that many and queues the rest. DEFAULT_TARGET_CONCURRENCY when absent.
+   */
+  concurrency?: number;
 }
 
 export interface KindContext {

@@ -29,6 +29,11 @@ export interface IssueResult {
   principal: string;
   /** What the user needs to connect, shown once. Secret: never logged, encrypted at rest. */
   secret: Record<string, string>;
+  /**
+   * What Stint keeps for itself and never shows (the real password behind the PostgreSQL recording proxy): sealed
+   * at rest beside `secret`, not cleared by the take, cleared when the grant ends.
+   */
+  kept?: Record<string, string>;
 }
 
 /**
@@ -114,6 +119,42 @@ export interface ListForeignResult {
   principals: ForeignPrincipal[];
 }
 
+/** What the standing-access inventory asks a target. */
+export interface ListStandingRequest {
+  /**
+   * Every grant the policy's roles name on this resource (`app_admin`, `ClusterRole/view`): a standing holder of
+   * one of them has, all the time, what a just-in-time entitlement would give for a window. May be empty.
+   */
+  grants: string[];
+}
+
+/**
+ * One principal on the target that holds privilege that matters and that Stint did not grant: the raw material of
+ * the operations issue's inventory and quarterly conversion. Never a secret: no password hash, no token.
+ */
+export interface StandingPrincipal {
+  /** The target's own name for it: a role, `'ops'@'%'`, an ACL user, `User/alice`. */
+  principal: string;
+  /** What it can do, in the target's own words: `SUPERUSER`, `member of app_admin`, `+@all`, `ClusterRole/admin`. */
+  privileges: string[];
+  /** Why it counts as privileged, for the person deciding whether to convert it to just-in-time access. */
+  reason: string;
+  /** Kind-specific facts (where a binding lives, a login's expiry); plain values, never a secret. */
+  detail?: Record<string, string | number | boolean | string[]>;
+}
+
+export interface ListStandingResult {
+  principals: StandingPrincipal[];
+}
+
+/** One standing grant the quarterly conversion takes away, named as `listStanding` printed it. */
+export interface RemoveStandingRequest {
+  /** As `listStanding` names it: a role, `'ops'@'%'`. */
+  principal: string;
+  /** One of that principal's `privileges`, verbatim (`member of app_admin`, `role app_admin`). */
+  privilege: string;
+}
+
 export interface PingResult {
   /** What answered, e.g. `PostgreSQL 16.4`: for readiness output and support, never a secret. */
   target: string;
@@ -141,6 +182,12 @@ export interface CredentialProvider {
    */
   revoke(request: RevokeRequest, signal: AbortSignal): Promise<RevokeResult>;
   /**
+   * Optional: revokes several principals of this target together, as `revoke` would each, answering in order an
+   * outcome or the error that principal's own `revoke` would have thrown. The wrapper hands it the revocations
+   * that queued up for the target while its admin connections were busy (a burst of expiries).
+   */
+  revokeMany?(requests: readonly RevokeRequest[], signal: AbortSignal): Promise<(RevokeResult | Error)[]>;
+  /**
    * Only kinds whose descriptor declares `takeInput`: makes what needs the user's input, at the take. Must not
    * change what revoke removes (it ends with the window, like the rest of the grant).
    */
@@ -153,6 +200,19 @@ export interface CredentialProvider {
   listOwned(request: EmptyRequest, signal: AbortSignal): Promise<ListOwnedResult>;
   /** Principals tagged with this deployment's name by another store. Never touched; reported. */
   listForeign(request: EmptyRequest, signal: AbortSignal): Promise<ListForeignResult>;
+  /**
+   * Only kinds whose capabilities declare `inventory: { lists: 'standing' }`: the principals on the target with
+   * privilege that matters that no Stint store made (whatever carries any store's mark is left out), read as
+   * Stint's least-privileged admin can read them. Read-only.
+   */
+  listStanding?(request: ListStandingRequest, signal: AbortSignal): Promise<ListStandingResult>;
+  /**
+   * Only kinds that list standing access and can take some of it away as Stint's least-privileged admin: removes
+   * one standing grant (a role membership) from a principal no Stint store made. Anything the admin cannot do, or
+   * any privilege that is not a grant it may take back, is refused with PROVIDER_ERROR (`refused`) and changes
+   * nothing. Idempotent: a grant already gone is not an error. The caller re-lists to verify.
+   */
+  removeStanding?(request: RemoveStandingRequest, signal: AbortSignal): Promise<void>;
   /** Whether the target answers; for readiness. */
   ping(request: EmptyRequest, signal: AbortSignal): Promise<PingResult>;
   close(): Promise<void>;
@@ -165,6 +225,8 @@ export type ProviderMethod =
   | 'verifyRevoked'
   | 'listOwned'
   | 'listForeign'
+  | 'listStanding'
+  | 'removeStanding'
   | 'ping';
 
 /** A signal that never aborts, for callers with no way to give up other than the wrapper's deadline. */

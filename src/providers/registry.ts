@@ -2,11 +2,12 @@ import { StintError } from '../domain/errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Env } from './connection-ref.js';
 import { instrumentProvider } from './instrument.js';
-import type { AnyKind, KindCapabilities, KindConfig } from './kind.js';
+import { type AnyKind, type KindCapabilities, type KindConfig, standingInventory } from './kind.js';
 import { BUILTIN_KINDS } from './kinds.js';
 import type { CredentialProvider, TargetOwner } from './provider.js';
 import type { ProviderMetrics } from './provider-metrics.js';
 import { scrubbingLogger } from './scrub.js';
+import { createTargetQueue } from './target-queue.js';
 import type { TargetSpec } from './target-spec.js';
 
 /** A resource's configuration, read and checked once at load, with the kind that reads it. */
@@ -91,10 +92,18 @@ export function createKindRegistry(kinds: readonly AnyKind[] = BUILTIN_KINDS) {
           { resource: spec.id },
         );
       }
+      if (standingInventory(kind.capabilities).lists === 'standing' && !provider.listStanding) {
+        throw new StintError(
+          'CONFIG_INVALID',
+          `provider kind ${kind.kind} declares a standing-access inventory but its provider has no listStanding`,
+          { resource: spec.id },
+        );
+      }
       return instrumentProvider(provider, {
         resource: spec.id,
         logger: logger ?? silentLogger,
         secrets: config.secrets,
+        queue: createTargetQueue(spec.id, config.concurrency),
         ...(kind.deadlinesMs ? { deadlinesMs: kind.deadlinesMs } : {}),
         ...(options.metrics ? { metrics: options.metrics } : {}),
       });

@@ -6,16 +6,17 @@ import type { Actor } from '../domain/actor.js';
 import { isEligibleReviewer } from '../domain/approval.js';
 import { StintError } from '../domain/errors.js';
 import type { AccessRequest, ReviewDecision } from '../domain/request.js';
-import { created, review, revoke, withdraw } from '../domain/state-machine.js';
+import { created, review, revoke, type Transition, withdraw } from '../domain/state-machine.js';
 import { CLAIM_MS } from '../grants/claim.js';
 import type { WorkflowDeps } from '../grants/workflow-deps.js';
+import type { ChangeOptions } from '../idempotency/recorded-answer.js';
 import { approvalStepUpReason } from '../mfa/approval-step-up.js';
 import type { StepUp } from '../mfa/step-up.js';
 import { evaluateRequest } from '../policy/policy-evaluator.js';
-import type { GrantStore } from '../store/grant-store.js';
-import type { RequestStore } from '../store/request-store.js';
+import type { GrantRow, GrantStore } from '../store/grant-store.js';
+import type { ClaimChange, RequestStore } from '../store/request-store.js';
 import type { Database } from '../store/schema.js';
-import type { ChangeOptions, CredentialView, RequestService, RequestView } from './request-types.js';
+import type { CredentialView, RequestService, RequestView } from './request-types.js';
 import { toRequestView } from './request-view.js';
 import { completeFromInput } from './take-input.js';
 
@@ -32,13 +33,24 @@ export interface RequestServiceDeps
   > {
   run: TransitionRunner;
   /** Starts issuing an approved request whose claim this server took, without waiting for the target. */
-  issue: { start(r: AccessRequest): void };
+  issue: { start(r: AccessRequest, claimedUntil?: number): void };
   /** Makes ended access end on the target too (the grants capability's revoker). */
   revoker: { revokeOnTarget(requestId: string): Promise<boolean> };
   /** Expiry timers are cancelled when access ends early. */
   onEnded(requestId: string): void;
   /** Fresh second factor for approving sensitive and critical access. */
   stepUp: Pick<StepUp, 'require'>;
+  /**
+   * Fields other capabilities add to a take's answer, shown once with it (the recording proxy's SSH login token).
+   * Called in the take's transaction with the grant as the take left it; makes no call outside this process.
+   */
+  takeExtras?: (request: AccessRequest, grant: GrantRow) => Record<string, string>;
+}
+
+/** Another capability's fields after the kind's, never replacing one of them. */
+function withExtras(secret: Record<string, string>, extras: Record<string, string> | undefined) {
+  const added = Object.entries(extras ?? {}).filter(([k]) => !(k in secret));
+  return { ...secret, ...Object.fromEntries(added) };
 }
 
 function grantExpired(id: string, expiresAt: Date): StintError {
@@ -98,9 +110,20 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
    * whatever the target's latency. The approving transaction took the issuance claim: this server starts at
    * once, and if it dies first the claim lapses and any server's sweeper issues from the `approved` row.
    */
-  function issueIfApproved(r: AccessRequest): RequestView {
-    if (r.state === 'approved') deps.issue.start(r);
+  function issueIfApproved(r: AccessRequest, now: Date): RequestView {
+    // The claim the approving transaction took (claimIfApproved): its instant is the issuer's fencing token.
+    if (r.state === 'approved') deps.issue.start(r, now.getTime() + CLAIM_MS);
     return toRequestView(r, undefined);
+  }
+
+  /**
+   * The claim taken in the approving UPDATE itself (a round trip less than claimIfApproved): a request reaching
+   * `approved` was pending until this transaction, and claims are only ever taken on approved rows, so none can
+   * be held on it.
+   */
+  function claimOnApproval(before: AccessRequest, t: Transition, now: Date): ClaimChange | undefined {
+    if (before.state === 'approved' || t.request.state !== 'approved') return undefined;
+    return { take: now.getTime() + CLAIM_MS };
   }
 
   async function claimIfApproved(trx: Transaction<Database>, r: AccessRequest, now: Date): Promise<void> {
@@ -163,12 +186,17 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       const transitions = created(request);
       await db.transaction().execute(async (trx) => {
         let previous = request;
+        let claimed = false;
         for (const [i, t] of transitions.entries()) {
           if (i === 0) await deps.requests.insert(trx, t.request);
-          else await deps.requests.apply(trx, previous, t);
+          else {
+            const claim = claimOnApproval(previous, t, now);
+            await deps.requests.apply(trx, previous, t, claim);
+            claimed ||= claim !== undefined;
+          }
           previous = t.request;
         }
-        await claimIfApproved(trx, previous, now);
+        if (!claimed) await claimIfApproved(trx, previous, now);
         await deps.audit.append(
           trx,
           transitions.map((t) => ({
@@ -184,7 +212,35 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         );
         await opts?.record?.(trx, toRequestView(previous, undefined));
       });
-      return issueIfApproved(transitions.at(-1)?.request ?? request);
+      return issueIfApproved(transitions.at(-1)?.request ?? request, now);
+    },
+
+    preview(actor, input) {
+      authorize(actor, 'request.create');
+      const policy = deps.policy.current();
+      const reason = input.reason?.trim();
+      const decision = evaluateRequest(
+        policy,
+        {
+          requester: actor.userId,
+          resource: input.resource,
+          role: input.role,
+          reason: reason ?? '',
+          ...(input.durationSeconds === undefined ? {} : { durationSeconds: input.durationSeconds }),
+        },
+        { checkReason: reason !== undefined },
+      );
+      const sensitivity = policy.resources.get(input.resource)?.sensitivity;
+      return {
+        ruleId: decision.ruleId,
+        policyVersion: decision.policyVersion,
+        tiers: decision.tiers,
+        waitingFor: decision.slots.map((s) => ({ tier: s.tier, label: s.label, eligible: s.eligible })),
+        durationSeconds: decision.durationSeconds,
+        maxDurationSeconds: decision.maxDurationSeconds,
+        approverStepUp: approvalStepUpReason(sensitivity, 'approve') !== null,
+        reasonChecked: reason !== undefined,
+      };
     },
 
     async get(actor, id) {
@@ -237,12 +293,11 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           return review(r, actor.userId, decision, comment, now);
         },
         async (trx, t) => {
-          await claimIfApproved(trx, t.request, now);
           await opts?.record?.(trx, toRequestView(t.request, undefined));
         },
-        actor.source,
+        { source: actor.source, claim: (t, before) => claimOnApproval(before, t, now) },
       );
-      return issueIfApproved(transition.request);
+      return issueIfApproved(transition.request, now);
     },
 
     async withdraw(actor, id, comment, opts) {
@@ -255,7 +310,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           return withdraw(r, actor.userId, comment, now);
         },
         (trx, t) => recordView(trx, t.request, opts),
-        actor.source,
+        { source: actor.source },
       );
       return endOnTarget(id, false);
     },
@@ -273,7 +328,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           if (before.state === 'active') await deps.grants.markRevocationPending(trx, id, now);
           await recordView(trx, t.request, opts);
         },
-        actor.source,
+        { source: actor.source },
       );
       return endOnTarget(id, before.state === 'active');
     },
@@ -298,9 +353,9 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
       // Bad input throws here, before anything changes: the credential stays takeable.
       const made = await completeFromInput({ ...deps, db }, request, expiresAt, opts?.input);
       const taken = await db.transaction().execute(async (trx) => {
-        const sealed = await deps.grants.takeCredential(trx, id, now);
-        if (sealed === null) return notTaken(deps.grants, deps.requests, trx, id);
-        const grant = await deps.grants.get(trx, id);
+        const took = await deps.grants.takeCredential(trx, id, now);
+        if (took === null) return notTaken(deps.grants, deps.requests, trx, id);
+        const { sealed, grant } = took;
         await deps.audit.append(trx, {
           at: now,
           actor: actor.userId,
@@ -309,12 +364,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           target: {
             resource: request.resource,
             role: request.role,
-            ...(grant ? { principal: grant.principal } : {}),
+            principal: grant.principal,
           },
           // The user's input is never recorded, only which fields were given (a public key is not secret, but
           // the trail holds what Stint decided, not what users sent).
           details: {
-            principal: grant?.principal,
+            principal: grant.principal,
             ...(made ? { inputFields: made.inputFields } : {}),
           },
           ...(actor.source ? { source: actor.source } : {}),
@@ -323,12 +378,12 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
           requestId: id,
           resource: request.resource,
           role: request.role,
-          principal: grant?.principal ?? '',
+          principal: grant.principal,
           expiresAt: expiresAt.toISOString(),
-          secret: {
-            ...(JSON.parse(deps.secrets.open(sealed, id)) as Record<string, string>),
-            ...made?.secret,
-          },
+          secret: withExtras(
+            { ...(JSON.parse(deps.secrets.open(sealed, id)) as Record<string, string>), ...made?.secret },
+            deps.takeExtras?.(request, grant),
+          ),
         };
         // Sealed by the recorder: a retry with the same key gets the credential its lost answer carried.
         await opts?.record?.(trx, shown);

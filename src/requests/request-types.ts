@@ -1,7 +1,6 @@
-import type { Transaction } from 'kysely';
 import type { Actor } from '../domain/actor.js';
-import type { RequestState, ReviewDecision, Tier } from '../domain/request.js';
-import type { Database } from '../store/schema.js';
+import type { RequestState, RequestTier, ReviewDecision, Tier } from '../domain/request.js';
+import type { ChangeOptions } from '../idempotency/recorded-answer.js';
 
 export type RevocationStatus = 'none' | 'pending' | 'done' | 'abandoned';
 
@@ -14,7 +13,7 @@ export interface RequestView {
   reason: string;
   durationSeconds: number;
   state: RequestState;
-  tiers: Tier[];
+  tiers: RequestTier[];
   /** Approvals still needed, with who may give each. */
   waitingFor: { tier: Tier; label: string; eligible: string[] }[];
   /** Everyone who may approve or deny, frozen when the request was made. */
@@ -47,6 +46,29 @@ export interface CreateRequestInput {
   durationSeconds?: number;
 }
 
+/** What a request would need if it were sent now: the policy's answer, nothing stored. */
+export interface RequestPreview {
+  ruleId: string;
+  policyVersion: string;
+  tiers: Tier[];
+  /** Every approval it would wait for, with who may give each (the requester never among them). */
+  waitingFor: { tier: Tier; label: string; eligible: string[] }[];
+  durationSeconds: number;
+  maxDurationSeconds: number;
+  /** Approving it needs a fresh second factor of the approver (sensitive and critical resources). */
+  approverStepUp: boolean;
+  /** False when no reason was given yet: the ticket rule was not checked. */
+  reasonChecked: boolean;
+}
+
+export interface PreviewRequestInput {
+  resource: string;
+  role: string;
+  /** Absent: the ticket rule is not checked (the form asks before the reason is typed). */
+  reason?: string;
+  durationSeconds?: number;
+}
+
 export type RequestScope = 'mine' | 'to-approve' | 'all';
 
 export interface ListRequestsInput {
@@ -65,17 +87,6 @@ export interface CredentialView {
   secret: Record<string, string>;
 }
 
-/**
- * Records a change's answer in the change's own transaction (an Idempotency-Key's), so the two commit together:
- * a change that committed as the store died is answered on retry instead of refused as already done.
- */
-export type RecordAnswer = (trx: Transaction<Database>, body: unknown) => Promise<void>;
-
-/** Options of a state change: where its answer is recorded with it. */
-export interface ChangeOptions {
-  record?: RecordAnswer | undefined;
-}
-
 export interface TakeOptions extends ChangeOptions {
   /** The take's body: checked against the resource's kind's `takeInput` (none: it must be empty). */
   input?: unknown;
@@ -84,6 +95,8 @@ export interface TakeOptions extends ChangeOptions {
 /** The request workflow behind /v1/requests. Every method enforces authorization itself (deny by default). */
 export interface RequestService {
   create(actor: Actor, input: CreateRequestInput, opts?: ChangeOptions): Promise<RequestView>;
+  /** What `create` would decide for this input, refusing as it would; changes nothing. */
+  preview(actor: Actor, input: PreviewRequestInput): RequestPreview;
   get(actor: Actor, id: string): Promise<RequestView>;
   list(actor: Actor, input: ListRequestsInput): Promise<RequestView[]>;
   review(

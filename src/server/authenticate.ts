@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type RouteAccess, routeAccess, scopeAllows } from '../auth/route-access.js';
+import { type RouteAccessTable, routeAccess, scopeAllows } from '../auth/route-access.js';
 import type { TokenStore } from '../auth/token-store.js';
 import type { Actor } from '../domain/actor.js';
 import type { Clock } from '../domain/clock.js';
 import { StintError } from '../domain/errors.js';
 import { type AuthAudit, sourceOf } from '../identity/auth-audit.js';
 import type { HostSessions } from '../identity/host-sessions.js';
+import type { HostTokens } from '../identity/host-tokens.js';
 import { addressKey, credentialKey, type Lockout, retryAfterSeconds } from '../identity/lockout.js';
 import {
   csrfTokenMatches,
@@ -13,7 +14,9 @@ import {
   isSessionToken,
   type SessionStore,
 } from '../identity/session-store.js';
+import type { RouteAccess } from '../module.js';
 import type { PolicySource } from '../policy/policy-source.js';
+import '../http/request-context.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,6 +32,8 @@ export const SESSION_COOKIE = 'stint_session';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface AuthenticationDeps {
+  /** Every route's row: the server's and each mounted module's. */
+  access: RouteAccessTable;
   tokens: Pick<TokenStore, 'check'>;
   policy: PolicySource;
   clock: Clock;
@@ -36,6 +41,8 @@ export interface AuthenticationDeps {
   sessions?: Pick<SessionStore, 'check'>;
   /** Sessions made on the server host; absent, they are refused (HOST_SESSIONS_OFF). */
   hostSessions?: HostSessions;
+  /** Tokens made on the server host; absent, one not yet announced in the audit trail is refused. */
+  hostTokens?: Pick<HostTokens, 'admit'>;
   lockout?: Lockout;
   audit?: AuthAudit;
 }
@@ -59,17 +66,19 @@ const withoutUser = (access: RouteAccess | undefined) => access === 'public' || 
  * boot, so a new route cannot ship with no decision about who may call it. A `config.public` flag that
  * disagrees with its row is the same mistake.
  */
-function requireRouteRows(app: FastifyInstance): void {
+function requireRouteRows(app: FastifyInstance, table: RouteAccessTable): void {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
-      const access = routeAccess(method, route.url);
+      const access = routeAccess(table, method, route.url);
       const where = `${method} ${route.url}`;
       if (access === undefined) {
-        throw new Error(`route ${where} has no row in src/auth/route-access.ts: declare its scope there`);
+        throw new Error(
+          `route ${where} has no access row: declare it in its module's routes (ModuleRoutes.access)`,
+        );
       }
       const flagged = (route.config as { public?: boolean } | undefined)?.public === true;
       if (flagged !== withoutUser(access)) {
-        throw new Error(`route ${where}: config.public disagrees with its row in src/auth/route-access.ts`);
+        throw new Error(`route ${where}: config.public disagrees with its access row`);
       }
     }
   });
@@ -84,10 +93,10 @@ function requireRouteRows(app: FastifyInstance): void {
  */
 export function registerAuthentication(app: FastifyInstance, deps: AuthenticationDeps): void {
   app.decorateRequest('actor', null);
-  requireRouteRows(app);
+  requireRouteRows(app, deps.access);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // No row (an unknown URL): authenticate anyway, and no scoped token passes.
-    const access = routeAccess(request.method, request.routeOptions.url ?? '') ?? null;
+    const access = routeAccess(deps.access, request.method, request.routeOptions.url ?? '') ?? null;
     if (withoutUser(access)) return;
     const cred = presented(request);
     if (!cred) throw new StintError('UNAUTHENTICATED', 'missing bearer token');
@@ -136,12 +145,14 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
     let authAt: Date | null = null;
     let hostMade: HostMade | null = null;
     let mintedByHostSession: string | null = null;
+    let tokenUnannounced = false;
     if (cred.kind === 'api-token') {
       const r = await deps.tokens.check(cred.token, now);
       if (!r.ok) return fail(r.reason, r.userId, r.id);
       userId = r.userId;
       credential = { kind: 'api-token', id: r.id, scopes: r.scopes };
       mintedByHostSession = r.hostSession;
+      tokenUnannounced = r.hostMade !== null && !r.hostMade.announced;
     } else {
       if (!deps.sessions) return fail('sessions-disabled', null, null);
       const r = await deps.sessions.check(cred.token, now);
@@ -155,6 +166,14 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
 
     const user = deps.policy.current().users.get(userId);
     if (!user) return fail('not-in-directory', userId, credential.id);
+
+    // A token an operator made on the host: announced (once, committed) before its first use acts.
+    if (tokenUnannounced) {
+      if (!deps.hostTokens) {
+        throw new StintError('UNAUTHENTICATED', 'tokens made on the server host are not accepted here');
+      }
+      await deps.hostTokens.admit({ tokenId: credential.id, source, now });
+    }
 
     // A session an operator made on the host: announced before it acts, limited or refused as configured, and
     // marked on the actor's source, which every audit event the actor causes carries.
@@ -209,9 +228,4 @@ export function registerAuthentication(app: FastifyInstance, deps: Authenticatio
       ...(hostSession ? { hostSession } : {}),
     };
   });
-}
-
-export function actorOf(request: FastifyRequest): Actor {
-  if (!request.actor) throw new StintError('UNAUTHENTICATED', 'not authenticated');
-  return request.actor;
 }

@@ -1,22 +1,21 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Stint } from '../app/stint.js';
+import { routeAccessTable } from '../auth/route-access.js';
+import { SCIM_ROUTE_ACCESS, type ScimRoutesDeps, scimRoutes } from '../directory/scim-routes.js';
+import { sharedSchemas } from '../http/schemas.js';
+import type { ModuleRoutes } from '../module.js';
 import { registerAuditGate } from './audit-gate.js';
 import { drainOnClose } from './drain.js';
 import { registerErrorHandler } from './error-handler.js';
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js';
 import { registerIdempotency } from './idempotency.js';
+import type { BuiltPortal } from './portal.js';
 import { registerIdentity } from './register-identity.js';
 import { recordRoutes } from './route-table.js';
-import { auditLogRoutes } from './routes/audit-log-routes.js';
-import { auditRoutes } from './routes/audit-routes.js';
-import { directoryRoutes } from './routes/directory-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { homeRoutes } from './routes/home-routes.js';
-import { mfaRoutes } from './routes/mfa-routes.js';
-import { requestRoutes } from './routes/request-routes.js';
-import { type ScimRoutesDeps, scimRoutes } from './routes/scim-routes.js';
-import { sharedSchemas } from './schemas.js';
+import { PORTAL_ROUTE_ACCESS, portalRoutes } from './routes/portal-routes.js';
 import { registerValidation } from './validation.js';
 
 /**
@@ -35,24 +34,41 @@ export const httpLogOptions = {
   },
 };
 
-/** What the server mounts: each module's services become its routes; nothing else of the app is reached. */
-export type HttpMounts = Pick<
-  Stint,
-  'requests' | 'catalog' | 'audit' | 'mfa' | 'identity' | 'directory' | 'idempotency' | 'ready'
->;
+/**
+ * What the server mounts: every module's routes, and the few parts the server's own hooks need (who is calling,
+ * idempotency keys, the audit gate, readiness). Nothing else of the app is reached.
+ */
+export type HttpMounts = Pick<Stint, 'modules' | 'identity' | 'idempotency' | 'audit' | 'ready'>;
+
+/** The server's own routes: no module owns them. */
+export const SERVER_ROUTE_ACCESS: ModuleRoutes['access'] = {
+  'GET /': 'public',
+  'GET /healthz': 'public',
+  'GET /readyz': 'public',
+  'GET /openapi.json': 'public',
+};
 
 export async function buildHttpApp(
   stint: HttpMounts,
   options: {
     /** A pino logger made with `httpLogOptions` (redaction); none logs nothing. */
     logger?: FastifyBaseLogger;
-    /** SCIM provisioning endpoints other than the directory module's (tests serve their own). */
+    /** SCIM provisioning endpoints when no directory module serves them (tests serve their own). */
     scim?: ScimRoutesDeps | null;
     /** How long closing waits for requests in flight (drain.ts). */
     drainTimeoutMs?: number;
+    /** The built portal served at / and its pages (portal.ts); none keeps the start page. */
+    portal?: BuiltPortal | null;
   } = {},
 ): Promise<FastifyInstance> {
   const { identity } = stint;
+  const scim = options.scim ? { plugin: scimRoutes(options.scim), access: SCIM_ROUTE_ACCESS } : null;
+  const mounted: ModuleRoutes[] = [...stint.modules.flatMap((m) => m.routes ?? []), ...(scim ? [scim] : [])];
+  const access = routeAccessTable([
+    SERVER_ROUTE_ACCESS,
+    PORTAL_ROUTE_ACCESS,
+    ...mounted.map((r) => r.access),
+  ]);
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
@@ -67,7 +83,7 @@ export async function buildHttpApp(
     return503OnClosing: false,
   });
 
-  recordRoutes(app);
+  recordRoutes(app, access);
   drainOnClose(app, {
     ...(options.drainTimeoutMs === undefined ? {} : { timeoutMs: options.drainTimeoutMs }),
     onCut: (connections) =>
@@ -96,17 +112,13 @@ export async function buildHttpApp(
   registerAuditGate(app, () => stint.audit.trail.assertWritable());
   // Before any route (token routes come with identity): hooks and schemas apply to routes added after them.
   registerIdempotency(app, stint.idempotency.service);
-  await registerIdentity(app, identity);
+  await registerIdentity(app, identity, access);
 
   await app.register(healthRoutes(() => stint.ready()));
-  await app.register(requestRoutes(stint.requests.service));
-  await app.register(directoryRoutes(stint.catalog.service));
-  await app.register(auditRoutes(stint.audit.events));
-  await app.register(auditLogRoutes(stint.audit.service));
-  await app.register(mfaRoutes(stint.mfa.service));
-  const scim = options.scim ?? stint.directory?.scim;
-  if (scim) await app.register(scimRoutes(scim));
-  await app.register(homeRoutes(identity, { signIn: identity.oidc !== null }));
+  for (const routes of mounted) await app.register(routes.plugin);
+  const portal = options.portal ?? null;
+  await app.register(homeRoutes(identity, { signIn: identity.oidc !== null, portal }));
+  await app.register(portalRoutes(portal));
   app.get(
     '/openapi.json',
     {

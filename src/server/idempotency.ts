@@ -1,27 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Transaction } from 'kysely';
+import type { FastifyInstance } from 'fastify';
+import { actorOf } from '../http/request-context.js';
 import { parseIdempotencyKey } from '../idempotency/idempotency-key.js';
-import type { Answer, IdempotencyService, KeyUse } from '../idempotency/idempotency-service.js';
-import type { ChangeOptions } from '../requests/request-types.js';
-import type { Database } from '../store/schema.js';
-import { actorOf } from './authenticate.js';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route accepts an Idempotency-Key header (a state change a caller may retry safely). */
-    idempotent?: boolean;
-  }
-  interface FastifyRequest {
-    /** Set while this request holds an Idempotency-Key: the route records its answer with its change. */
-    idempotency: {
-      record(trx: Transaction<Database>, answer: Answer): Promise<void>;
-      recorded: boolean;
-      use: KeyUse;
-      attempt: string;
-    } | null;
-  }
-}
+import type { IdempotencyService, KeyUse } from '../idempotency/idempotency-service.js';
 
 const HEADER_DESCRIPTION =
   'Optional (draft-ietf-httpapi-idempotency-key-header): a unique key, 16-128 characters (a UUID), for ' +
@@ -101,10 +82,4 @@ export function registerIdempotency(app: FastifyInstance, service: IdempotencySe
     }
     return payload;
   });
-}
-
-/** For a workflow route: its change records its answer, with this status, in its own transaction. */
-export function recordedAs(request: FastifyRequest, status: number): ChangeOptions {
-  const held = request.idempotency;
-  return held ? { record: (trx, body) => held.record(trx, { status, body }) } : {};
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { RouteAccessTable } from '../auth/route-access.js';
 
 /** One route as Fastify registered it: what the OpenAPI document and the authorization table must cover. */
 export interface RouteEntry {
@@ -12,6 +13,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route registered on this app (HEAD twins of GETs left out), in registration order. */
     routeTable: readonly RouteEntry[];
+    /** Who may call each route: the server's rows and every mounted module's (auth/route-access.ts). */
+    routeAccess: RouteAccessTable;
   }
 }
 
@@ -20,9 +23,10 @@ declare module 'fastify' {
  * table is what checks walk (documentation, authorization, bad input), so a new route cannot hide from them
  * the way it can from a hand-kept list or from the OpenAPI document it forgot to join.
  */
-export function recordRoutes(app: FastifyInstance): void {
+export function recordRoutes(app: FastifyInstance, access: RouteAccessTable): void {
   const table: RouteEntry[] = [];
   app.decorate('routeTable', table);
+  app.decorate('routeAccess', access);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {

@@ -1,14 +1,13 @@
 import pino from 'pino';
-import { resolveConfig, type ServerFlags } from '../app/config.js';
+import type { ServerFlags } from '../app/config.js';
 import { prepareDemo } from '../app/demo.js';
+import { loadConfig } from '../app/load-config.js';
 import { createPolicyHolder } from '../app/policy-holder.js';
 import { createStint } from '../app/stint.js';
 import { parseSkey } from '../audit/log/signed-note.js';
-import { parseWitnesses } from '../audit/witness/witness-config.js';
 import { createSecretBox, parseKey } from '../crypto/secret-box.js';
-import { directoryConfigFromEnv } from '../directory/directory-config.js';
-import { loadIdentityConfig } from '../identity/identity-config.js';
-import { mfaConfigFromEnv } from '../mfa/mfa-config.js';
+import { hostOperator } from '../domain/host-operator.js';
+import { resolveChannels } from '../notify/channels/resolve.js';
 import { formatProblem } from '../policy/policy-error.js';
 import { loadPolicyFile } from '../policy/policy-loader.js';
 import type { AnyKind } from '../providers/kind.js';
@@ -17,6 +16,7 @@ import { createKindRegistry, type ResolvedTarget } from '../providers/registry.j
 import { migrate, openDatabase } from '../store/database.js';
 import { readStoreId } from '../store/store-identity.js';
 import { buildHttpApp, httpLogOptions } from './http-app.js';
+import { loadPortal } from './portal.js';
 
 export interface RunServerOptions extends ServerFlags {
   demo?: boolean;
@@ -44,7 +44,10 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     const { policyPath } = prepareDemo(dataDir, env, opts.policyPath, opts.keyDir);
     flags = { ...opts, dataDir, policyPath: opts.policyPath ?? policyPath };
   }
-  const config = resolveConfig(flags, env);
+  // Every setting of every capability is checked here, before anything starts: a bad value stops the boot with
+  // CONFIG_INVALID naming its variable.
+  const loaded = loadConfig(flags, env);
+  const config = loaded.server;
   const logger = pino({ level: config.logLevel, ...httpLogOptions });
 
   const kinds = createKindRegistry(opts.kinds ?? BUILTIN_KINDS);
@@ -55,15 +58,13 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
   const loadPolicy = () => {
     const loaded = loadPolicyFile(config.policyPath, kinds.kinds);
     targets = kinds.resolveAll(loaded.resources.values(), env);
+    // Notification channels' secrets too: a policy naming a variable that is not set is refused here.
+    resolveChannels(loaded.notifications, env);
     return loaded;
   };
   const policy = createPolicyHolder(loadPolicy(), loadPolicy);
   for (const note of policy.current().notes) logger.warn({ note: formatProblem(note) }, 'policy note');
-  // Identity, directory and MFA settings are all checked before anything starts: a bad value stops the boot.
-  const identity = loadIdentityConfig(env);
-  const directoryConfig = directoryConfigFromEnv(env);
-  const mfa = mfaConfigFromEnv(env);
-  const witnesses = parseWitnesses(env.STINT_AUDIT_WITNESSES);
+  const { identity, mfa, witnesses, breakglass } = loaded;
   const store = openDatabase(config.databaseUrl, {
     timeouts: { connectMs: config.storeConnectTimeoutMs, statementMs: config.storeStatementTimeoutMs },
   });
@@ -73,10 +74,13 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     store,
     storeId,
     policy,
-    directory: { config: directoryConfig, logger: logger.child({ component: 'directory' }) },
+    directory: { config: loaded.directory, logger: logger.child({ component: 'directory' }) },
     identity,
     mfa,
+    breakglass,
+    metrics: loaded.metrics,
     providerKinds: kinds,
+    recording: loaded.recording,
     // A resource that left the policy while a call on it was under way is read afresh, for that call only.
     providerFactory: (resource, owner, ctx) =>
       kinds.create(targets.get(resource.id) ?? kinds.resolve(resource, env), { logger, owner, ...ctx }),
@@ -99,9 +103,11 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     await store.close();
     throw e;
   }
+  const portal = loadPortal();
   const app = await buildHttpApp(stint, {
     logger: logger.child({ component: 'http' }),
     drainTimeoutMs: config.drainTimeoutMs,
+    portal,
   });
   const address = await app.listen({ host: config.host, port: config.port });
 
@@ -119,12 +125,36 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
     if (!(await stint.identity.tokens.any())) {
       print('Demo API tokens (shown once; export STINT_TOKEN=<token> to act as that user):');
       for (const user of policy.current().users.values()) {
-        const { token } = await stint.identity.tokens.create(user.id, 'demo', new Date());
+        // Made on this host for whoever runs the demo: announced in the trail like `stint admin token create`'s.
+        const { token } = await stint.identity.tokens.create(user.id, 'demo', new Date(), null, null, {
+          hostMade: hostOperator(),
+        });
         print(`  ${user.id.padEnd(12)} ${token}`);
       }
     }
   }
+  const sshProxy = stint.recording.proxy();
+  if (sshProxy) {
+    const at = sshProxy.address();
+    print(`SSH proxy listening on ${at.host}:${at.port} (host key ${stint.recording.hostKeyLine()})`);
+  }
+  const pgProxy = stint.recording.pgProxy();
+  if (pgProxy) {
+    const at = pgProxy.address();
+    print(
+      `PostgreSQL proxy listening on ${at.host}:${at.port} (TLS certificate SHA-256 ${stint.recording.pgCertificate()})`,
+    );
+  }
   print(`Stint listening on ${address} (policy ${policy.current().version}, store ${store.dialect})`);
+  if (opts.demo) {
+    // Where sign-in comes back is the portal's address (its cookies are that host's): localhost, not 127.0.0.1.
+    const at = identity.oidc ? new URL('/', identity.oidc.redirectUri).href : `${address}/`;
+    print(
+      portal
+        ? `Portal: open ${at} in a browser${identity.oidc ? '' : ' (sign-in needs STINT_OIDC_ISSUER: docs/portal.md)'}`
+        : 'No portal is built here (npm run build): the start page at / says where the CLI and API are',
+    );
+  }
 
   return {
     url: address,

@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { StintError } from '../domain/errors.js';
-import { registerJsonBody, textProblem } from './json-body.js';
+import { registerJsonBody, textProblem } from '../http/json-body.js';
 import { coerceText } from './text-coercion.js';
 
 /**

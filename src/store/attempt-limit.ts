@@ -43,10 +43,10 @@ type Outcome = { ok: true } | { ok: false; retryAt: Date } | { busy: true };
  * connections while it queues (every other request would starve). An attempt finding the key busy pauses
  * without a connection and tries again a few times, then is refused (not checked) with a retry in a second.
  */
-export function createAttemptLimit(store: Pick<StintDatabase, 'db' | 'dialect'>, limit: CountedLimit) {
+export function createAttemptLimit(store: Pick<StintDatabase, 'db' | 'traits'>, limit: CountedLimit) {
   async function attempt(key: string, id: string, now: Date): Promise<Outcome> {
     return store.db.transaction().execute(async (trx): Promise<Outcome> => {
-      if (store.dialect === 'postgres') {
+      if (store.traits.advisoryLocks) {
         const locked = await sql<{
           ok: boolean;
         }>`SELECT pg_try_advisory_xact_lock(${ATTEMPT_LOCK_CLASS}, hashtext(${key})) AS ok`.execute(trx);

@@ -9,7 +9,7 @@ export type GrantRow = GrantsTable;
 export const grantStore = {
   async insert(
     db: Db,
-    g: { requestId: string; resource: string; principal: string; sealed: string; now: Date },
+    g: { requestId: string; resource: string; principal: string; sealed: string; kept?: string; now: Date },
   ): Promise<GrantRow> {
     const row: GrantRow = {
       request_id: g.requestId,
@@ -17,6 +17,7 @@ export const grantStore = {
       principal: g.principal,
       credential_enc: g.sealed,
       credential_shown_at: null,
+      kept_enc: g.kept ?? null,
       revocation: 'none',
       revoke_attempts: 0,
       next_revoke_at: null,
@@ -42,9 +43,14 @@ export const grantStore = {
   /**
    * Hands the sealed credential out exactly once: the row is cleared in the same transaction, so a second reader
    * (or a racing one) finds nothing, and the secret no longer exists at rest afterwards. The update re-checks
-   * that access is still live: an expiry that committed after the read has dropped the secret, and wins.
+   * that access is still live: an expiry that committed after the read has dropped the secret, and wins. The
+   * grant comes back as the update left it, so the caller needs no further read.
    */
-  async takeCredential(db: Db, requestId: string, now: Date): Promise<string | null> {
+  async takeCredential(
+    db: Db,
+    requestId: string,
+    now: Date,
+  ): Promise<{ sealed: string; grant: GrantRow } | null> {
     const row = await db
       .selectFrom('grants')
       .select('credential_enc')
@@ -52,22 +58,23 @@ export const grantStore = {
       .where('credential_shown_at', 'is', null)
       .executeTakeFirst();
     if (!row?.credential_enc) return null;
-    const res = await db
+    const grant = await db
       .updateTable('grants')
       .set({ credential_enc: null, credential_shown_at: now.getTime() })
       .where('request_id', '=', requestId)
       .where('credential_shown_at', 'is', null)
       .where('credential_enc', 'is not', null)
       .where('revocation', '=', 'none')
+      .returningAll()
       .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1 ? row.credential_enc : null;
+    return grant ? { sealed: row.credential_enc, grant } : null;
   },
 
   /** Access has ended in Stint; the target still has to be cleaned. The sealed credential is dropped now. */
   async markRevocationPending(db: Db, requestId: string, now: Date): Promise<void> {
     await db
       .updateTable('grants')
-      .set({ revocation: 'pending', next_revoke_at: now.getTime(), credential_enc: null })
+      .set({ revocation: 'pending', next_revoke_at: now.getTime(), credential_enc: null, kept_enc: null })
       .where('request_id', '=', requestId)
       .where('revocation', '=', 'none')
       .execute();
@@ -85,6 +92,7 @@ export const grantStore = {
         revocation: 'pending',
         next_revoke_at: now.getTime(),
         credential_enc: null,
+        kept_enc: null,
       })
       .where('request_id', '=', requestId)
       .where('revocation', '=', 'none')

@@ -1,10 +1,19 @@
 import type { Kysely, Transaction } from 'kysely';
+import { jsonArrayFrom as pgJsonArrayFrom } from 'kysely/helpers/postgres';
+import { jsonArrayFrom as sqliteJsonArrayFrom } from 'kysely/helpers/sqlite';
 import { reviewEligibility } from '../domain/eligibility.js';
 import { StintError } from '../domain/errors.js';
-import type { AccessRequest, ApprovalSlot, RequestState, ReviewDecision, Tier } from '../domain/request.js';
+import type {
+  AccessRequest,
+  ApprovalSlot,
+  RequestState,
+  RequestTier,
+  ReviewDecision,
+} from '../domain/request.js';
 import type { Transition } from '../domain/state-machine.js';
 import type { Dialect } from './migrations/migration-context.js';
 import type { Database, RequestsTable } from './schema.js';
+import { storeTraits } from './store-traits.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -50,7 +59,7 @@ function fromRow(
     state: row.state as RequestState,
     policyVersion: row.policy_version,
     ruleId: row.rule_id,
-    tiers: JSON.parse(row.tiers) as Tier[],
+    tiers: JSON.parse(row.tiers) as RequestTier[],
     slots: JSON.parse(row.slots) as ApprovalSlot[],
     reviews: reviews.map((v) => ({
       reviewer: v.reviewer,
@@ -70,6 +79,28 @@ function fromRow(
   };
 }
 
+type ReviewRow = { reviewer: string; decision: string; comment: string; at: number };
+
+/**
+ * The reviews array as the driver hands it over: parsed already by pg, JSON text from SQLite. Sorted here too,
+ * since an aggregate over an ordered subquery keeps that order in practice but not by definition.
+ */
+function parseReviews(value: unknown): ReviewRow[] {
+  const list = (typeof value === 'string' ? JSON.parse(value) : value) as ReviewRow[];
+  return list.map((v) => ({ ...v, at: Number(v.at) })).sort((a, b) => a.at - b.at);
+}
+
+/** The issuance claim, written in the transition's own UPDATE: taken with an instant, or released if still held. */
+export type ClaimChange = { take: number } | { release: number };
+
+/** The activating transaction found the issuance claim held by another server (the fence). */
+export class IssueClaimLost extends Error {
+  override readonly name = 'IssueClaimLost';
+  constructor(requestId: string) {
+    super(`the issuance claim on request ${requestId} is held by another server`);
+  }
+}
+
 export interface RequestFilter {
   requester?: string;
   state?: RequestState;
@@ -78,7 +109,10 @@ export interface RequestFilter {
   limit: number;
 }
 
+/** The request store on an engine of `dialect`, using the row locks it offers. */
 export function createRequestStore(dialect: Dialect) {
+  const { rowLocks } = storeTraits(dialect);
+  const jsonArrayFrom = dialect === 'postgresql' ? pgJsonArrayFrom : sqliteJsonArrayFrom;
   async function load(db: Db, rows: RequestsTable[]): Promise<AccessRequest[]> {
     if (rows.length === 0) return [];
     const reviews = await db
@@ -103,14 +137,29 @@ export function createRequestStore(dialect: Dialect) {
     /**
      * Reads one request. With `forUpdate` inside a transaction the row is locked on PostgreSQL until commit, so
      * two approvals racing read-decide-write one after the other; SQLite serialises writers anyway.
+     *
+     * One round trip, reviews included as a JSON array beside the row: every approve, activation, take and
+     * status read goes through here, and on PostgreSQL a second query for the reviews was a round trip each.
      */
     async get(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccessRequest | null> {
-      let q = db.selectFrom('requests').selectAll().where('id', '=', id);
-      if (opts.forUpdate && dialect === 'postgres') q = q.forUpdate();
+      let q = db
+        .selectFrom('requests')
+        .selectAll('requests')
+        .select((eb) =>
+          jsonArrayFrom(
+            eb
+              .selectFrom('reviews')
+              .select(['reviews.reviewer', 'reviews.decision', 'reviews.comment', 'reviews.at'])
+              .whereRef('reviews.request_id', '=', 'requests.id')
+              .orderBy('reviews.at'),
+          ).as('review_list'),
+        )
+        .where('requests.id', '=', id);
+      if (opts.forUpdate && rowLocks) q = q.forUpdate();
       const row = await q.executeTakeFirst();
       if (!row) return null;
-      const [request] = await load(db, [row]);
-      return request ?? null;
+      const { review_list, ...columns } = row;
+      return fromRow(columns, parseReviews(review_list));
     },
 
     async mustGet(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<AccessRequest> {
@@ -158,16 +207,35 @@ export function createRequestStore(dialect: Dialect) {
     /**
      * Persists a transition computed from `before`. The version check makes a lost update impossible even
      * where no row lock was taken: whoever changed the row first wins, the other gets CONCURRENT_UPDATE.
+     *
+     * Writes the transition, and with it the issuance claim when asked (one UPDATE, not two): `take` by the
+     * transaction that approves, `release` by the one that activates, fenced on the claim's instant. A fenced
+     * update that finds the claim moved on throws IssueClaimLost, never CONCURRENT_UPDATE: the caller must then
+     * leave the target alone (the credential there is the other server's).
      */
-    async apply(db: Db, before: AccessRequest, t: Transition): Promise<void> {
+    async apply(db: Db, before: AccessRequest, t: Transition, claim?: ClaimChange): Promise<void> {
       const { id: _id, ...changes } = toRow(t.request);
-      const res = await db
+      let q = db
         .updateTable('requests')
-        .set(changes)
+        .set(
+          claim === undefined
+            ? changes
+            : { ...changes, issue_claimed_until: 'take' in claim ? claim.take : null },
+        )
         .where('id', '=', before.id)
-        .where('version', '=', before.version)
-        .executeTakeFirst();
+        .where('version', '=', before.version);
+      if (claim && 'release' in claim) q = q.where('issue_claimed_until', '=', claim.release);
+      const res = await q.executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) {
+        if (claim && 'release' in claim) {
+          // The rare path: a second read tells which condition failed.
+          const now = await db
+            .selectFrom('requests')
+            .select('version')
+            .where('id', '=', before.id)
+            .executeTakeFirst();
+          if (now?.version === before.version) throw new IssueClaimLost(before.id);
+        }
         throw new StintError('CONCURRENT_UPDATE', `request ${before.id} changed meanwhile; try again`);
       }
       const added = t.request.reviews.slice(before.reviews.length);
@@ -211,6 +279,33 @@ export function createRequestStore(dialect: Dialect) {
         .where((eb) =>
           eb.or([eb('issue_claimed_until', 'is', null), eb('issue_claimed_until', '<', now.getTime())]),
         )
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    },
+
+    /**
+     * The instant an approved request's issuance is claimed until, or null. The instant doubles as the claim's
+     * fencing token: a server claims only once the last claim has lapsed, by its own clock, and sets a later
+     * instant than that one, so two claims never hold the same value.
+     */
+    async issueClaim(db: Db, id: string): Promise<number | null> {
+      const row = await db
+        .selectFrom('requests')
+        .select('issue_claimed_until')
+        .where('id', '=', id)
+        .where('state', '=', 'approved')
+        .executeTakeFirst();
+      return row?.issue_claimed_until ?? null;
+    },
+
+    /** Moves this server's claim (`held`) on to `until`; false once it is not this server's any more. */
+    async renewIssueClaim(db: Db, id: string, held: number, until: number): Promise<boolean> {
+      const res = await db
+        .updateTable('requests')
+        .set({ issue_claimed_until: until })
+        .where('id', '=', id)
+        .where('state', '=', 'approved')
+        .where('issue_claimed_until', '=', held)
         .executeTakeFirst();
       return Number(res.numUpdatedRows) === 1;
     },

@@ -43,6 +43,11 @@ export interface GrantsTable {
   credential_enc: string | null;
   credential_shown_at: number | null;
   /**
+   * AES-256-GCM sealed part of the credential Stint keeps and never shows (the real password behind the PostgreSQL
+   * proxy): not cleared by the take, only when the grant ends (migration 0018).
+   */
+  kept_enc: string | null;
+  /**
    * none → live; pending → access ended in Stint, target clean-up not yet confirmed; done → verified gone;
    * abandoned → the provider said clean-up can never succeed (target gone): alerted, left for a person.
    */
@@ -130,6 +135,16 @@ export interface ApiTokensTable {
   scopes: string | null;
   /** Minted with a session made on the server host: that session's id (its use is marked like the session's). */
   host_session: string | null;
+  /** Made on the server host (`stint admin token create`): the account that ran the command, and the host. */
+  host_made_by: string | null;
+  host_name: string | null;
+  /** When the server wrote `token.host-created` (NULL until then, for a host-made token). */
+  host_announced_at: number | null;
+  /** Revoked on the server host (`stint admin token revoke`): who, on which host. */
+  host_revoked_by: string | null;
+  host_revoked_on: string | null;
+  /** When the server wrote `token.host-revoked` (NULL until then, for a host revocation). */
+  host_revoke_announced_at: number | null;
 }
 
 export interface SessionsTable {

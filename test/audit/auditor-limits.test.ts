@@ -116,7 +116,7 @@ describe.each(STORE_KINDS)('what an auditor may make the server do, on %s', (kin
     expect((await call('sam')).json()).toMatchObject({ ok: true, size: 6 });
   });
 
-  it.runIf(kind === 'postgres')(
+  it.runIf(kind === 'postgresql')(
     'one verification at a time per server: callers meanwhile get 429 AUDIT_VERIFY_RUNNING with Retry-After',
     async () => {
       await setup();

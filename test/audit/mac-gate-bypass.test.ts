@@ -141,7 +141,7 @@ describe.each(STORE_KINDS)('the leaf MAC gate cannot be skipped on %s', (kind) =
     await expectFailedClosed(forged);
   });
 
-  it.runIf(kind === 'postgres')('… by any of several servers sharing the store', async () => {
+  it.runIf(kind === 'postgresql')('… by any of several servers sharing the store', async () => {
     await setup();
     // A second server on the same store and key, with a WORM folder of its own that is still empty: a start its
     // operator must accept the rollback risk for (rollback-guard.ts), and the weakest server the gate must hold.

@@ -23,7 +23,7 @@ import { MACHINE_PG, STORE_KINDS } from '../support/stores.js';
  */
 /** A new, unmigrated store: the old code's database before this release. */
 async function unmigrated(
-  kind: 'sqlite' | 'postgres',
+  kind: 'sqlite' | 'postgresql',
 ): Promise<{ store: StintDatabase; close(): Promise<void> }> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'stint-upgrade-'));

@@ -335,7 +335,7 @@ describe.each(STORE_KINDS)('audit trail anchors on %s', (kind) => {
       h.stint.requests.service.create(actor, { resource: 'staging-db', role: 'read', reason: 'x' }),
     ).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
     expect(await store.db.selectFrom('grants').select('request_id').execute()).toHaveLength(0);
-    expect(await h.stint.jobs.sweep()).toBeUndefined();
+    expect(await h.stint.sweep()).toBeUndefined();
     const states = await store.db.selectFrom('requests').select('state').execute();
     expect(states.map((r) => r.state).sort()).toEqual(['approved', 'denied', 'denied', 'denied']);
     // Reads and the auditor's own check go on.

@@ -24,7 +24,7 @@ describe.each(STORE_KINDS)('gap-free audit sequence on %s', (kind) => {
     opened.push(base);
     // Each "server" has its own pool on PostgreSQL; SQLite serves one process, so they share its store.
     const servers: StintDatabase[] =
-      kind === 'postgres'
+      kind === 'postgresql'
         ? [base.store, openDatabase(base.url, { poolSize: 5 }), openDatabase(base.url, { poolSize: 5 })]
         : [base.store];
     for (const s of servers.slice(1)) opened.push(s);

@@ -60,7 +60,7 @@ describe.each(STORE_KINDS)('audit trail tampering on %s', (kind) => {
     );
     await expect(sql`DELETE FROM audit_checkpoints`.execute(store.db)).rejects.toThrow(/append-only/);
     await expect(sql`UPDATE audit_nodes SET level = level`.execute(store.db)).rejects.toThrow(/append-only/);
-    if (kind === 'postgres') {
+    if (kind === 'postgresql') {
       await expect(sql`TRUNCATE audit_events`.execute(store.db)).rejects.toThrow(/append-only/);
     }
     expect(await verify()).toMatchObject({ ok: true });

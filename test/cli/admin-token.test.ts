@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTokenStore } from '../../src/auth/token-store.js';
@@ -63,6 +63,26 @@ describe('stint admin token', () => {
     expect(revoked.code, revoked.stderr).toBe(0);
     expect(revoked.stdout).toContain(`token ${id} of erin revoked`);
     expect((await check(token)).ok).toBe(false);
+    // The row says who made and revoked it on which host, for the server to announce (it holds no audit key).
+    const store = openDatabase(db);
+    try {
+      const row = await store.db
+        .selectFrom('api_tokens')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({
+        // With sudo, the person behind it too: `alice (as root)`.
+        host_made_by: expect.stringContaining(userInfo().username),
+        host_name: hostname(),
+        host_announced_at: null,
+        host_revoked_by: expect.stringContaining(userInfo().username),
+        host_revoked_on: hostname(),
+        host_revoke_announced_at: null,
+      });
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses unknown scopes, bad lifetimes and unknown ids clearly', async () => {

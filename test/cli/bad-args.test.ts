@@ -14,8 +14,8 @@ interface Leaf {
   command: Command;
 }
 
-function commands(): { leaves: Leaf[]; groups: string[][] } {
-  const program = buildProgram({
+async function commands(): Promise<{ leaves: Leaf[]; groups: string[][] }> {
+  const program = await buildProgram({
     stdout: { write: () => true },
     stderr: { write: () => true },
     env: {},
@@ -35,7 +35,7 @@ function commands(): { leaves: Leaf[]; groups: string[][] } {
   return { leaves, groups };
 }
 
-const { leaves, groups } = commands();
+const { leaves, groups } = await commands();
 const requiredArgs = (c: Command) => c.registeredArguments.filter((a) => a.required).map(() => 'x');
 const mandatory = (c: Command) =>
   c.options.filter((o) => o.mandatory).flatMap((o) => [o.long ?? o.short ?? '', 'x']);

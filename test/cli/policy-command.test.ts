@@ -1,8 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startRedis } from '../support/redis-server.js';
 import { run } from './support.js';
+
+const cluster = () => inject('pgCluster');
 
 /** Owned by this test (not the shared fixture) so the counts below stay true. */
 const POLICY = `
@@ -211,3 +214,80 @@ describe('stint policy test', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('stint policy check --live', () => {
+  const cluster = inject('pgCluster');
+  const wrong = (() => {
+    const u = new URL(cluster.stintAdminUrl);
+    u.password = 'not-the-admin-password';
+    return u.toString();
+  })();
+
+  it("reaches the target as Stint's admin and says what answered", async () => {
+    const path = file('live-ok.yaml', POLICY);
+    const r = await run(['policy', 'check', '--live', path], {
+      env: { STINT_CLI_TEST_DB_URL: cluster.stintAdminUrl },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/✓ prod-db \(postgres\): PostgreSQL \d+/);
+  });
+
+  it('a target that refuses the admin credential is a clear PROVIDER_ERROR (auth), without the password', async () => {
+    const path = file('live-refused.yaml', POLICY);
+    const r = await run(['policy', 'check', '--live', '--json', path], {
+      env: { STINT_CLI_TEST_DB_URL: wrong },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/PROVIDER_ERROR/);
+    const out = JSON.parse(r.stdout);
+    expect(out.ok).toBe(false);
+    expect(out.targets).toEqual([
+      expect.objectContaining({ resource: 'prod-db', ok: false, code: 'PROVIDER_ERROR', class: 'auth' }),
+    ]);
+    expect(r.stdout + r.stderr).not.toContain('not-the-admin-password');
+  });
+
+  it('a connection that cannot be read is CONFIG_INVALID for that resource', async () => {
+    const path = file('live-unset.yaml', POLICY);
+    const r = await run(['policy', 'check', '--live', '--json', path], { env: {} });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).targets[0]).toMatchObject({
+      resource: 'prod-db',
+      ok: false,
+      code: 'CONFIG_INVALID',
+    });
+  });
+});
+
+describe('stint policy check --live on every kind that reaches a server here', () => {
+  it('a Redis resource is reached as its admin (the owner the check makes is one a kind accepts)', async () => {
+    const redis = await startRedis();
+    try {
+      const path = file(
+        'live-redis.yaml',
+        POLICY.replace(
+          'rules:',
+          `  - id: cache
+    kind: redis
+    description: Cache
+    sensitivity: routine
+    connection: { env: STINT_CLI_TEST_REDIS_URL }
+    roles:
+      read: { description: Read only, grants: ['+@read', '~app:*'] }
+rules:`,
+        ),
+      );
+      const r = await run(['policy', 'check', '--live', '--json', path], {
+        env: { STINT_CLI_TEST_DB_URL: cluster().stintAdminUrl, STINT_CLI_TEST_REDIS_URL: redis.adminUrl },
+      });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout).targets).toEqual([
+        expect.objectContaining({ resource: 'prod-db', ok: true }),
+        expect.objectContaining({ resource: 'cache', kind: 'redis', ok: true }),
+      ]);
+    } finally {
+      await redis.stop();
+    }
+  });
+});

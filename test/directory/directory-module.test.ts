@@ -10,10 +10,10 @@ import { generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import { createSecretBox } from '../../src/crypto/secret-box.js';
 import { directoryConfigFromEnv } from '../../src/directory/directory-config.js';
 import type { DirectoryModule } from '../../src/directory/directory-module.js';
+import { scimRoutes } from '../../src/directory/scim-routes.js';
 import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import { createProvider } from '../../src/providers/registry.js';
-import { scimRoutes } from '../../src/server/routes/scim-routes.js';
 import { readStoreId } from '../../src/store/store-identity.js';
 import { settledIn, targetEnv } from '../support/harness.js';
 import { createTestStore, type TestStore } from '../support/stores.js';
@@ -117,7 +117,7 @@ describe('directory module wired into the workflow', () => {
 
     await slapd.remove(`uid=lena,ou=people,${slapd.suffix}`);
     await module.ldap?.sync();
-    await module.stop();
+    for (const job of module.module.jobs ?? []) await job.stop();
     const after = await stint.requests.service.get({ ...actor, userId: 'sam', security: true }, granted.id);
     expect(after).toMatchObject({ state: 'revoked' });
     await expect(

@@ -2,13 +2,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { type AuditWriter, createAuditWriter } from '../../src/audit/audit-writer.js';
 import { createDirectory, type Directory, withDirectory } from '../../src/directory/directory.js';
 import { staticScimToken } from '../../src/directory/scim-auth.js';
+import { scimRoutes } from '../../src/directory/scim-routes.js';
 import { createScimService, type ScimService } from '../../src/directory/scim-service.js';
 import { createScimSource, type ScimSource } from '../../src/directory/scim-source.js';
 import { silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
 import type { PolicySource } from '../../src/policy/policy-source.js';
 import type { Policy } from '../../src/policy/policy-types.js';
-import { scimRoutes } from '../../src/server/routes/scim-routes.js';
 import type { StintDatabase } from '../../src/store/database.js';
 import { TEST_POLICY } from '../support/test-policy.js';
 

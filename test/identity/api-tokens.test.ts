@@ -4,7 +4,7 @@ import { TEST_POLICY } from '../support/test-policy.js';
 import { authEvents, countRows, freshIp } from './fixtures.js';
 
 /** Scoped, expiring, revocable API tokens for automation; full-power tokens stay for the admin command only. */
-describe.each(['sqlite', 'postgres'] as const)('API tokens (%s)', (kind) => {
+describe.each(['sqlite', 'postgresql'] as const)('API tokens (%s)', (kind) => {
   let h: Harness;
   beforeAll(async () => {
     // No OIDC configured: the server works with API tokens exactly as before.

@@ -85,12 +85,12 @@ describe.each(STORE_KINDS)('directory facts from OIDC claims (%s)', (kind) => {
     });
     if (stint.directory?.resolveUser == null) throw new Error('claims directory not configured');
     module = stint.directory;
-    await module.start();
+    for (const job of module.module.jobs ?? []) await job.start();
     app = await buildHttpApp(stint);
   });
   afterAll(async () => {
     await app?.close();
-    await module?.stop();
+    for (const job of module?.module.jobs ?? []) await job.stop();
     await stint?.stop();
     await testStore?.close();
     await idp?.close();

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Migrator, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAuditWriter } from '../../src/audit/audit-writer.js';
+import { createHostTokens } from '../../src/identity/host-tokens.js';
 import { createSessionStore } from '../../src/identity/session-store.js';
 import { migrate, openDatabase, type StintDatabase } from '../../src/store/database.js';
 import { migrationProvider } from '../../src/store/migrations/index.js';
@@ -12,7 +14,7 @@ import { MACHINE_PG, STORE_KINDS } from '../support/stores.js';
 
 /** A new, unmigrated store: the old code's database before this release. */
 async function unmigrated(
-  kind: 'sqlite' | 'postgres',
+  kind: 'sqlite' | 'postgresql',
 ): Promise<{ store: StintDatabase; drop(): Promise<void> }> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'stint-upgrade-'));
@@ -35,7 +37,7 @@ async function unmigrated(
   };
 }
 
-describe.each(STORE_KINDS)('host-made sessions on an upgraded %s store', (kind) => {
+describe.each(STORE_KINDS)('host-made sessions and tokens on an upgraded %s store', (kind) => {
   let cleanup: (() => Promise<void>) | undefined;
   afterEach(async () => {
     await cleanup?.();
@@ -76,5 +78,53 @@ describe.each(STORE_KINDS)('host-made sessions on an upgraded %s store', (kind) 
     expect(await sessions.markAnnounced(store.db, 'AAAAAAAAAAAAAAAA', new Date())).toBe(true);
     expect(await sessions.markAnnounced(store.db, 'AAAAAAAAAAAAAAAA', new Date())).toBe(false);
     expect(await sessions.markAnnounced(store.db, 'BBBBBBBBBBBBBBBB', new Date())).toBe(false);
+  });
+
+  it('unscoped tokens (only the host command made them) are marked made by an unknown operator, and announced', async () => {
+    const made = await unmigrated(kind);
+    cleanup = async () => {
+      await made.store.close();
+      await made.drop();
+    };
+    const { store } = made;
+    const migrator = new Migrator({ db: store.db, provider: migrationProvider({ dialect: store.dialect }) });
+    expect((await migrator.migrateTo('0019-session-review-claims')).error).toBeUndefined();
+    const now = Date.now();
+    // Rows as the old code wrote them: the host command's without scopes, the API's scoped and expiring.
+    for (const [id, scopes, expires] of [
+      ['AAAAAAAAAAAAAAAA', null, null],
+      ['BBBBBBBBBBBBBBBB', '["requests:read"]', now + 86_400_000],
+    ] as const) {
+      await sql`INSERT INTO api_tokens (id, user_id, name, hash, created_at, expires_at, revoked_at, last_used_at, scopes, host_session)
+        VALUES (${id}, 'carol', 'old', ${'00'.repeat(32)}, ${now}, ${expires}, NULL, NULL, ${scopes}, NULL)`.execute(
+        store.db,
+      );
+    }
+    await migrate(store);
+    const rows = await store.db
+      .selectFrom('api_tokens')
+      .select(['id', 'host_made_by', 'host_announced_at', 'host_revoked_by'])
+      .orderBy('id')
+      .execute();
+    expect(rows.map((r) => [r.id, r.host_made_by?.startsWith('(unknown'), r.host_announced_at])).toEqual([
+      ['AAAAAAAAAAAAAAAA', true, null],
+      ['BBBBBBBBBBBBBBBB', undefined, null],
+    ]);
+    expect(rows.every((r) => r.host_revoked_by === null)).toBe(true);
+    // The server's sweep announces the old one, once.
+    const hostTokens = createHostTokens({
+      db: store.db,
+      audit: createAuditWriter([]),
+      clock: () => new Date(),
+    });
+    expect(await hostTokens.sweep(new AbortController().signal)).toBe(1);
+    expect(await hostTokens.sweep(new AbortController().signal)).toBe(0);
+    const events = await store.db.selectFrom('audit_events').select(['action', 'actor']).execute();
+    expect(events).toEqual([
+      {
+        action: 'token.host-created',
+        actor: 'host:(unknown: made before host tokens were recorded)@(unknown)',
+      },
+    ]);
   });
 });

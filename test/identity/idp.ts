@@ -42,7 +42,8 @@ export interface TestIdp {
   close(): Promise<void>;
 }
 
-export async function startIdp(): Promise<TestIdp> {
+/** `portalRedirectUri`: where the portal client is sent back (a server on another port; the portal's e2e). */
+export async function startIdp(opts: { portalRedirectUri?: string } = {}): Promise<TestIdp> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = `k-${randomBytes(4).toString('hex')}`;
   const jwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
@@ -55,7 +56,7 @@ export async function startIdp(): Promise<TestIdp> {
   const portalClient = {
     id: 'stint-portal',
     secret: randomBytes(24).toString('base64url'),
-    redirectUri: 'http://127.0.0.1:7070/auth/callback',
+    redirectUri: opts.portalRedirectUri ?? 'http://127.0.0.1:7070/auth/callback',
   };
   const cliClientId = 'stint-cli';
   const state: Pick<TestIdp, 'nextLogin' | 'tamperIdToken'> = {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PORTAL_ROUTE_ACCESS } from '../../src/server/routes/portal-routes.js';
 import type { Harness } from '../support/harness.js';
 import { identityHarness } from './fixtures.js';
 import { startIdp, type TestIdp } from './idp.js';
@@ -32,6 +33,11 @@ describe('routes with OIDC configured', () => {
     'POST /v1/auth/token',
     'GET /auth/login',
     'GET /auth/callback',
+    // The delivery's own HMAC token is the credential: whoever acknowledges (an on-call engineer reading mail,
+    // a pager's webhook) may have no Stint session (docs/notifications.md).
+    'POST /v1/notifications/deliveries/{id}/ack',
+    // The portal's page shells (the page signs in itself) and its assets.
+    ...Object.keys(PORTAL_ROUTE_ACCESS).map((key) => key.replace(/:(\w+)/g, '{$1}')),
   ]);
 
   it('answers 401 without a credential everywhere but the public routes', async () => {

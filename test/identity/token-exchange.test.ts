@@ -9,7 +9,7 @@ const nonce = () => randomBytes(16).toString('base64url');
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 /** `stint login`'s server half: an ID token the CLI got from the provider, exchanged for a Stint session. */
-describe.each(['sqlite', 'postgres'] as const)(
+describe.each(['sqlite', 'postgresql'] as const)(
   'POST /v1/auth/token against a real OpenID provider (%s)',
   (kind) => {
     let idp: TestIdp;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_CANCEL } from '../../src/providers/provider.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness, targetEnv } from '../support/harness.js';
 import { connect, loginError, waitFor } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -26,16 +27,14 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
   });
 
   it('target down at expiry: the grant expires, revocation is pending and visible, retried until done', async () => {
-    const created = await h.as('alice').postSettled('/v1/requests', {
+    const { id, credential } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',
       duration: '2s',
+      take: true,
     });
-    expect(created.body.state).toBe('active');
-    const id = created.body.id;
-    const cred = await h.as('alice').post(`/v1/requests/${id}/credentials`);
-    const url: string = cred.body.secret.url;
+    const url: string = credential.secret.url;
     await (await connect(url)).end();
 
     proxy.down();
@@ -104,7 +103,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
       NO_CANCEL,
     );
     const session = await connect(orphan.secret.url as string);
-    const reports = await h.stint.jobs.reconcile();
+    const reports = await h.stint.grants.reconcile();
     expect(reports.find((r) => r.resource === 'prod-db')?.removed).toContain(orphan.principal);
     expect((await provider.verifyRevoked({ principal: orphan.principal }, NO_CANCEL)).gone).toBe(true);
     await expect(session.query('SELECT 1')).rejects.toThrow();
@@ -148,7 +147,7 @@ describe.each(STORE_KINDS)('failures of the target and the store on %s', (kind) 
         .execute();
       expect(grants).toEqual([]);
     } finally {
-      await sql`DROP TRIGGER audit_down${kind === 'postgres' ? sql` ON audit_events` : sql``}`.execute(db);
+      await sql`DROP TRIGGER audit_down${kind === 'postgresql' ? sql` ON audit_events` : sql``}`.execute(db);
     }
     const retried = await h.as('carol').postSettled(`/v1/requests/${id}/approve`, {});
     expect(retried.body.state).toBe('active');

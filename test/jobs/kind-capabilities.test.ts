@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeKind } from '../providers/fake-kind.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -47,17 +48,11 @@ describe.each(STORE_KINDS)('declared capabilities on %s', (store) => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const activeCert = async () => {
-    const created = await h
-      .as('alice')
-      .postSettled('/v1/requests', { resource: 'certs', role: 'read', reason: 'x' });
-    expect(created.body.state).toBe('active');
-    return created.body.id as string;
-  };
+  const activeCert = async () => (await activeGrant(h, { resource: 'certs', role: 'read', reason: 'x' })).id;
 
   it('a kind that cannot list is not reconciled: its live grants are never marked vanished', async () => {
     const id = await activeCert();
-    const reports = await h.stint.jobs.reconcile();
+    const reports = await h.stint.grants.reconcile();
     expect(reports.find((r) => r.resource === 'certs')).toMatchObject({
       error: null,
       vanished: [],

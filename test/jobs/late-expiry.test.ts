@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATE_EXPIRY_MS } from '../../src/grants/overdue.js';
 import type { Logger } from '../../src/logger.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -25,16 +26,14 @@ describe.each(STORE_KINDS)('expiries recorded late, on %s', (kind) => {
   });
 
   it('names a grant past its window in /readyz, and alerts once when its expiry is finally recorded', async () => {
-    const created = await h.as('alice').postSettled('/v1/requests', {
+    const { id } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'late expiry test',
       duration: '1s',
     });
-    expect(created.body.state).toBe('active');
-    const id: string = created.body.id;
     // The outage: neither the grant's timer nor the sweeper gets to record anything.
-    for (const job of h.stint.jobs.jobs) await job.stop();
+    await h.stint.stopSweeps();
     h.stint.grants.scheduler.cancel(id);
 
     offsetMs = 60_000;
@@ -45,7 +44,7 @@ describe.each(STORE_KINDS)('expiries recorded late, on %s', (kind) => {
     });
 
     // The store answers again: the catch-up sweep ends it, and says how late.
-    await h.stint.jobs.sweep();
+    await h.stint.sweep();
     const events = (await h.as('erin').get(`/v1/audit/events?request=${id}`)).body.events as {
       action: string;
       details: Record<string, unknown>;
@@ -66,13 +65,12 @@ describe.each(STORE_KINDS)('expiries recorded late, on %s', (kind) => {
 
   it('an expiry recorded within moments of its instant is not alerted', async () => {
     offsetMs = 0;
-    const created = await h.as('alice').postSettled('/v1/requests', {
+    const { id } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'on-time expiry',
       duration: '1s',
     });
-    const id: string = created.body.id;
     h.stint.grants.scheduler.cancel(id);
     offsetMs = LATE_EXPIRY_MS / 2;
     await h.stint.grants.expireGrant(id);

@@ -15,7 +15,7 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
   let store: pg.Client;
   beforeAll(async () => {
     // Not started: no sweeper or timer queries the store, so the only waiter on the lock is the reconciler.
-    h = await createHarness('postgres', { start: false });
+    h = await createHarness('postgresql', { start: false });
     store = new pg.Client({ connectionString: h.testStore.url });
     await store.connect();
   });
@@ -51,7 +51,7 @@ describe('reconciler reads grants and request states in one snapshot (PostgreSQL
 
     await store.query('BEGIN');
     await store.query('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE');
-    const reconciling = h.stint.jobs.reconcile();
+    const reconciling = h.stint.grants.reconcile();
     await waitFor(async () => {
       const { rows } = await store.query(
         "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",

@@ -4,6 +4,7 @@ import type { Logger } from '../../src/logger.js';
 import type { Policy } from '../../src/policy/policy-types.js';
 import { NO_CANCEL } from '../../src/providers/provider.js';
 import { grantStore } from '../../src/store/grant-store.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 /** A grant whose resource left the policy can never be revoked by Stint: abandoned at once, not retried. */
@@ -18,14 +19,12 @@ describe('a revocation whose resource is no longer in the policy', () => {
   });
 
   it('is abandoned on the first attempt, with an alerting event and an error line', async () => {
-    const created = await h.as('alice').postSettled('/v1/requests', {
+    const { id } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',
       duration: '30m',
     });
-    expect(created.body.state).toBe('active');
-    const id: string = created.body.id;
     const db = h.stint.deps.store.db;
     await grantStore.markRevocationPending(db, id, new Date());
     const grant = await grantStore.get(db, id);

@@ -5,6 +5,7 @@ import { resultOf } from '../../src/audit/audit-event.js';
 import type { Logger } from '../../src/logger.js';
 import { NO_CANCEL } from '../../src/providers/provider.js';
 import { createProvider } from '../../src/providers/registry.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
 import { connectAs, pgUrl } from '../support/pg-cluster.js';
@@ -41,14 +42,12 @@ describe.each(STORE_KINDS)('a revocation that cannot succeed on %s', (kind) => {
   });
 
   it('the target database was dropped: abandoned, alerted, shown, and no longer retried', async () => {
-    const created = await h.as('alice').postSettled('/v1/requests', {
+    const { id } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'debug',
       duration: '30m',
     });
-    expect(created.body.state).toBe('active');
-    const id: string = created.body.id;
     const { principal } = await h.testStore.store.db
       .selectFrom('grants')
       .select('principal')

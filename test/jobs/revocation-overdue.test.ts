@@ -7,6 +7,7 @@ import { expire } from '../../src/domain/state-machine.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { createProvider } from '../../src/providers/registry.js';
 import { openDatabase } from '../../src/store/database.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { connect, sessionEnded, waitFor } from '../support/pg-client.js';
 import { connectAs, type PgCluster, startPgCluster } from '../support/pg-cluster.js';
@@ -61,17 +62,16 @@ describe.each(STORE_KINDS)('revocations that fail until the target is repaired, 
 
   /** A live 1 s grant with a session open on the target, as a user would hold it. */
   async function liveGrant() {
-    const created = await h.as('alice').postSettled('/v1/requests', {
+    const { id, credential } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'overdue revocation test',
       duration: '1s',
+      take: true,
     });
-    expect(created.body.state).toBe('active');
-    const cred = await h.as('alice').post(`/v1/requests/${created.body.id}/credentials`);
-    const session = await connect(cred.body.secret.url);
+    const session = await connect(credential.secret.url);
     await session.query('SET ROLE app_read');
-    return { id: created.body.id as string, session, ended: sessionEnded(session) };
+    return { id, session, ended: sessionEnded(session) };
   }
 
   /** Breaks the target, lets the grant's window close, and checks the alert, the readiness and the retries. */
@@ -159,12 +159,12 @@ describe.each(STORE_KINDS)('revocations that fail until the target is repaired, 
   }, 60_000);
 
   // Last in this file: it stops this server's jobs.
-  it.skipIf(kind !== 'postgres')(
+  it.skipIf(kind !== 'postgresql')(
     'two servers on one store failing the same revocation at once raise one alert and clear it once',
     async () => {
       const { id, ended } = await liveGrant();
       // Only the calls below act on this grant: no timer, no sweep of the first server.
-      for (const job of h.stint.jobs.jobs) await job.stop();
+      await h.stint.stopSweeps();
       h.stint.grants.scheduler.cancel(id);
       const second = openDatabase(h.testStore.url);
       const other = createStint({

@@ -5,6 +5,7 @@ import { isStintError } from '../../src/domain/errors.js';
 import { VANISHED_REASON } from '../../src/domain/state-machine.js';
 import { commentFor } from '../../src/providers/postgres/principal-name.js';
 import { readStoreId } from '../../src/store/store-identity.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { connect, loginError, waitFor } from '../support/pg-client.js';
 import { TEST_POLICY } from '../support/test-policy.js';
@@ -27,7 +28,7 @@ describe('two stores under one deployment name', () => {
   const logs: { level: string; obj: object; msg: string | undefined }[] = [];
   const at = (level: string) => (obj: object, msg?: string) => logs.push({ level, obj, msg });
   beforeAll(async () => {
-    first = await createHarness('postgres', {
+    first = await createHarness('postgresql', {
       deployment: name,
       logger: { info: at('info'), warn: at('warn'), error: at('error') },
     });
@@ -43,18 +44,14 @@ describe('two stores under one deployment name', () => {
   });
 
   const activeRead = async (h: Harness, user: string) => {
-    const created = await h.as(user).postSettled('/v1/requests', {
+    const { id, credential } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'shared name test',
+      requester: user,
+      take: true,
     });
-    expect(created.body.state).toBe('active');
-    const cred = await h.as(user).post(`/v1/requests/${created.body.id}/credentials`);
-    return {
-      id: created.body.id as string,
-      url: cred.body.secret.url as string,
-      principal: cred.body.principal,
-    };
+    return { id, url: credential.secret.url as string, principal: credential.principal as string };
   };
 
   it('a second store refuses to start on a target holding the first one’s roles under its name', async () => {
@@ -80,8 +77,8 @@ describe('two stores under one deployment name', () => {
     const theirs = await activeRead(second, 'alice');
 
     const [firstReports, secondReports] = [
-      await first.stint.jobs.reconcile(),
-      await second.stint.jobs.reconcile(),
+      await first.stint.grants.reconcile(),
+      await second.stint.grants.reconcile(),
     ];
     for (const r of [...firstReports, ...secondReports]) {
       expect(r.removed).not.toContain(mine.principal);
@@ -92,7 +89,7 @@ describe('two stores under one deployment name', () => {
     // The first server was not told the name is shared: it says so, once per other store and resource.
     const shared = logs.filter((l) => l.level === 'error' && l.msg?.includes('uses this deployment name'));
     expect(shared.length).toBeGreaterThan(0);
-    await first.stint.jobs.reconcile();
+    await first.stint.grants.reconcile();
     expect(
       logs.filter((l) => l.level === 'error' && l.msg?.includes('uses this deployment name')),
     ).toHaveLength(shared.length);
@@ -109,7 +106,7 @@ describe('two stores under one deployment name', () => {
     await session.end();
     await root.query(`DROP ROLE ${pg.escapeIdentifier(victim.principal)}`);
 
-    const reports = await first.stint.jobs.reconcile();
+    const reports = await first.stint.grants.reconcile();
     expect(reports.find((r) => r.resource === 'staging-db')?.vanished).toContain(victim.id);
 
     const seen = await waitFor(async () => {
@@ -134,7 +131,7 @@ describe('two stores under one deployment name', () => {
     });
 
     // Nobody else's grant was touched by the finding.
-    const again = await first.stint.jobs.reconcile();
+    const again = await first.stint.grants.reconcile();
     expect(again.flatMap((r) => r.vanished)).toEqual([]);
   });
 
@@ -150,7 +147,7 @@ describe('two stores under one deployment name', () => {
       `CREATE ROLE ${pg.escapeIdentifier(strangerRole)} NOLOGIN; COMMENT ON ROLE ${pg.escapeIdentifier(strangerRole)} IS ${pg.escapeLiteral(`stint:request=${stranger};deployment=${name}`)}`,
     );
     try {
-      const live = await first.stint.jobs.reconcile();
+      const live = await first.stint.grants.reconcile();
       expect(live.flatMap((r) => r.removed)).toEqual([]);
       expect(live.flatMap((r) => r.vanished)).toEqual([]);
       expect(await loginError(ours.url)).toBeNull();

@@ -33,7 +33,7 @@ describe.each(STORE_KINDS)('second-factor attempts are counted before the code i
   beforeAll(async () => {
     h = await createHarness(kind, { stepUp: false });
     for (const user of users) secrets[user] = await stepUp(h.stint, user, h.tokens[user] as string);
-    if (kind === 'postgres') {
+    if (kind === 'postgresql') {
       second = await createHarness(kind, {
         beside: h.testStore,
         deployment: h.deployment,

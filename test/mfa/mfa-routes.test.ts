@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedSchemas } from '../../src/http/schemas.js';
+import { mfaRoutes } from '../../src/mfa/mfa-routes.js';
 import { registerErrorHandler } from '../../src/server/error-handler.js';
-import { mfaRoutes } from '../../src/server/routes/mfa-routes.js';
-import { sharedSchemas } from '../../src/server/schemas.js';
 import { registerValidation } from '../../src/server/validation.js';
 import { createMfaFixture, type MfaFixture, ORIGIN } from './mfa-fixture.js';
 import { createSoftAuthenticator } from './soft-authenticator.js';

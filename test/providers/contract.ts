@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStintError, type StintError } from '../../src/domain/errors.js';
-import type { AnyKind, KindCapabilities } from '../../src/providers/kind.js';
+import { type AnyKind, type KindCapabilities, standingInventory } from '../../src/providers/kind.js';
 import {
   type CredentialProvider,
   type IssueResult,
@@ -41,7 +41,29 @@ export interface ContractTarget {
   openSession(secret: Record<string, string>): Promise<ContractSession>;
   /** Whether the principal exists on the target, read as the target's root, not through the provider. */
   principalExists(principal: string): Promise<boolean>;
+  /**
+   * For a kind that declares `takeInput`: the body its user sends when taking the credential (a fresh public
+   * key). The suite then completes every credential it logs in with, as the take does, before `openSession`.
+   * Absent: the issued secret is the whole credential.
+   */
+  takeInput?(): Record<string, unknown>;
+  /**
+   * For a kind that declares a standing-access inventory: makes, as the target's root, a privileged principal
+   * Stint did not grant (a superuser, an admin account), as a team would have one.
+   */
+  makeStanding?(): Promise<StandingFixture>;
   close(): Promise<void>;
+}
+
+/** A principal made by hand on the target, and what the inventory must show of it. */
+export interface StandingFixture {
+  /** As `listStanding` names it. */
+  principal: string;
+  /** One privilege the listing must show for it, in the kind's words. */
+  privilege: string;
+  /** Its password and whatever form of it the target stores (a hash): neither may appear in the listing. */
+  secrets: string[];
+  drop(): Promise<void>;
 }
 
 const inAnHour = () => new Date(Date.now() + 3_600_000);
@@ -78,9 +100,15 @@ export interface ContractOptions {
  */
 type Needs = (caps: KindCapabilities, hasEndpoint: boolean) => string | null;
 const removable: Needs = (c) =>
-  c.revocation === 'remove' ? null : `revocation is ${c.revocation}: the credential cannot be removed early`;
+  c.revocation === 'remove'
+    ? null
+    : `revocation is ${c.revocation}: the credential cannot be removed early${c.cutoff ? `; declared cut-off: ${c.cutoff}` : ''}`;
 const listable: Needs = (c) => (c.listable ? null : 'the kind declares listable: false');
 const reachableDown: Needs = (_c, e) => (!e ? 'the fixture has no network endpoint to take down' : null);
+const inventory: Needs = (c) => {
+  const declared = standingInventory(c);
+  return declared.lists === 'standing' ? null : `no standing-access inventory: ${declared.why}`;
+};
 const contactsAtIssue: Needs = (c, e) =>
   !c.contactsTargetAtIssue
     ? 'issue does not contact the target (contactsTargetAtIssue: false)'
@@ -113,6 +141,29 @@ export function providerContract(name: string, options: ContractOptions): void {
         { requestId, requester: 'contract', role: 'read', grants: target.grants, expiresAt: inAnHour() },
         signal,
       );
+    /** Issue, then the take as its user makes it: with the kind's input, when it takes one. */
+    const issueAndTake = async (p: CredentialProvider, requestId = newId(), expiresAt = inAnHour()) => {
+      const issued = await p.issue(
+        { requestId, requester: 'contract', role: 'read', grants: target.grants, expiresAt },
+        NO_CANCEL,
+      );
+      if (!target.takeInput) return issued;
+      if (!p.completeCredential)
+        throw new Error('the fixture gives take input but the provider cannot complete');
+      const made = await p.completeCredential(
+        {
+          requestId,
+          requester: 'contract',
+          role: 'read',
+          grants: target.grants,
+          principal: issued.principal,
+          expiresAt,
+          input: target.takeInput(),
+        },
+        NO_CANCEL,
+      );
+      return { principal: issued.principal, secret: { ...issued.secret, ...made.secret } };
+    };
 
     beforeAll(async () => {
       target = await fixture();
@@ -136,7 +187,7 @@ export function providerContract(name: string, options: ContractOptions): void {
 
     it('issues a credential with exactly the role’s privileges', async () => {
       const requestId = newId();
-      const cred = await issue(provider, requestId);
+      const cred = await issueAndTake(provider, requestId);
       expect(cred.principal).toBe(provider.principalFor(requestId));
       expect(await target.principalExists(cred.principal)).toBe(true);
       const session = await target.openSession(cred.secret);
@@ -153,7 +204,7 @@ export function providerContract(name: string, options: ContractOptions): void {
       'revoke ends live sessions and logins, and nothing of the principal remains',
       [removable],
       async () => {
-        const cred = await issue(provider);
+        const cred = await issueAndTake(provider);
         const session = await target.openSession(cred.secret);
         expect(await session.alive()).toBe(true);
         expect((await provider.verifyRevoked({ principal: cred.principal }, NO_CANCEL)).gone).toBe(false);
@@ -176,10 +227,7 @@ export function providerContract(name: string, options: ContractOptions): void {
       [(c) => (c.revocation === 'expire-only' ? null : 'revocation is remove: covered by the removal tests')],
       async () => {
         const expiresAt = new Date(Date.now() + 1_500);
-        const cred = await provider.issue(
-          { requestId: newId(), requester: 'contract', role: 'read', grants: target.grants, expiresAt },
-          NO_CANCEL,
-        );
+        const cred = await issueAndTake(provider, newId(), expiresAt);
         expect((await provider.revoke({ principal: cred.principal }, NO_CANCEL)).outcome).toBe('expiring');
         // Past its own end (waited for, not raced): no login, and verifyRevoked agrees it is gone.
         await new Promise((r) => setTimeout(r, expiresAt.getTime() - Date.now() + 100));
@@ -187,6 +235,29 @@ export function providerContract(name: string, options: ContractOptions): void {
         expect((await provider.verifyRevoked({ principal: cred.principal }, NO_CANCEL)).gone).toBe(true);
       },
     );
+
+    it('two grants of one person on one resource never cut each other: ending one leaves the other working', async () => {
+      // Same requester, same role, same resource, overlapping windows: each grant is its own principal.
+      const first = await issueAndTake(provider);
+      const second = await issueAndTake(provider);
+      expect(second.principal).not.toBe(first.principal);
+      const before = await target.openSession(second.secret);
+      expect(await before.alive()).toBe(true);
+
+      await provider.revoke({ principal: first.principal }, NO_CANCEL);
+
+      // The other grant's live session and its new logins both still work, with the role's privileges.
+      expect(await before.alive()).toBe(true);
+      await before.doGranted();
+      await before.close();
+      const after = await target.openSession(second.secret);
+      await after.doGranted();
+      await after.close();
+      // Whether the first grant's own credential still opens anything is not asked here: where access belongs to
+      // the person (a cloud identity holding both grants), it rightly does while the second grant lives. The
+      // removal tests check an ended grant alone.
+      await provider.revoke({ principal: second.principal }, NO_CANCEL);
+    });
 
     test('revoke again is a no-op, as is revoking a principal never issued', [removable], async () => {
       const cred = await issue(provider);
@@ -223,6 +294,41 @@ export function providerContract(name: string, options: ContractOptions): void {
         expect(after).not.toContain(mine.principal);
       },
     );
+
+    test('listStanding lists what Stint did not grant and never what it did', [inventory], async () => {
+      const listStanding = provider.listStanding;
+      if (!listStanding)
+        throw new Error('the kind declares an inventory but its provider has no listStanding');
+      if (!target.makeStanding)
+        throw new Error('the kind declares an inventory: its fixture must make a standing principal');
+      const other = target.makeProvider(newOwner(`contract-${name}-other`));
+      const mine = await issue(provider);
+      const theirs = await issue(other);
+      const standing = await target.makeStanding();
+      try {
+        const { principals } = await listStanding({ grants: target.grants }, NO_CANCEL);
+        const found = principals.find((p) => p.principal === standing.principal);
+        expect(found, `${standing.principal} is listed`).toBeDefined();
+        expect(found?.privileges).toContain(standing.privilege);
+        expect(found?.reason).toMatch(/\S/);
+        // Stint's own principals, this store's and another's, are not standing access: not even named.
+        const text = JSON.stringify(principals);
+        expect(text).not.toContain(mine.principal);
+        expect(text).not.toContain(theirs.principal);
+        const issuedSecrets = [mine, theirs].flatMap((c) =>
+          ['password', 'token', 'url', 'kubeconfig'].flatMap((k) => c.secret[k] ?? []),
+        );
+        for (const secret of [...standing.secrets, ...issuedSecrets]) expect(text).not.toContain(secret);
+      } finally {
+        await standing.drop();
+        await provider.revoke({ principal: mine.principal }, NO_CANCEL);
+        await other.revoke({ principal: theirs.principal }, NO_CANCEL);
+        await other.close();
+      }
+      // Dropped by hand, gone from the listing: it reads the target, not a memory of it.
+      const after = (await listStanding({ grants: target.grants }, NO_CANCEL)).principals;
+      expect(after.map((p) => p.principal)).not.toContain(standing.principal);
+    });
 
     it('an issue the target refuses part-way leaves nothing behind', async () => {
       const requestId = newId();
@@ -284,13 +390,16 @@ export function providerContract(name: string, options: ContractOptions): void {
       expect(err.message).toMatch(/cancelled/);
       expect(await target.principalExists(provider.principalFor(requestId))).toBe(false);
 
-      // Cut at every stage of the call: each attempt either finished (and is revoked) or left nothing.
+      // Cut at every stage of the call: each attempt either finished (and is revoked) or left nothing. The first
+      // cut lands at the call's first await (a kind whose issue is local files can finish within a timer's
+      // first millisecond on a quiet machine), the rest on timers.
       let cut = 0;
-      for (const afterMs of [0, 1, 2, 4, 8, 16, 32, 64, 128]) {
+      for (const afterMs of [-1, 0, 1, 2, 4, 8, 16, 32, 64, 128]) {
         const id = newId();
         const controller = new AbortController();
         const pending = issue(provider, id, controller.signal);
-        setTimeout(() => controller.abort(), afterMs);
+        if (afterMs < 0) queueMicrotask(() => controller.abort());
+        else setTimeout(() => controller.abort(), afterMs);
         let issued: IssueResult | undefined;
         try {
           issued = await pending;

@@ -125,6 +125,63 @@ describe('the wrapper a kind runs in', () => {
     ).toThrow(/declares takeInput but its provider has no completeCredential/);
   });
 
+  it('wraps listStanding like every call: scrubbed answer, counted, and required of a kind that declares it', async () => {
+    const base = fakeKind.create(
+      { resourceId: 'i', file: '', key: '', connection: '', issueDelayMs: 0, secrets: [] },
+      { owner: OWNER, logger: undefined },
+    );
+    const inventoried = defineKind({
+      ...fakeKind,
+      kind: 'inv',
+      capabilities: {
+        ...fakeKind.capabilities,
+        inventory: { lists: 'standing', sees: 'everything, by fiat' },
+      },
+      configure: () => ({ secrets: [KEY] }),
+      create: () => ({
+        ...base,
+        kind: 'inv',
+        // A kind that quotes its own secret in what it lists: the wrapper must not let it out.
+        listStanding: async ({ grants }) => ({
+          principals: [{ principal: 'ops', privileges: grants, reason: `admin via ${KEY}` }],
+        }),
+      }),
+    });
+    const registry = createKindRegistry([inventoried]);
+    const spec = { id: 'inv-res', kind: 'inv', connection: { env: 'X' }, options: { issueDelayMs: 0 } };
+    const { createProviderMetrics } = await import('../../src/providers/provider-metrics.js');
+    const metrics = createProviderMetrics();
+    const provider = registry.create(registry.resolve(spec, {}), { owner: OWNER, metrics });
+    const listed = await provider.listStanding?.({ grants: ['fake_read'] }, NO_CANCEL);
+    expect(listed).toEqual({
+      principals: [{ principal: 'ops', privileges: ['fake_read'], reason: 'admin via [redacted]' }],
+    });
+    expect(metrics.snapshot()).toMatchObject([
+      { kind: 'inv', method: 'listStanding', calls: 1, failures: 0 },
+    ]);
+
+    // Declared but not implemented: caught when the provider is made, not when someone asks for the inventory.
+    const broken = defineKind({
+      ...inventoried,
+      kind: 'inv-broken',
+      create: () => ({ ...base, kind: 'inv-broken' }),
+    });
+    const brokenRegistry = createKindRegistry([broken]);
+    expect(() =>
+      brokenRegistry.create(brokenRegistry.resolve({ ...spec, kind: 'inv-broken' }, {}), { owner: OWNER }),
+    ).toThrow(/declares a standing-access inventory but its provider has no listStanding/);
+
+    // A kind that declares none has no listStanding through the wrapper either.
+    const plain = createKindRegistry([fakeKind]);
+    const fake = plain.create(
+      plain.resolve({ ...spec, kind: 'fake' }, { X: `fake:${join(dir, 'i.db')}?key=${KEY}` }),
+      {
+        owner: OWNER,
+      },
+    );
+    expect(fake.listStanding).toBeUndefined();
+  });
+
   it('takes each call’s deadline from the kind’s descriptor', async () => {
     const slow = defineKind({
       kind: 'slow',

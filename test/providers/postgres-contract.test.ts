@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { inject } from 'vitest';
 import type { Resource } from '../../src/policy/policy-types.js';
 import { postgresKind } from '../../src/providers/postgres/index.js';
@@ -60,6 +62,21 @@ providerContract('postgres', {
       async principalExists(principal) {
         const { rows } = await root.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [principal]);
         return rows.length > 0;
+      },
+      async makeStanding() {
+        const name = `standing_dba_${randomBytes(4).toString('hex')}`;
+        const password = randomBytes(18).toString('base64url');
+        await root.query(`CREATE ROLE ${name} LOGIN SUPERUSER PASSWORD ${pg.escapeLiteral(password)}`);
+        const { rows } = await root.query<{ verifier: string }>(
+          'SELECT rolpassword AS verifier FROM pg_authid WHERE rolname = $1',
+          [name],
+        );
+        return {
+          principal: name,
+          privilege: 'SUPERUSER',
+          secrets: [password, rows[0]?.verifier as string],
+          drop: async () => void (await root.query(`DROP ROLE ${name}`)),
+        };
       },
       close: () => root.end(),
     };

@@ -125,7 +125,8 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     await root?.end();
   });
 
-  it('issues a login with exactly the granted role: read can SELECT but not INSERT, admin can INSERT', async () => {
+  // Read may SELECT and not INSERT (exactly the role's privileges): the contract suite.
+  it('issues a login to the configured database; read cannot SET ROLE to admin, admin can write', async () => {
     const read = await provider.issue({
       requestId: newId(),
       requester: 'alice',
@@ -143,11 +144,6 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     expect(read.secret.url).toBe(pgUrl(cluster, read.principal, read.secret.password as string, 'app'));
 
     const reader = await connectAs(read.secret.url as string);
-    const { rows } = await reader.query('SELECT count(*)::int AS n FROM public.accounts');
-    expect(rows[0].n).toBeGreaterThanOrEqual(3);
-    await expect(reader.query("INSERT INTO public.accounts VALUES (1000, 'x', 1)")).rejects.toMatchObject({
-      code: '42501',
-    });
     await expect(reader.query('SET ROLE app_admin')).rejects.toMatchObject({ code: '42501' });
     await reader.end();
 
@@ -328,11 +324,11 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     await root.query(`DROP ROLE ${pg.escapeIdentifier(impostor)}`);
   });
 
-  it('an unknown granted role fails the issue and leaves no role behind', async () => {
-    const requestId = newId();
+  // That it fails with nothing left behind: the contract suite (an issue the target refuses part-way).
+  it('an issue refused for an unknown granted role names it, and quotes no password or SCRAM verifier', async () => {
     const err = await caught(
       provider.issue({
-        requestId,
+        requestId: newId(),
         requester: 'a',
         role: 'admin',
         grants: ['app_read', 'no_such_role'],
@@ -342,7 +338,6 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     expect(err.code).toBe('PROVIDER_ERROR');
     expect(err.message).toContain('no_such_role');
     expect(err.message).not.toMatch(/SCRAM-SHA-256|PASSWORD/i);
-    expect(await rolesNamed(principalFor(requestId))).toBe(0);
   });
 
   it('refuses to grant roles that would let the user make roles outliving the revoke', async () => {
@@ -508,10 +503,11 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     const requestId = newId('commit');
     const controller = new AbortController();
     const query = pg.Client.prototype.query;
-    // Cut the call the moment the COMMIT is on the wire: the server may well commit it.
+    // Cut the call the moment the COMMIT is on the wire (it ends the one message the transaction is sent in):
+    // the server may well commit it.
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
       const sent = (query as (...a: unknown[]) => unknown).apply(this, args);
-      if (args[0] === 'COMMIT') controller.abort();
+      if (typeof args[0] === 'string' && /\bCOMMIT$/.test(args[0])) controller.abort();
       return sent;
     } as typeof query;
     let err: StintError;
@@ -555,15 +551,9 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     }
   });
 
-  it('a name Stint never makes is refused as a permanent failure, and a target that is down is not', async () => {
+  // A target that is down is not permanent: the contract suite (target down at revoke).
+  it('a name Stint never makes is refused as a permanent failure', async () => {
     expect(isPermanentFailure(await caught(provider.revoke('app_admin')))).toBe(true);
-    const down = postgresProvider('down-db', { adminUrl: 'postgres://stint_admin:x@127.0.0.1:1/app' });
-    try {
-      const err = await caught(down.revoke({ principal: principalFor(newId()) }, NO_CANCEL));
-      expect(isPermanentFailure(err)).toBe(false);
-    } finally {
-      await down.close();
-    }
   });
 });
 

@@ -149,9 +149,9 @@ rules: []
   });
 
   it('refuses an unknown kind', () => {
-    const odd = { ...resource({ env: 'STINT_X' }), kind: 'redis' } as unknown as Resource;
+    const odd = { ...resource({ env: 'STINT_X' }), kind: 'mongo' } as unknown as Resource;
     const err = thrown(() => createProvider(odd, { STINT_X: 'postgres://a@h/db' }, { owner: OWNER }));
     expect(err.code).toBe('CONFIG_INVALID');
-    expect(err.message).toBe('resource prod-db: unknown kind redis');
+    expect(err.message).toBe('resource prod-db: unknown kind mongo');
   });
 });

@@ -60,8 +60,8 @@ describe.each(STORE_KINDS)('SIGTERM during a burst of approvals (real server pro
       'approval: [peer]',
     );
     writeFileSync(policyPath, policy);
-    if (kind === 'postgres') {
-      pgStore = await createTestStore('postgres');
+    if (kind === 'postgresql') {
+      pgStore = await createTestStore('postgresql');
       dbUrl = pgStore.url;
     }
     const store = openDatabase(dbUrl);

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
 
@@ -138,14 +139,9 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
   });
 
   it('seals a replayed credential at rest, and forgets keys after 24 hours', async () => {
-    const created = await h.as('alice').postSettled('/v1/requests', {
-      resource: 'staging-db',
-      role: 'read',
-      reason: 'secret',
-    });
-    expect(created.body.state).toBe('active');
+    const { id } = await activeGrant(h, { resource: 'staging-db', role: 'read', reason: 'secret' });
     const key = randomUUID();
-    const path = `/v1/requests/${created.body.id}/credentials`;
+    const path = `/v1/requests/${id}/credentials`;
     const first = await send('alice', 'POST', path, key);
     expect(first.status).toBe(200);
     const password: string = first.body.secret.password;
@@ -164,7 +160,7 @@ describe.each(STORE_KINDS)('Idempotency-Key (%s store)', (kind) => {
     const left = await h.testStore.store.db.selectFrom('idempotency_keys').selectAll().execute();
     expect(left).toEqual([]);
     now -= 24 * 60 * 60 * 1000;
-    await h.as('alice').post(`/v1/requests/${created.body.id}/revoke`, {});
+    await h.as('alice').post(`/v1/requests/${id}/revoke`, {});
   });
 
   it('answers a retry from the record committed with the change, when nothing after the commit ran', async () => {

@@ -15,7 +15,7 @@ const T0 = new Date('2026-03-04T10:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
 /** A new, unmigrated store: the database the previous release left. */
-async function unmigrated(kind: 'sqlite' | 'postgres') {
+async function unmigrated(kind: 'sqlite' | 'postgresql') {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'stint-upgrade-'));
     const store = openDatabase(`sqlite:${join(dir, 'stint.db')}`);
@@ -60,7 +60,7 @@ describe.each(STORE_KINDS)('counted limits in the store (%s)', (kind) => {
   it('many attempts at once on one key: never more than the limit is counted, on one server or two sharing the store', async () => {
     const t = await fresh();
     const stores: StintDatabase[] = [t.store];
-    if (kind === 'postgres') {
+    if (kind === 'postgresql') {
       const other = openDatabase(t.url);
       cleanup.push(() => other.close());
       stores.push(other);

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { createTokenStore } from '../../src/auth/token-store.js';
 import { migrate, openDatabase } from '../../src/store/database.js';
+import { activeGrant, type GrantApi } from '../support/active-grant.js';
 import { targetEnv } from '../support/harness.js';
 import { connect, sessionEnded, waitFor } from '../support/pg-client.js';
 import { connectAs, type PgCluster, startPgCluster } from '../support/pg-cluster.js';
@@ -69,38 +70,28 @@ describe('store outages (restart, terminated connections, hung store)', () => {
     return { status: res.status, ms: Date.now() - began, body: text ? JSON.parse(text) : null };
   }
 
-  /** The request of `answered` once it has left `approved` (issuance runs after the approval commits). */
-  async function settledAnswer(answered: Answer): Promise<Answer> {
-    let now = answered;
-    for (let i = 0; now.body?.state === 'approved' && i < 400; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      now = await call('alice', 'GET', `/v1/requests/${answered.body.id}`);
-    }
-    return now;
-  }
+  const api: GrantApi = {
+    as: (user) => ({
+      get: (path) => call(user, 'GET', path),
+      post: (path, body) => call(user, 'POST', path, body),
+    }),
+  };
 
   const alive = () => server?.child.exitCode === null && server.child.signalCode === null;
 
   /** A live grant with a session open on the target, ending `seconds` from now. */
   async function liveGrant(seconds: number) {
-    const answered = await call('alice', 'POST', '/v1/requests', {
+    const { id, request, credential } = await activeGrant(api, {
       resource: 'staging-db',
       role: 'read',
       reason: 'store outage test',
       duration: `${seconds}s`,
+      take: true,
     });
-    // Auto-approved: issuance runs just after the answer, from the committed request.
-    const created = await settledAnswer(answered);
-    expect(created.body.state).toBe('active');
-    const cred = await call('alice', 'POST', `/v1/requests/${created.body.id}/credentials`);
-    const session = await connect(cred.body.secret.url);
+    const session = await connect(credential.secret.url);
     sessions.push(session);
     await session.query('SET ROLE app_read');
-    return {
-      id: created.body.id as string,
-      expiresAt: Date.parse(created.body.expiresAt),
-      ended: sessionEnded(session),
-    };
+    return { id, expiresAt: Date.parse(request.expiresAt), ended: sessionEnded(session) };
   }
 
   beforeAll(async () => {

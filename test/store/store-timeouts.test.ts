@@ -8,7 +8,7 @@ describe('store timeouts on PostgreSQL', () => {
   let fresh: TestStore;
   let store: StintDatabase;
   beforeAll(async () => {
-    fresh = await createTestStore('postgres');
+    fresh = await createTestStore('postgresql');
     store = openDatabase(fresh.url, { timeouts: { connectMs: 2000, statementMs: 300 } });
   });
   afterAll(async () => {

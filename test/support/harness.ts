@@ -9,7 +9,9 @@ import { createStint, type Stint } from '../../src/app/stint.js';
 import type { AuditWriter } from '../../src/audit/audit-writer.js';
 import { type Ed25519NoteSigner, generateNoteKey, parseSkey } from '../../src/audit/log/signed-note.js';
 import type { WitnessConfig } from '../../src/audit/witness/witness-config.js';
+import type { BreakglassConfig } from '../../src/breakglass/breakglass-config.js';
 import { createSecretBox, type SecretBox } from '../../src/crypto/secret-box.js';
+import type { ScimRoutesDeps } from '../../src/directory/scim-routes.js';
 import type { IdentityOptions } from '../../src/identity/identity-module.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { parsePolicy } from '../../src/policy/policy-loader.js';
@@ -17,8 +19,9 @@ import type { AnyKind } from '../../src/providers/kind.js';
 import { BUILTIN_KINDS } from '../../src/providers/kinds.js';
 import type { ProviderFactory } from '../../src/providers/provider-set.js';
 import { createKindRegistry, createProvider } from '../../src/providers/registry.js';
+import type { RecordingConfig } from '../../src/recording/recording-config.js';
 import { buildHttpApp } from '../../src/server/http-app.js';
-import type { ScimRoutesDeps } from '../../src/server/routes/scim-routes.js';
+import type { BuiltPortal } from '../../src/server/portal.js';
 import { openDatabase } from '../../src/store/database.js';
 import { readStoreId } from '../../src/store/store-identity.js';
 import { stepUp } from './step-up.js';
@@ -127,6 +130,12 @@ export async function createHarness(
     clock?: () => Date;
     /** Target kinds besides the built-in ones (a test kind), handed in through the composition root. */
     kinds?: readonly AnyKind[];
+    /** Break-glass's server settings (the offline record folder). */
+    breakglass?: BreakglassConfig;
+    /** A built portal served at / and its pages (src/server/portal.ts); none keeps the start page. */
+    portal?: BuiltPortal | null;
+    /** Session recording's settings (where the app's routes play recordings from); none: in the store, no proxy. */
+    recording?: RecordingConfig;
   } = {},
 ): Promise<Harness> {
   const env = { ...targetEnv(), ...opts.env };
@@ -160,10 +169,13 @@ export async function createHarness(
       ...(opts.auditWitnesses ? { witnesses: opts.auditWitnesses } : {}),
     },
     ...(opts.identity?.config ? { identity: opts.identity.config } : {}),
+    ...(opts.breakglass ? { breakglass: opts.breakglass } : {}),
+    ...(opts.recording ? { recording: opts.recording } : {}),
   });
   if (opts.start !== false) await stint.start();
   const app = await buildHttpApp(stint, {
     ...(opts.scim ? { scim: opts.scim(testStore.store, stint.audit.writer) } : {}),
+    ...(opts.portal ? { portal: opts.portal } : {}),
   });
   const tokens: Record<string, string> = {};
   for (const user of policy.current().users.keys()) {

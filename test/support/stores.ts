@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { migrate, openDatabase, type StintDatabase } from '../../src/store/database.js';
+import type { Dialect } from '../../src/store/migrations/migration-context.js';
 
-export type StoreKind = 'sqlite' | 'postgres';
-export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
+/** The engines Stint's own store runs on (its dialects): named apart from the `postgres` target kind. */
+export type StoreKind = Dialect;
+export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgresql'];
 
 /** The machine's PostgreSQL (trust auth): fine as Stint's own store, where no password is being tested. */
 export const MACHINE_PG = process.env.STINT_TEST_STORE_PG ?? 'postgres://postgres@127.0.0.1:5432';

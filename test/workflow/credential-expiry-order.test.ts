@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
 
@@ -19,19 +20,18 @@ describe.each(STORE_KINDS)('a take that loses to expiry (%s store)', (kind) => {
     await h?.close();
   });
 
-  async function activeGrant(): Promise<{ id: string; expiresAt: number }> {
-    const created = await h.as('alice').postSettled('/v1/requests', {
+  async function tenMinutes(): Promise<{ id: string; expiresAt: number }> {
+    const { id, request } = await activeGrant(h, {
       resource: 'staging-db',
       role: 'read',
       reason: 'order',
       duration: '10m',
     });
-    expect(created.body.state).toBe('active');
-    return { id: created.body.id, expiresAt: Date.parse(created.body.expiresAt) };
+    return { id, expiresAt: Date.parse(request.expiresAt) };
   }
 
   it('answers 410 GRANT_EXPIRED when the expiry committed before the take', async () => {
-    const { id, expiresAt } = await activeGrant();
+    const { id, expiresAt } = await tenMinutes();
     now = expiresAt + 1;
     await h.stint.grants.expireGrant(id);
     expect((await h.as('alice').get(`/v1/requests/${id}`)).body.state).toBe('expired');
@@ -42,7 +42,7 @@ describe.each(STORE_KINDS)('a take that loses to expiry (%s store)', (kind) => {
   });
 
   it('answers 410 GRANT_EXPIRED when the take comes past the instant, before the expiry ran', async () => {
-    const { id, expiresAt } = await activeGrant();
+    const { id, expiresAt } = await tenMinutes();
     now = expiresAt;
     expect((await h.as('alice').get(`/v1/requests/${id}`)).body.state).toBe('active');
 
@@ -54,7 +54,7 @@ describe.each(STORE_KINDS)('a take that loses to expiry (%s store)', (kind) => {
 
   it('a take of a revoked grant still answers CREDENTIAL_NOT_AVAILABLE', async () => {
     now = Date.now();
-    const { id } = await activeGrant();
+    const { id } = await tenMinutes();
     await h.as('alice').post(`/v1/requests/${id}/revoke`, { comment: 'done' });
     const take = await h.as('alice').post(`/v1/requests/${id}/credentials`);
     expect(take.status).toBe(409);

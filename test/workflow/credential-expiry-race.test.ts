@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { waitFor } from '../support/pg-client.js';
 
@@ -12,7 +13,7 @@ describe('credential take racing an expiry (PostgreSQL store)', () => {
   let h: Harness;
   let store: pg.Client;
   beforeAll(async () => {
-    h = await createHarness('postgres');
+    h = await createHarness('postgresql');
     store = new pg.Client({ connectionString: h.testStore.url });
     await store.connect();
   });
@@ -22,13 +23,7 @@ describe('credential take racing an expiry (PostgreSQL store)', () => {
   });
 
   it('answers 410 GRANT_EXPIRED when the expiry commits while the take waits', async () => {
-    const created = await h.as('alice').postSettled('/v1/requests', {
-      resource: 'staging-db',
-      role: 'read',
-      reason: 'race',
-    });
-    expect(created.body.state).toBe('active');
-    const id: string = created.body.id;
+    const { id } = await activeGrant(h, { resource: 'staging-db', role: 'read', reason: 'race' });
 
     await store.query('BEGIN');
     await store.query('SELECT 1 FROM grants WHERE request_id = $1 FOR UPDATE', [id]);
@@ -63,10 +58,12 @@ describe('credential take racing an expiry (PostgreSQL store)', () => {
   });
 
   it('still answers CREDENTIAL_ALREADY_SHOWN for a second take of a live grant', async () => {
-    const created = await h
-      .as('bob')
-      .postSettled('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'x' });
-    const id: string = created.body.id;
+    const { id } = await activeGrant(h, {
+      resource: 'staging-db',
+      role: 'read',
+      reason: 'x',
+      requester: 'bob',
+    });
     const first = await h.as('bob').post(`/v1/requests/${id}/credentials`);
     expect(first.body.error).toBeUndefined();
     const again = await h.as('bob').post(`/v1/requests/${id}/credentials`);

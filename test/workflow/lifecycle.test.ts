@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { principalFor } from '../../src/providers/postgres/principal-name.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { connect, loginError, sessionEnded, waitFor } from '../support/pg-client.js';
 import { STORE_KINDS } from '../support/stores.js';
@@ -99,19 +100,17 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
   });
 
   it('expiry with nobody doing anything: new logins refused and a SET ROLE session terminated on time', async () => {
-    const created = await h.as('alice').postSettled('/v1/requests', {
+    const { id, created, request, credential } = await activeGrant(h, {
       resource: 'prod-db',
       role: 'read',
       reason: 'looking at INC-7',
       duration: '2s',
+      approvers: ['bob'],
+      take: true,
     });
-    expect(created.body.waitingFor[0].eligible).toEqual(['bob']);
-    const id = created.body.id;
-    const approved = await h.as('bob').postSettled(`/v1/requests/${id}/approve`, {});
-    expect(approved.body.state).toBe('active');
-    const expiresAt = Date.parse(approved.body.expiresAt);
-    const cred = await h.as('alice').post(`/v1/requests/${id}/credentials`);
-    const session = await connect(cred.body.secret.url);
+    expect(created.waitingFor[0].eligible).toEqual(['bob']);
+    const expiresAt = Date.parse(request.expiresAt);
+    const session = await connect(credential.secret.url);
     await session.query('SET ROLE app_read');
     expect((await session.query('SELECT count(*)::int AS n FROM accounts')).rows[0].n).toBeGreaterThan(0);
     await expect(session.query("INSERT INTO accounts VALUES (-1, 'x', 0)")).rejects.toThrow(
@@ -120,26 +119,22 @@ describe.each(STORE_KINDS)('elevation end to end on %s', (kind) => {
 
     const endedAt = await sessionEnded(session);
     expect(endedAt - expiresAt).toBeLessThan(1000);
-    expect(await loginError(cred.body.secret.url)).not.toBeNull();
+    expect(await loginError(credential.secret.url)).not.toBeNull();
     const after = await waitFor(async () => {
       const r = await h.as('alice').get(`/v1/requests/${id}`);
       return r.body.revocation === 'done' ? r : null;
     });
     expect(after.body.state).toBe('expired');
-    expect(await stintRolesOnTarget()).not.toContain(cred.body.principal);
+    expect(await stintRolesOnTarget()).not.toContain(credential.principal);
   });
 
   it('an auto-approved role is active at once; a target that is down fails issuance with nothing left', async () => {
-    const auto = await h
-      .as('alice')
-      .postSettled('/v1/requests', { resource: 'staging-db', role: 'read', reason: 'debug' });
-    expect(auto.status).toBe(201);
-    expect(auto.body.state).toBe('active');
-    expect(auto.body.reviews).toEqual([]);
+    const auto = await activeGrant(h, { resource: 'staging-db', role: 'read', reason: 'debug' });
+    expect(auto.request.reviews).toEqual([]);
 
     const before = await stintRolesOnTarget(h.storeId);
     // Not vacuous: the auto-approved grant just issued is among this store's roles.
-    expect(before).toContain(principalFor(auto.body.id));
+    expect(before).toContain(principalFor(auto.id));
     const down = await h
       .as('alice')
       .postSettled('/v1/requests', { resource: 'down-db', role: 'read', reason: 'debug' });

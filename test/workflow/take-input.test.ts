@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StintError } from '../../src/domain/errors.js';
 import { defineKind } from '../../src/providers/kind.js';
 import { fakeCertificate, fakeKind } from '../providers/fake-kind.js';
+import { activeGrant } from '../support/active-grant.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { STORE_KINDS } from '../support/stores.js';
 import { TEST_POLICY } from '../support/test-policy.js';
@@ -83,11 +84,8 @@ describe.each(STORE_KINDS)('input at credential time on %s', (store) => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const active = async (resource: string) => {
-    const created = await h.as('alice').postSettled('/v1/requests', { resource, role: 'read', reason: 'x' });
-    expect(created.body.state).toBe('active');
-    return created.body.id as string;
-  };
+  const active = async (resource: string) =>
+    (await activeGrant(h, { resource, role: 'read', reason: 'x' })).id;
   const seenByProvider = (principal: string) => {
     const db = new SQLite(targetFile, { readonly: true });
     try {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { SCOPES } from '../../auth/scopes.js';
 import { parseDuration } from '../../domain/duration.js';
+import { SCOPES } from '../../domain/scopes.js';
 import { usageError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { definedOnly } from '../options.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { ConsistencyFile, ExportLeaf } from '../../audit/export/export-format.js';
+import type { ConsistencyFile, ExportLeaf, Manifest } from '../../audit/export/export-format.js';
 import { verifyExport } from '../../audit/export/export-verifier.js';
 import { ExportDirectoryError, writeExport } from '../../audit/export/export-writer.js';
 import { openCheckpoint } from '../../audit/log/checkpoint.js';
@@ -123,6 +123,146 @@ function sizeOf(note: string, trusted: TrustedKeys, what: string): number {
   }
 }
 
+/** What `exportRange` wrote: the manifest and the seqs it covers, or the problem that stopped it. */
+export type RangeExport =
+  | {
+      ok: true;
+      manifest: Manifest;
+      /** The export holds seqs [start, end): end is the first signed checkpoint covering the range. */
+      start: number;
+      end: number;
+      /** Where the asked range itself ends (≤ end): the events past it are there to reach a signed checkpoint. */
+      periodEnd: number;
+    }
+  | {
+      ok: false;
+      problem: VerifyProblem;
+      eventsRead: number;
+      /** A directory without a manifest was left behind (kept for inspection). */
+      incomplete: boolean;
+    };
+
+/** Passes each leaf to `see` on its way to the writer: one stream, read once. */
+async function* tapped(
+  leaves: AsyncIterable<ExportLeaf>,
+  see: (leaf: ExportLeaf) => void,
+): AsyncGenerator<ExportLeaf> {
+  for await (const leaf of leaves) {
+    see(leaf);
+    yield leaf;
+  }
+}
+
+/**
+ * Writes the events whose time is in [since, until) as an export directory (export-writer.ts), with the signed
+ * checkpoint that covers them, the frontier they start from and a consistency proof to the newest checkpoint
+ * known (the server's, or the one `verify` remembered). The server's answers are checked as they come (every
+ * leaf is the seq that comes next; checkpoints verify with the trusted keys). `stint audit export` and
+ * `stint evidence export` both write through here; `onLeaf` sees each event as it is written.
+ */
+export async function exportRange(
+  api: StintApi,
+  trusted: TrustedKeys,
+  opts: {
+    since: Date;
+    until: Date;
+    dir: string;
+    statePath: string;
+    now: Date;
+    note(text: string): void;
+    onLeaf?: (leaf: ExportLeaf) => void;
+    /** The seqs to export when the caller chose them (an evidence pack takes one event either side). */
+    seqs?: { start: number; end: number };
+  },
+): Promise<RangeExport> {
+  const range = opts.seqs ?? (await api.auditRange(opts.since.toISOString(), opts.until.toISOString()));
+  if (!Number.isSafeInteger(range?.start) || !Number.isSafeInteger(range?.end) || range.end < range.start) {
+    throw new CliError('BAD_RESPONSE', 'GET /v1/audit/range did not answer { start, end }');
+  }
+  const { start } = range;
+  const [checkpoint, frontier, latest] = await Promise.all([
+    api.auditCheckpointAt(range.end),
+    api.auditFrontier(start),
+    api.auditLatestCheckpoint(),
+  ]);
+  if (frontier?.size !== start || !Array.isArray(frontier.hashes)) {
+    throw new CliError('BAD_RESPONSE', `GET /v1/audit/frontier did not answer { size: ${start}, hashes }`);
+  }
+  // Only security and admins have a checkpoint signed at exactly the range's end; anyone else gets the first
+  // signed one that covers it, and the export runs on to its size (a few events past --until).
+  const end = sizeOf(checkpoint.note, trusted, `the checkpoint for size ${range.end}`);
+  if (end < range.end) {
+    throw new CliError(
+      'BAD_RESPONSE',
+      `asked for a checkpoint covering size ${range.end}, the server answered one of size ${end}`,
+    );
+  }
+  if (end > range.end) {
+    opts.note(
+      `no checkpoint of size ${range.end} is stored: the export runs on to checkpoint ${end}, the first signed one covering the range`,
+    );
+  }
+  // The newest checkpoint known: the server's (its WORM folder's included) or the one `verify` remembered.
+  let newest = { size: sizeOf(latest, trusted, 'the latest checkpoint'), note: latest };
+  const remembered = recall(opts.statePath, trusted.origin);
+  if (remembered && remembered.size > newest.size) {
+    newest = {
+      size: sizeOf(remembered.note, trusted, 'the remembered checkpoint'),
+      note: remembered.note,
+    };
+  }
+  let consistency: ConsistencyFile;
+  if (newest.size > end) {
+    let proof: Awaited<ReturnType<StintApi['auditConsistency']>>;
+    try {
+      proof = await api.auditConsistency(end, newest.size);
+    } catch (e) {
+      if (!(e instanceof CliError) || e.status === undefined || e.status >= 500) throw e;
+      return {
+        ok: false,
+        incomplete: false,
+        eventsRead: 0,
+        problem: {
+          code: 'MISSING',
+          checkpointSize: newest.size,
+          message:
+            `checkpoint ${newest.size} was signed but the server cannot prove its trail reaches it ` +
+            `(${e.message}): rolled back or truncated; nothing was exported`,
+        },
+      };
+    }
+    // The newest known note travels, not the server's copy: a server that forked fails the check below.
+    consistency = { old: end, new: newest.size, proof: proof.proof, newCheckpoint: newest.note };
+  } else {
+    // The export reaches the newest checkpoint: the proof to itself is empty.
+    consistency = { old: end, new: end, proof: [], newCheckpoint: checkpoint.note };
+  }
+
+  let manifest: Awaited<ReturnType<typeof writeExport>>;
+  try {
+    manifest = await writeExport(opts.dir, {
+      origin: trusted.origin,
+      range: { since: opts.since, until: opts.until, start, end },
+      checkpoint: checkpoint.note,
+      start: { size: frontier.size, hashes: frontier.hashes },
+      consistency,
+      leaves: opts.onLeaf
+        ? tapped(serverLeaves(api, start, end), opts.onLeaf)
+        : serverLeaves(api, start, end),
+      now: opts.now,
+    });
+  } catch (e) {
+    if (!(e instanceof RangeGap)) throw e;
+    return {
+      ok: false,
+      incomplete: true,
+      problem: e.problem,
+      eventsRead: (e.problem.index ?? start) - start,
+    };
+  }
+  return { ok: true, manifest, start, end, periodEnd: range.end };
+}
+
 export function registerAuditExport(audit: Command, ctx: CliContext): void {
   audit
     .command('export')
@@ -154,94 +294,28 @@ export function registerAuditExport(audit: Command, ctx: CliContext): void {
         (t) => out.note(t),
       );
 
-      const range = await api.auditRange(since.toISOString(), until.toISOString());
-      if (
-        !Number.isSafeInteger(range?.start) ||
-        !Number.isSafeInteger(range?.end) ||
-        range.end < range.start
-      ) {
-        throw new CliError('BAD_RESPONSE', 'GET /v1/audit/range did not answer { start, end }');
-      }
-      const { start } = range;
-      const [checkpoint, frontier, latest] = await Promise.all([
-        api.auditCheckpointAt(range.end),
-        api.auditFrontier(start),
-        api.auditLatestCheckpoint(),
-      ]);
-      if (frontier?.size !== start || !Array.isArray(frontier.hashes)) {
-        throw new CliError(
-          'BAD_RESPONSE',
-          `GET /v1/audit/frontier did not answer { size: ${start}, hashes }`,
-        );
-      }
-      // Only security and admins have a checkpoint signed at exactly the range's end; anyone else gets the first
-      // signed one that covers it, and the export runs on to its size (a few events past --until).
-      const end = sizeOf(checkpoint.note, trusted, `the checkpoint for size ${range.end}`);
-      if (end < range.end) {
-        throw new CliError(
-          'BAD_RESPONSE',
-          `asked for a checkpoint covering size ${range.end}, the server answered one of size ${end}`,
-        );
-      }
-      if (end > range.end) {
-        out.note(
-          `no checkpoint of size ${range.end} is stored: the export runs on to checkpoint ${end}, the first signed one covering the range`,
-        );
-      }
-      // The newest checkpoint known: the server's (its WORM folder's included) or the one `verify` remembered.
-      let newest = { size: sizeOf(latest, trusted, 'the latest checkpoint'), note: latest };
-      const remembered = recall(flags.state ?? defaultStatePath(ctx.io.env), trusted.origin);
-      if (remembered && remembered.size > newest.size) {
-        newest = {
-          size: sizeOf(remembered.note, trusted, 'the remembered checkpoint'),
-          note: remembered.note,
-        };
-      }
-      let consistency: ConsistencyFile;
-      if (newest.size > end) {
-        let proof: Awaited<ReturnType<StintApi['auditConsistency']>>;
-        try {
-          proof = await api.auditConsistency(end, newest.size);
-        } catch (e) {
-          if (!(e instanceof CliError) || e.status === undefined || e.status >= 500) throw e;
-          printOutcome(out, {
-            ok: false,
-            eventsRead: 0,
-            problem: {
-              code: 'MISSING',
-              checkpointSize: newest.size,
-              message:
-                `checkpoint ${newest.size} was signed but the server cannot prove its trail reaches it ` +
-                `(${e.message}): rolled back or truncated; nothing was exported`,
-            },
-          });
-          return;
-        }
-        // The newest known note travels, not the server's copy: a server that forked fails the check below.
-        consistency = { old: end, new: newest.size, proof: proof.proof, newCheckpoint: newest.note };
-      } else {
-        // The export reaches the newest checkpoint: the proof to itself is empty.
-        consistency = { old: end, new: end, proof: [], newCheckpoint: checkpoint.note };
-      }
-
-      let manifest: Awaited<ReturnType<typeof writeExport>>;
+      let written: RangeExport;
       try {
-        manifest = await writeExport(dir, {
-          origin: trusted.origin,
-          range: { since, until, start, end },
-          checkpoint: checkpoint.note,
-          start: { size: frontier.size, hashes: frontier.hashes },
-          consistency,
-          leaves: serverLeaves(api, start, end),
+        written = await exportRange(api, trusted, {
+          since,
+          until,
+          dir,
+          statePath: flags.state ?? defaultStatePath(ctx.io.env),
           now: ctx.now(),
+          note: (t) => out.note(t),
         });
       } catch (e) {
         if (e instanceof ExportDirectoryError) throw usageError(e.message);
-        if (!(e instanceof RangeGap)) throw e;
-        out.note(`the export in ${resolve(dir)} is incomplete (no manifest); it is kept for inspection`);
-        printOutcome(out, { ok: false, problem: e.problem, eventsRead: (e.problem.index ?? start) - start });
+        throw e;
+      }
+      if (!written.ok) {
+        if (written.incomplete) {
+          out.note(`the export in ${resolve(dir)} is incomplete (no manifest); it is kept for inspection`);
+        }
+        printOutcome(out, { ok: false, problem: written.problem, eventsRead: written.eventsRead });
         return;
       }
+      const { manifest, start, end } = written;
       const segments = manifest.files.filter((f) => f.count !== undefined).length;
       if (!out.json) {
         out.line(

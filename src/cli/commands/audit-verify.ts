@@ -44,7 +44,7 @@ interface VerifyFlags {
 }
 
 /** Witness vkeys (cosignature/v1), given inline or as files of one a line. */
-function witnessKeys(list: readonly string[] | undefined): CosignatureVerifier[] {
+export function witnessKeys(list: readonly string[] | undefined): CosignatureVerifier[] {
   const out: CosignatureVerifier[] = [];
   for (const item of list ?? []) {
     const lines = existsSync(item) ? readFileSync(item, 'utf8').split('\n') : [item];

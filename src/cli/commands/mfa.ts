@@ -24,7 +24,7 @@ function httpFrom(ctx: CliContext, cmd: Command): HttpClient {
   return createHttpClient({
     baseUrl: g.url ?? ctx.io.env.STINT_URL ?? DEFAULT_URL,
     token: g.token ?? ctx.io.env.STINT_TOKEN,
-    fetch: ctx.io.fetch ?? globalThis.fetch,
+    fetch: ctx.io.fetch,
   });
 }
 

@@ -31,7 +31,8 @@ async function guarded<T>(out: Output, path: string, run: () => T | Promise<T>):
   }
 }
 
-async function loadPolicy(out: Output, path: string): Promise<Policy> {
+/** A policy file checked as the server checks it; problems reported `file:line:col` (also `stint inventory`'s). */
+export async function loadPolicy(out: Output, path: string): Promise<Policy> {
   const { loadPolicyFile } = await import('../../policy/policy-loader.js');
   const { BUILTIN_KINDS } = await import('../../providers/kinds.js');
   // Checked as the server checks it: each resource against its kind's options and grants.
@@ -55,17 +56,40 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
     .command('check')
     .description('validate a policy file')
     .argument('<file>', 'policy YAML, e.g. stint.yaml')
-    .action(async (file: string, _opts: unknown, cmd: Command) => {
+    .option('--live', "also reach every resource's target with Stint's admin credential (creates nothing)")
+    .action(async (file: string, opts: { live?: boolean }, cmd: Command) => {
       const out = ctx.output(cmd);
       const loaded = await loadPolicy(out, file);
-      const s = { ...summary(loaded), notes: loaded.notes };
+      const { checkTargetsLive } = await import('./policy-live.js');
+      const targets = opts.live ? await checkTargetsLive(loaded, ctx.io.env) : undefined;
+      const failed = targets?.filter((t) => !t.ok) ?? [];
+      const s = {
+        ...summary(loaded),
+        ok: failed.length === 0,
+        notes: loaded.notes,
+        ...(targets ? { targets } : {}),
+      };
       out.result(s, () => {
         out.line(
           `policy OK: ${s.users} users, ${s.resources} resources, ${s.rules} rules (version ${s.version})`,
         );
         // Legal but probably not meant (a rule nobody can get approved under, a resource no rule covers).
         for (const n of loaded.notes) out.note(`note: ${formatProblem(n)}`);
+        for (const t of targets ?? []) {
+          out.line(
+            t.ok
+              ? `✓ ${t.resource} (${t.kind}): ${t.target}`
+              : `✗ ${t.resource} (${t.kind}): ${t.code}${t.class ? ` (${t.class})` : ''}: ${t.message}`,
+          );
+        }
       });
+      if (failed.length > 0) {
+        const first = failed[0];
+        throw new CliError(
+          first?.code ?? 'PROVIDER_ERROR',
+          `${failed.length} of ${targets?.length} target(s) cannot be reached as Stint's admin`,
+        );
+      }
     });
 
   policy

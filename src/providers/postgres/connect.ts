@@ -26,7 +26,8 @@ export interface Admin {
 export function connectAdmin(config: PostgresConfig, owner: TargetOwner, logger?: Logger): Admin {
   const pool = new pg.Pool({
     connectionString: config.adminUrl,
-    max: 4,
+    // As many as the wrapper's queue admits at once, so no call waits inside the pool on its connect timeout.
+    max: config.concurrency,
     connectionTimeoutMillis: 2_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: STATEMENT_TIMEOUT_MS,

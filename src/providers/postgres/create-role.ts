@@ -9,6 +9,20 @@ export interface NewRole {
   principal: string;
   grants: string[];
   expiresAt: Date;
+  /** Made by newRoleSecret before the checks, so its PBKDF2 runs while they wait on the target. */
+  secret: RoleSecret;
+}
+
+/** The role's password and the SCRAM verifier the server is sent instead of it. */
+export interface RoleSecret {
+  password: string;
+  verifier: string;
+}
+
+/** A fresh password and its verifier (PBKDF2 on libuv's thread pool, not on the event loop). */
+export async function newRoleSecret(): Promise<RoleSecret> {
+  const password = randomBytes(32).toString('base64url');
+  return { password, verifier: await scramSha256Verifier(password) };
 }
 
 /** How the role's creation ended when it did not succeed: `unknown` when a COMMIT may have gone through. */
@@ -33,8 +47,7 @@ export class CreateRoleFailed extends Error {
  */
 export async function createRole(admin: Admin, role: NewRole, signal: AbortSignal): Promise<IssueResult> {
   const { config, owner } = admin;
-  const password = randomBytes(32).toString('base64url');
-  const verifier = await scramSha256Verifier(password);
+  const { password, verifier } = role.secret;
   const secrets = [password, verifier];
   const name = ident(role.principal);
   const limit =
@@ -50,9 +63,10 @@ export async function createRole(admin: Admin, role: NewRole, signal: AbortSigna
     await withConnection(admin, signal, async (client) => {
       pid = (client as unknown as { processID?: number }).processID;
       try {
-        await client.query('BEGIN');
-        for (const sql of statements) await client.query(sql);
-        await client.query('COMMIT');
+        // One simple-query message, one round trip instead of one per statement: the server runs them in order
+        // and skips the rest after an error, leaving the block aborted for the rollback below. No parameters
+        // (names and values are escaped above), so the simple protocol, which allows several statements, is used.
+        await client.query(['BEGIN', ...statements, 'COMMIT'].join(';\n'));
       } catch (err) {
         // A cut connection (a cancellation does that) rolls back server-side, unless it was our COMMIT whose
         // answer got lost.
@@ -62,7 +76,45 @@ export async function createRole(admin: Admin, role: NewRole, signal: AbortSigna
   } catch (err) {
     throw err instanceof CreateRoleFailed ? err : new CreateRoleFailed(err, false, pid, secrets);
   }
-  return { principal: role.principal, secret: credential(admin, role.principal, password) };
+  if (!config.proxy)
+    return { principal: role.principal, secret: credential(admin, role.principal, password) };
+  // Through the proxy the user gets a secret of its own, for the proxy only; the role's password is kept by Stint
+  // (sealed, never shown) for the proxy to log in with. The proxy keeps only the secret's SCRAM verifier.
+  const proxySecret = randomBytes(32).toString('base64url');
+  return {
+    principal: role.principal,
+    secret: proxyCredential(admin, config.proxy, role.principal, proxySecret),
+    // With where the role lives: the proxy logs in there, whatever the policy later says of the connection.
+    kept: {
+      password,
+      proxyVerifier: await scramSha256Verifier(proxySecret),
+      host: config.host,
+      port: String(config.port),
+      database: config.database,
+      sslmode: config.sslmode ?? '',
+    },
+  };
+}
+
+function proxyCredential(
+  admin: Admin,
+  proxy: { host: string; port: number },
+  principal: string,
+  secret: string,
+): Record<string, string> {
+  const { database } = admin.config;
+  const hostInUrl = proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host;
+  // The proxy takes TLS connections only.
+  const url = `postgres://${encodeURIComponent(principal)}:${encodeURIComponent(secret)}@${hostInUrl}:${proxy.port}/${encodeURIComponent(database)}?sslmode=require`;
+  return {
+    url,
+    username: principal,
+    password: secret,
+    host: proxy.host,
+    port: String(proxy.port),
+    database,
+    sslmode: 'require',
+  };
 }
 
 function credential(admin: Admin, principal: string, password: string): Record<string, string> {

@@ -1,7 +1,7 @@
 import { StintError } from '../../domain/errors.js';
 import type { IssueRequest, IssueResult } from '../provider.js';
 import type { Admin } from './connect.js';
-import { CreateRoleFailed, createRole } from './create-role.js';
+import { CreateRoleFailed, createRole, newRoleSecret } from './create-role.js';
 import { parseComment, principalFor } from './principal-name.js';
 import { type RoleTag, readRoleTag, unsafeGrants } from './tags.js';
 import { terminateBackend } from './terminate-sessions.js';
@@ -31,11 +31,17 @@ export async function issueCredential(
   }
   const grants = request.grants.filter((g) => g.length > 0);
 
+  // Off the critical path: the verifier's PBKDF2 runs while the two catalog reads, side by side, wait on the
+  // target (they were three waits one after another, each a share of approve → credential).
+  const secret = newRoleSecret();
+  secret.catch(() => {});
   let leftover: RoleTag;
   let unsafe: string[];
   try {
-    leftover = await readRoleTag(admin, principal, signal);
-    unsafe = await unsafeGrants(admin, grants, signal);
+    [leftover, unsafe] = await Promise.all([
+      readRoleTag(admin, principal, signal),
+      unsafeGrants(admin, grants, signal),
+    ]);
   } catch (err) {
     throw admin.fail(action, err, signal);
   }
@@ -66,7 +72,7 @@ export async function issueCredential(
   try {
     return await createRole(
       admin,
-      { requestId: request.requestId, principal, grants, expiresAt: request.expiresAt },
+      { requestId: request.requestId, principal, grants, expiresAt: request.expiresAt, secret: await secret },
       signal,
     );
   } catch (err) {

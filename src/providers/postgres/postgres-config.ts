@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configError } from '../connection-ref.js';
+import { DEFAULT_TARGET_CONCURRENCY } from '../target-queue.js';
 
 /**
  * What a PostgreSQL resource needs, parsed once when the policy is loaded: a bad URL stops the boot (or refuses
@@ -19,8 +20,12 @@ export interface PostgresConfig {
   publicPort: number;
   /** Caps the concurrent sessions of each issued login; unlimited when absent. */
   connectionLimit: number | undefined;
+  /** Stint's admin pool to this target: its calls at once (the wrapper's queue admits as many). */
+  concurrency: number;
   /** Secrets of the admin URL, to redact from any message. */
   secrets: string[];
+  /** Where users reach the recording proxy, when sessions go only through it (the kind's `proxy` option). */
+  proxy: { host: string; port: number } | null;
 }
 
 export interface PostgresConfigInput {
@@ -28,6 +33,9 @@ export interface PostgresConfigInput {
   publicHost?: string;
   publicPort?: number;
   connectionLimit?: number;
+  adminConnections?: number;
+  /** Checked by the kind's schema; here only where users reach the proxy matters. */
+  proxy?: { host: string; port: number };
 }
 
 const NOT_A_URL = 'is not a valid URL';
@@ -42,6 +50,8 @@ const inputSchema = z.object({
   publicHost: z.string().min(1, { error: 'public host must not be empty' }).optional(),
   publicPort: z.int({ error: 'public port must be a whole number' }).min(1).max(65_535).optional(),
   connectionLimit: z.int({ error: 'connection limit must be a whole number' }).min(-1).optional(),
+  adminConnections: z.int({ error: 'admin connections must be a whole number' }).min(1).max(64).optional(),
+  proxy: z.looseObject({ host: z.string().min(1), port: z.int().min(1).max(65_535) }).optional(),
 });
 
 function safeDecode(s: string): string {
@@ -85,6 +95,8 @@ export function parsePostgresConfig(
     publicHost: parsed.data.publicHost ?? host,
     publicPort: parsed.data.publicPort ?? port,
     connectionLimit: parsed.data.connectionLimit,
+    concurrency: parsed.data.adminConnections ?? DEFAULT_TARGET_CONCURRENCY,
     secrets: [adminUrl, url.password, safeDecode(url.password)].filter((s) => s.length > 0),
+    proxy: parsed.data.proxy ? { host: parsed.data.proxy.host, port: parsed.data.proxy.port } : null,
   };
 }

@@ -1,10 +1,15 @@
 import type { Logger } from '../../logger.js';
-import type { CredentialProvider, RevokeResult, TargetOwner } from '../provider.js';
+import { guardCalls } from '../guard-calls.js';
+import { joinRevokes } from '../join-revokes.js';
+import type { CredentialProvider, TargetOwner } from '../provider.js';
 import { connectAdmin, query } from './connect.js';
 import { issueCredential } from './issue-credential.js';
 import { listForeign, listOwned } from './list-owned.js';
+import { listStanding } from './list-standing.js';
 import type { PostgresConfig } from './postgres-config.js';
 import { principalFor } from './principal-name.js';
+import { removeStanding } from './remove-standing.js';
+import { revokeRoles } from './revoke-many.js';
 import { revokeRole } from './revoke-role.js';
 
 export interface PostgresProviderOptions {
@@ -27,32 +32,23 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
   const admin = connectAdmin(opts.config, opts.owner, opts.logger);
   let closed = false;
 
-  /**
-   * Revokes of one principal under way here: a second caller joins the first instead of racing it (and shares
-   * its outcome, cancellation included).
-   */
-  const revoking = new Map<string, Promise<RevokeResult>>();
-  function revoke(principal: string, signal: AbortSignal): Promise<RevokeResult> {
-    const running = revoking.get(principal);
-    if (running) return running;
-    const done = revokeRole(admin, principal, signal).finally(() => revoking.delete(principal));
-    revoking.set(principal, done);
-    return done;
-  }
+  const revoke = joinRevokes((principal, signal) => revokeRole(admin, principal, signal));
 
-  const guarded = async <T>(action: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      throw admin.fail(action, err, signal);
-    }
-  };
+  const guarded = guardCalls((action, err, signal) => admin.fail(action, err, signal));
 
   return {
     kind: 'postgres',
     principalFor,
     issue: (request, signal) => issueCredential(admin, request, signal, revoke),
     revoke: ({ principal }, signal) => revoke(principal, signal),
+    revokeMany: (requests, signal) =>
+      guarded(`revoke ${requests.length} roles`, signal, () =>
+        revokeRoles(
+          admin,
+          requests.map((r) => r.principal),
+          signal,
+        ),
+      ),
 
     verifyRevoked: ({ principal }, signal) =>
       guarded(`verify ${principal}`, signal, async () => {
@@ -72,6 +68,16 @@ export function createPostgresProvider(opts: PostgresProviderOptions): Credentia
 
     listForeign: (_request, signal) =>
       guarded('list foreign roles', signal, async () => ({ principals: await listForeign(admin, signal) })),
+
+    listStanding: ({ grants }, signal) =>
+      guarded('list standing privilege', signal, async () => ({
+        principals: await listStanding(admin, grants, signal),
+      })),
+
+    removeStanding: (request, signal) =>
+      guarded(`remove ${request.privilege} from ${request.principal}`, signal, () =>
+        removeStanding(admin, request, signal),
+      ),
 
     ping: (_request, signal) =>
       guarded('ping', signal, async () => {

@@ -13,22 +13,33 @@ const SESSION_END_TIMEOUT_MS = 5_000;
 async function terminateUntilGone(
   admin: Admin,
   where: string,
-  param: string | number,
+  param: string | number | string[],
   what: string,
   signal: AbortSignal,
 ): Promise<number> {
+  return (await terminateEach(admin, where, param, what, signal)).size;
+}
+
+/** As terminateUntilGone, answering the backends signalled with each one's session user. */
+async function terminateEach(
+  admin: Admin,
+  where: string,
+  param: string | number | string[],
+  what: string,
+  signal: AbortSignal,
+): Promise<Map<number, string>> {
   const deadline = Date.now() + SESSION_END_TIMEOUT_MS;
-  const signalled = new Set<number>();
+  const signalled = new Map<number, string>();
   let delay = 1;
   for (;;) {
-    const { rows } = await query<{ pid: number }>(
+    const { rows } = await query<{ pid: number; usename: string }>(
       admin,
       signal,
-      `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${where}`,
+      `SELECT pid, usename, pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${where}`,
       [param],
     );
-    if (rows.length === 0) return signalled.size;
-    for (const r of rows) signalled.add(r.pid);
+    if (rows.length === 0) return signalled;
+    for (const r of rows) signalled.set(r.pid, r.usename);
     if (Date.now() > deadline) {
       const { resourceId } = admin.config;
       throw new StintError(
@@ -56,4 +67,22 @@ export function terminateSessions(admin: Admin, principal: string, signal: Abort
  */
 export async function terminateBackend(admin: Admin, pid: number, signal: AbortSignal): Promise<void> {
   await terminateUntilGone(admin, 'pid = $1', pid, `backend ${pid}`, signal);
+}
+
+/** Ends every session of each of `principals` at once; answers how many were ended per principal. */
+export async function terminateSessionsOfEach(
+  admin: Admin,
+  principals: readonly string[],
+  signal: AbortSignal,
+): Promise<Map<string, number>> {
+  const ended = new Map<string, number>();
+  const signalled = await terminateEach(
+    admin,
+    'usename = ANY($1)',
+    [...principals],
+    `${principals.length} roles`,
+    signal,
+  );
+  for (const user of signalled.values()) ended.set(user, (ended.get(user) ?? 0) + 1);
+  return ended;
 }

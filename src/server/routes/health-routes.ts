@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { isStintError, type StintError } from '../../domain/errors.js';
+import type { SchemaTypes } from '../../http/schemas.js';
 import type { ReadinessReport } from '../../module.js';
-import type { SchemaTypes } from '../schemas.js';
 
 /** Every field the probe reports passes through: the schema documents, it does not filter. */
 const statusView = {
   type: 'object',
+  required: ['status'],
   properties: { status: { type: 'string' } },
   additionalProperties: true,
 } as const;
@@ -25,7 +26,7 @@ function bounded<T>(check: Promise<T>): Promise<T> {
  * Why the server is not ready, as far as an unauthenticated prober may know it: the code (STORE_FULL,
  * STORE_UNAVAILABLE, AUDIT_UNAVAILABLE) and, for a full disk, what the store said. Never a message.
  */
-function notReady(e: unknown): Record<string, unknown> {
+function notReady(e: unknown): { status: string } & Record<string, unknown> {
   if (!isStintError(e)) return { status: 'not ready' };
   const cause = e.code === 'STORE_FULL' ? (e as StintError<'STORE_FULL'>).details?.cause : undefined;
   return { status: 'not ready', code: e.code, ...(cause ? { cause } : {}) };

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SESSION_COOKIE } from '../../http/request-context.js';
+import type { SchemaTypes } from '../../http/schemas.js';
 import type { IdentityModule } from '../../identity/identity-module.js';
 import { isSessionToken } from '../../identity/session-store.js';
-import { SESSION_COOKIE } from '../authenticate.js';
-import type { SchemaTypes } from '../schemas.js';
+import type { BuiltPortal } from '../portal.js';
+import { sendPortalShell } from './portal-routes.js';
 
 /** Who a valid credential on the request belongs to, and by which kind of credential. */
 interface Caller {
@@ -54,8 +56,9 @@ pre{background:#f4f4f4;padding:.75rem;overflow-x:auto}</style>
 </head>
 <body>
 <h1>Stint</h1>
-<p>Just-in-time privileged access, with no standing privilege. There is no web portal yet: you ask, approve and
-take credentials with the <code>stint</code> command line or the HTTP API.</p>
+<p>Just-in-time privileged access, with no standing privilege. The web portal is not built on this server
+(<code>npm run build</code>): you ask, approve and take credentials with the <code>stint</code> command line or the
+HTTP API.</p>
 ${who}
 <h2>Command line</h2>
 <pre>export STINT_URL=${o}
@@ -82,11 +85,12 @@ keeps)</li>
 /**
  * `GET /`: where a browser sign-in lands (`/auth/callback` redirects here) and where a newcomer starts. Public,
  * so it never refuses; a credential that does not check out shows the signed-out page. It only reads who the
- * caller is and grants nothing, so it is rate-limited rather than counted for lock-out.
+ * caller is and grants nothing, so it is rate-limited rather than counted for lock-out. With a built portal it
+ * answers the portal instead, which asks the API who is signed in.
  */
 export function homeRoutes(
   identity: Pick<IdentityModule, 'sessions' | 'tokens' | 'policy' | 'clock'>,
-  opts: { signIn: boolean },
+  opts: { signIn: boolean; portal?: BuiltPortal | null },
 ) {
   const { sessions, tokens, policy, clock } = identity;
 
@@ -113,7 +117,8 @@ export function homeRoutes(
         config: { public: true, rateLimit: { max: 60, timeWindow: 60_000 } },
         schema: {
           operationId: 'getStartPage',
-          summary: 'A start page: who you are, and where the CLI and API are',
+          summary:
+            'The portal when it is built; otherwise a start page: who you are, where the CLI and API are',
           tags: ['health'],
           security: [],
           response: {
@@ -123,6 +128,7 @@ export function homeRoutes(
         },
       },
       async (request, reply) => {
+        if (opts.portal) return sendPortalShell(reply, opts.portal);
         const caller = await callerOf(request);
         return reply
           .headers(HEADERS)

@@ -5,7 +5,7 @@ import type { MigrationContext } from './migration-context.js';
 export function initial(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema
         .createTable('requests')
         .addColumn('id', 'text', (c) => c.primaryKey())

@@ -11,7 +11,7 @@ import type { MigrationContext } from './migration-context.js';
  * purging an event's body, which keeps its leaf hash so the tree, proofs and checkpoints still verify.
  */
 export function auditTrail(ctx: MigrationContext) {
-  const pg = ctx.dialect === 'postgres';
+  const pg = ctx.dialect === 'postgresql';
   const bigint = pg ? 'bigint' : 'integer';
   const bytes = pg ? 'bytea' : 'blob';
 

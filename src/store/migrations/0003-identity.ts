@@ -9,7 +9,7 @@ import type { MigrationContext } from './migration-context.js';
 export function identity(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema.alterTable('api_tokens').addColumn('scopes', 'text').execute();
 
       await db.schema

@@ -5,7 +5,7 @@ import type { MigrationContext } from './migration-context.js';
 export function mfa(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema
         .createTable('mfa_totp')
         .addColumn('user_id', 'text', (c) => c.primaryKey())

@@ -8,7 +8,7 @@ import type { MigrationContext } from './migration-context.js';
 export function oidcProfiles(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema
         .createTable('oidc_profiles')
         .addColumn('user_id', 'text', (c) => c.primaryKey())

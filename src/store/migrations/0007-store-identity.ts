@@ -14,7 +14,7 @@ import type { MigrationContext } from './migration-context.js';
 export function storeIdentity(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema
         .createTable('store_identity')
         .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))

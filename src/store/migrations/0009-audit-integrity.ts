@@ -13,7 +13,7 @@ import type { MigrationContext } from './migration-context.js';
  * - `audit_cosignatures`: external witnesses' cosignatures (C2SP tlog-witness) on our checkpoints.
  */
 export function auditIntegrity(ctx: MigrationContext) {
-  const pg = ctx.dialect === 'postgres';
+  const pg = ctx.dialect === 'postgresql';
   const bigint = pg ? 'bigint' : 'integer';
   const bytes = pg ? 'bytea' : 'blob';
 

@@ -8,7 +8,7 @@ import type { MigrationContext } from './migration-context.js';
 export function countedAttempts(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema
         .createTable('counted_attempts')
         .addColumn('id', 'text', (c) => c.primaryKey())
@@ -22,7 +22,7 @@ export function countedAttempts(ctx: MigrationContext) {
         .execute();
       // Failures still inside their window keep counting across the upgrade.
       const id =
-        ctx.dialect === 'postgres'
+        ctx.dialect === 'postgresql'
           ? sql`md5(random()::text || clock_timestamp()::text)`
           : sql`lower(hex(randomblob(16)))`;
       await sql`INSERT INTO counted_attempts (id, key, at) SELECT ${id}, 'mfa:' || user_id, at FROM mfa_failures`.execute(

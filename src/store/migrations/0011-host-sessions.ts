@@ -11,7 +11,7 @@ import type { MigrationContext } from './migration-context.js';
 export function hostSessions(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema.alterTable('sessions').addColumn('host_made_by', 'text').execute();
       await db.schema.alterTable('sessions').addColumn('host_name', 'text').execute();
       await db.schema.alterTable('sessions').addColumn('host_announced_at', instant).execute();

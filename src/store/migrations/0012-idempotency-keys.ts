@@ -10,7 +10,7 @@ import type { MigrationContext } from './migration-context.js';
 export function idempotencyKeys(ctx: MigrationContext) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const instant = ctx.dialect === 'postgres' ? 'bigint' : 'integer';
+      const instant = ctx.dialect === 'postgresql' ? 'bigint' : 'integer';
       await db.schema
         .createTable('idempotency_keys')
         .addColumn('caller', 'text', (c) => c.notNull())

@@ -11,6 +11,14 @@ import { auditIntegrity } from './0009-audit-integrity.js';
 import { countedAttempts } from './0010-counted-attempts.js';
 import { hostSessions } from './0011-host-sessions.js';
 import { idempotencyKeys } from './0012-idempotency-keys.js';
+import { notifications } from './0013-notifications.js';
+import { breakglass } from './0014-breakglass.js';
+import { operationsIndexes } from './0015-operations-indexes.js';
+import { recordings } from './0016-recordings.js';
+import { conversion } from './0017-conversion.js';
+import { keptCredential } from './0018-kept-credential.js';
+import { sessionReviewClaims } from './0019-session-review-claims.js';
+import { hostTokens } from './0020-host-tokens.js';
 import type { MigrationContext } from './migration-context.js';
 
 /**
@@ -33,6 +41,14 @@ export function migrationProvider(ctx: MigrationContext): MigrationProvider {
         '0010-counted-attempts': countedAttempts(ctx),
         '0011-host-sessions': hostSessions(ctx),
         '0012-idempotency-keys': idempotencyKeys(ctx),
+        '0013-notifications': notifications(ctx),
+        '0014-breakglass': breakglass(ctx),
+        '0015-operations-indexes': operationsIndexes(ctx),
+        '0016-recordings': recordings(ctx),
+        '0017-conversion': conversion(ctx),
+        '0018-kept-credential': keptCredential(ctx),
+        '0019-session-review-claims': sessionReviewClaims(ctx),
+        '0020-host-tokens': hostTokens(ctx),
       };
     },
   };
