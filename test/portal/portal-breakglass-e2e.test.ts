@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BREAKGLASS_POLICY } from '../breakglass/support.js';
 import { totpCode } from '../support/step-up.js';
 import { ensurePortalBuilt } from './support/build-portal.js';
+import { expectFitsPhone, PHONE } from './support/phone-width.js';
 import {
   axeCheck,
   type Person,
@@ -201,19 +202,12 @@ describe('break-glass and postmortems in Chromium, through the real server', { t
 
   it('both pages read at phone width, and the resource is free again', async () => {
     const phone = await sam.context.newPage();
-    await phone.setViewportSize({ width: 375, height: 812 });
+    await phone.setViewportSize(PHONE);
     for (const path of ['/breakglass', '/postmortems', `/postmortems?id=${postmortemId}`]) {
       await phone.goto(`${stack.url}${path}`);
       await phone.locator('main h1').waitFor();
       await phone.waitForLoadState('networkidle');
-      const overflow = await phone.evaluate(() => {
-        const g = globalThis as unknown as {
-          innerWidth: number;
-          document: { documentElement: { scrollWidth: number } };
-        };
-        return g.document.documentElement.scrollWidth - g.innerWidth;
-      });
-      expect(overflow, `${path} scrolls sideways at 375 px`).toBeLessThanOrEqual(0);
+      await expectFitsPhone(phone, path);
       await check(phone, `bg-phone${path.replace(/[/?=]/g, '-')}`);
     }
     // Released by the after-use sweep: nobody holds it now.

@@ -3,6 +3,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../support/step-up.js';
 import { ensurePortalBuilt } from './support/build-portal.js';
+import { expectFitsPhone, PHONE } from './support/phone-width.js';
 import {
   axeCheck,
   type Person,
@@ -400,7 +401,7 @@ describe('the portal in Chromium, through the real server and a real OpenID prov
     await check(alice.page, '14-home');
 
     const phone = await alice.context.newPage();
-    await phone.setViewportSize({ width: 375, height: 812 });
+    await phone.setViewportSize(PHONE);
     for (const path of [
       '/',
       '/request',
@@ -414,14 +415,7 @@ describe('the portal in Chromium, through the real server and a real OpenID prov
       await phone.goto(`${stack.url}${path}`);
       await phone.locator('main h1').waitFor();
       await phone.waitForLoadState('networkidle');
-      const overflow = await phone.evaluate(() => {
-        const g = globalThis as unknown as {
-          innerWidth: number;
-          document: { documentElement: { scrollWidth: number } };
-        };
-        return g.document.documentElement.scrollWidth - g.innerWidth;
-      });
-      expect(overflow, `${path} scrolls sideways at 375 px`).toBeLessThanOrEqual(0);
+      await expectFitsPhone(phone, path);
       await check(phone, `phone${path === '/' ? '-home' : path.replace('/', '-')}`);
     }
     expect(a11y).toEqual([]);

@@ -4,6 +4,7 @@ import { policyFor } from '../recording/fixture.js';
 import { waitFor } from '../support/pg-client.js';
 import { type Login, type Sshd, sshRun, startSshd, userKey } from '../support/sshd.js';
 import { ensurePortalBuilt } from './support/build-portal.js';
+import { expectFitsPhone, PHONE } from './support/phone-width.js';
 import {
   axeCheck,
   type Person,
@@ -238,40 +239,11 @@ describe('the session review queue and the player in Chromium, through the real 
       [erin, `/sessions?id=${sessionId}`, 'sess-10-phone-verdict-form'],
     ] as const) {
       const phone = await who.context.newPage();
-      await phone.setViewportSize({ width: 375, height: 812 });
+      await phone.setViewportSize(PHONE);
       await phone.goto(`${stack.url}${path}`);
       await phone.locator('main h1').waitFor();
       await phone.waitForLoadState('networkidle');
-      // The overflow, and the outermost elements reaching past the screen's edge (named in a failure).
-      const { overflow, past } = await phone.evaluate(() => {
-        type El = {
-          tagName: string;
-          className: string;
-          scrollWidth: number;
-          clientWidth: number;
-          textContent: string | null;
-          closest(s: string): El | null;
-          getBoundingClientRect(): { right: number };
-        };
-        const g = globalThis as unknown as {
-          innerWidth: number;
-          document: { documentElement: { scrollWidth: number }; querySelectorAll(s: string): El[] };
-        };
-        // An element past the edge, or one whose own text runs out of it, outside a scrolling table.
-        const past = [...g.document.querySelectorAll('main *')]
-          .filter((el) => !el.closest('.table-wrap'))
-          .filter(
-            (el) => el.getBoundingClientRect().right > g.innerWidth || el.scrollWidth > el.clientWidth + 1,
-          )
-          .map(
-            (el) => `${el.tagName.toLowerCase()}.${el.className} "${(el.textContent ?? '').slice(0, 40)}"`,
-          );
-        return { overflow: g.document.documentElement.scrollWidth - g.innerWidth, past };
-      });
-      expect(
-        overflow,
-        `${name}: ${path} scrolls sideways at 375 px (${past.join(', ')})`,
-      ).toBeLessThanOrEqual(0);
+      await expectFitsPhone(phone, `${name}: ${path}`);
       await check(phone, name);
       await phone.close();
     }
