@@ -191,7 +191,9 @@ export function renderResults(r: Results): string {
         [
           'measure',
           ...mem.shipped.map((_, i) => `no flags, run ${i + 1}`),
-          ...mem.flagged.map((m) => m.nodeFlags.join(' ')),
+          ...mem.flagged.map((m) =>
+            m.nodeFlags.length > 0 ? m.nodeFlags.join(' ') : `STINT_HEAP=${m.heapProfile}`,
+          ),
         ],
         [
           row('peak RSS (VmHWM)', (m) => `${m.vmHwmMb} MB`),
@@ -202,6 +204,7 @@ export function renderResults(r: Results): string {
           row('active grants in the store', (m) => m.activeInStore),
           row('armed expiry timers', (m) => m.armedTimers),
           row('time to create them', (m) => `${m.seconds} s`),
+          row('heap flags the server set', (m) => (m.heapFlags ?? []).join(' ') || 'none'),
         ],
       ),
     );

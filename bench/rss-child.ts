@@ -2,7 +2,9 @@
  * Run in a child process by rss.ts, so the RSS is this server's alone: the real app on SQLite with the in-memory
  * provider, `count` auto-approved grants made active through the API and kept active (8 h windows).
  */
+import './shipped-heap.js';
 import { readFileSync } from 'node:fs';
+import { appliedHeapFlags } from '../src/server/heap-profile.js';
 import { buildBenchApp, expectStatus, untilActive } from './app.js';
 import { createMemoryProvider } from './memory-provider.js';
 import { REQUESTER, RESOURCE } from './policy.js';
@@ -26,6 +28,10 @@ export interface RssReport {
   seconds: number;
   /** Node flags the child ran with (none: as `node dist/cli/main.js` runs). */
   nodeFlags: string[];
+  /** The flags the server's heap profile set itself (STINT_HEAP, src/server/heap-profile.ts). */
+  heapFlags: string[];
+  /** STINT_HEAP as the child saw it. */
+  heapProfile: string;
 }
 
 const MB = 1024 * 1024;
@@ -93,6 +99,8 @@ async function main(): Promise<void> {
     retainedHeapMb: round(heap / MB),
     seconds: round(seconds),
     nodeFlags: process.execArgv.filter((f) => f !== '--expose-gc'),
+    heapFlags: [...appliedHeapFlags()],
+    heapProfile: process.env.STINT_HEAP ?? 'lean',
   };
   await bench.close();
   process.send?.(report);

@@ -93,8 +93,11 @@ export function runChild(
   timeoutMs = TIMEOUT_MS,
 ): Promise<RssReport> {
   return new Promise((resolve, reject) => {
+    // A set's NAME=value entries are the child's environment (e.g. STINT_HEAP=v8), the rest node flags.
+    const env = Object.fromEntries(flags.filter((f) => !f.startsWith('-')).map((f) => f.split('=', 2)));
     const child = fork(entry, [String(count), String(concurrency)], {
-      execArgv: [...flags, '--expose-gc'],
+      execArgv: [...flags.filter((f) => f.startsWith('-')), '--expose-gc'],
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let report: RssReport | undefined;

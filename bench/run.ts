@@ -79,8 +79,11 @@ const PLAN = {
   memory: {
     /** The peak moves by tens of MB between identical runs (V8 heap growth), so the shipped server runs 3×. */
     repeats: 3,
-    /** Then with V8's old space capped: how much of the peak is GC headroom rather than live data. */
-    flagSets: [['--max-old-space-size=128']],
+    /**
+     * Then with V8's own sizing (STINT_HEAP=v8, what plain `node` does), and with the old space capped by a flag
+     * (which turns the profile off): how much of the peak is GC headroom rather than live data.
+     */
+    flagSets: [['STINT_HEAP=v8'], ['--max-old-space-size=128']],
   },
 };
 

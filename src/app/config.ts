@@ -34,6 +34,8 @@ const schema = z
     storeStatementTimeoutMs: z.coerce.number().int().min(100).max(600_000),
     drainTimeoutMs: z.coerce.number().int().min(0).max(600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    // Applied by the CLI before the app loads (src/server/heap-profile.ts); checked here with the rest.
+    heap: z.enum(['lean', 'v8'], { message: 'must be lean or v8' }),
   })
   .strict();
 
@@ -64,6 +66,7 @@ const SOURCES: Record<string, string> = {
   sweepIntervalMs: 'STINT_SWEEP_INTERVAL_MS',
   drainTimeoutMs: 'STINT_DRAIN_TIMEOUT_MS',
   logLevel: 'STINT_LOG_LEVEL',
+  heap: 'STINT_HEAP',
 };
 
 function configInvalid(problems: string): StintError {
@@ -115,6 +118,7 @@ export function resolveConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proce
     // Below a typical orchestrator's grace period (Kubernetes: 30 s), so the drain ends before a SIGKILL.
     drainTimeoutMs: env.STINT_DRAIN_TIMEOUT_MS ?? 10_000,
     logLevel: env.STINT_LOG_LEVEL ?? 'info',
+    heap: env.STINT_HEAP?.trim() || 'lean',
   });
   if (!parsed.success) {
     const problems = parsed.error.issues

@@ -24,6 +24,14 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
 
 async function runCommandLine(): Promise<void> {
   process.getBuiltinModule('node:module').enableCompileCache?.();
+  // The server's heap is sized before anything is loaded (src/server/heap-profile.ts); a bad STINT_HEAP is left
+  // to the config loader, which refuses it as CONFIG_INVALID like every other setting.
+  if (argv[0] === 'server') {
+    const { applyHeapProfile } = await import('../server/heap-profile.js');
+    try {
+      applyHeapProfile();
+    } catch {}
+  }
   const [{ runCli }, { waitForStopSignal }] = await Promise.all([
     import('./program.js'),
     import('./context.js'),

@@ -15,6 +15,7 @@ import { BUILTIN_KINDS } from '../providers/kinds.js';
 import { createKindRegistry, type ResolvedTarget } from '../providers/registry.js';
 import { migrate, openDatabase } from '../store/database.js';
 import { readStoreId } from '../store/store-identity.js';
+import { appliedHeapFlags } from './heap-profile.js';
 import { buildHttpApp, httpLogOptions } from './http-app.js';
 import { loadPortal } from './portal.js';
 
@@ -145,7 +146,10 @@ export async function runServer(opts: RunServerOptions): Promise<{ url: string; 
       `PostgreSQL proxy listening on ${at.host}:${at.port} (TLS certificate SHA-256 ${stint.recording.pgCertificate()})`,
     );
   }
-  print(`Stint listening on ${address} (policy ${policy.current().version}, store ${store.dialect})`);
+  const heap = appliedHeapFlags();
+  print(
+    `Stint listening on ${address} (policy ${policy.current().version}, store ${store.dialect}, heap ${heap.length > 0 ? 'lean' : 'as V8 sizes it'})`,
+  );
   if (opts.demo) {
     // Where sign-in comes back is the portal's address (its cookies are that host's): localhost, not 127.0.0.1.
     const at = identity.oidc ? new URL('/', identity.oidc.redirectUri).href : `${address}/`;
