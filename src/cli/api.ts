@@ -65,12 +65,19 @@ export interface AuditConsistencyView {
 export interface StintApi {
   whoami(): Promise<WhoAmIView>;
   resources(): Promise<{ resources: ResourceView[] }>;
-  createRequest(body: CreateRequestBody): Promise<RequestView>;
+  /** `awaitIssuance`: answered once an automatic approval's credential is issued (Prefer: wait), not at commit. */
+  createRequest(body: CreateRequestBody, awaitIssuance?: boolean): Promise<RequestView>;
   listRequests(q: { scope: RequestScope; state?: RequestState; limit?: number }): Promise<{
     requests: RequestView[];
   }>;
   getRequest(id: string): Promise<RequestView>;
-  act(id: string, action: RequestAction, comment: string | undefined): Promise<RequestView>;
+  /** `awaitIssuance` (approve only): answered once the credential is issued (Prefer: wait), not at commit. */
+  act(
+    id: string,
+    action: RequestAction,
+    comment: string | undefined,
+    awaitIssuance?: boolean,
+  ): Promise<RequestView>;
   /** `input`: what the resource's kind takes at the take (a public key); absent, no body is sent. */
   takeCredential(id: string, input?: Record<string, unknown>): Promise<CredentialView>;
   audit(q: {
@@ -107,15 +114,27 @@ export interface StintApi {
 
 const requestPath = (id: string) => `/v1/requests/${encodeURIComponent(id)}`;
 
+/**
+ * Changes that may issue a credential can ask to be answered once it is issued (RFC 7240, src/http/prefer-wait.ts)
+ * rather than poll for it: the grant is usable the moment the command returns. Below the call's 30 s timeout; a
+ * slower issuance is still polled for (await-issuance.ts).
+ */
+const AWAIT_ISSUANCE = { prefer: 'wait=20' };
+
 export function createStintApi(http: HttpClient): StintApi {
   return {
     whoami: () => http.get('/v1/whoami'),
     resources: () => http.get('/v1/resources'),
-    createRequest: (body) => http.change('/v1/requests', body),
+    createRequest: (body, awaitIssuance) =>
+      http.change('/v1/requests', body, awaitIssuance ? AWAIT_ISSUANCE : undefined),
     listRequests: (q) => http.get('/v1/requests', { scope: q.scope, state: q.state, limit: q.limit }),
     getRequest: (id) => http.get(requestPath(id)),
-    act: (id, action, comment) =>
-      http.change(`${requestPath(id)}/${action}`, comment === undefined ? {} : { comment }),
+    act: (id, action, comment, awaitIssuance) =>
+      http.change(
+        `${requestPath(id)}/${action}`,
+        comment === undefined ? {} : { comment },
+        action === 'approve' && awaitIssuance ? AWAIT_ISSUANCE : undefined,
+      ),
     takeCredential: (id, input) => http.change(`${requestPath(id)}/credentials`, input),
     audit: (q) => http.get('/v1/audit/events', { request: q.requestId, after: q.afterSeq, limit: q.limit }),
     auditKey: () => http.get('/v1/audit/key'),

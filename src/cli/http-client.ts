@@ -18,7 +18,7 @@ export interface HttpClient {
    * (connection cut, no answer in time) or the server could not serve it for a moment (503, the key still in
    * use), so a change that committed unseen is reported as the success it was, never done twice.
    */
-  change<T>(path: string, body?: unknown): Promise<T>;
+  change<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
 }
 
 /**
@@ -115,10 +115,12 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     body: unknown,
     as: 'json' | 'text' = 'json',
     idempotencyKey?: string,
+    extraHeaders?: Record<string, string>,
   ): Promise<T> {
     const url = new URL(prefix + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {
+      ...extraHeaders,
       accept: as === 'json' ? 'application/json' : 'text/plain, application/json;q=0.5',
     };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -180,11 +182,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   }
 
   const delays = opts.retryDelaysMs ?? RETRY_DELAYS_MS;
-  async function change<T>(path: string, body: unknown): Promise<T> {
+  async function change<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T> {
     const key = newIdempotencyKey();
     for (let attempt = 0; ; attempt++) {
       try {
-        return await send<T>('POST', path, undefined, body, 'json', key);
+        return await send<T>('POST', path, undefined, body, 'json', key, headers);
       } catch (e) {
         const delay = delays[attempt];
         if (!isPassing(e) || delay === undefined) throw e;

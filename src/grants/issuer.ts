@@ -186,7 +186,7 @@ export function createIssuer(
      * Issues in the background, right after the approval that took the claim committed: the approver is not
      * kept waiting on the target. A failure here is the sweeper's to retry once the claim lapses.
      */
-    start(request: AccessRequest, claimedUntil?: number): void {
+    start(request: AccessRequest, claimedUntil?: number): Promise<void> {
       // Refused to the caller at once while the trail is broken: the approval stays committed, and the sweeper
       // issues it once the trail is whole again.
       assertAuditWritable();
@@ -197,8 +197,10 @@ export function createIssuer(
             'issuance after approval failed; the sweeper retries',
           ),
         )
+        .then(() => undefined)
         .finally(() => started.delete(p));
       started.add(p);
+      return p;
     },
     /** Resolves once every issuance started here has ended (shutdown waits for them). */
     async idle(): Promise<void> {

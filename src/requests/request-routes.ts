@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../domain/duration.js';
 import { REQUEST_STATES, TIERS } from '../domain/request.js';
+import { preferHeaders, preferredWaitMs } from '../http/prefer-wait.js';
 import { actorOf, recordedAs } from '../http/request-context.js';
 import { commentBody, errorResponses, idParams, type SchemaTypes } from '../http/schemas.js';
 import type { ModuleRoutes } from '../module.js';
@@ -54,7 +55,8 @@ const takeBody = { type: ['object', 'null'], additionalProperties: true } as con
 const ISSUED_AFTER_COMMIT =
   'Answers as soon as the decision is committed. When it completes the approvals (or the role is approved ' +
   'automatically) the request is `approved` and the credential is issued on the target right after, from the ' +
-  'committed request: poll GET /v1/requests/{id} until it is `active` (or `failed`).';
+  'committed request: poll GET /v1/requests/{id} until it is `active` (or `failed`), or send `Prefer: wait=N` ' +
+  'to be answered once issuance has ended.';
 
 export function requestRoutes(service: RequestService) {
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -68,6 +70,7 @@ export function requestRoutes(service: RequestService) {
           summary: 'Ask for a role on a resource, for a reason, for a while',
           description: ISSUED_AFTER_COMMIT,
           tags: ['requests'],
+          headers: preferHeaders,
           body: {
             type: 'object',
             required: ['resource', 'role', 'reason'],
@@ -87,7 +90,7 @@ export function requestRoutes(service: RequestService) {
         const view = await service.create(
           actorOf(request),
           { ...rest, ...(duration === undefined ? {} : { durationSeconds: parseDuration(duration) }) },
-          recordedAs(request, 201),
+          { ...recordedAs(request, 201), waitMs: preferredWaitMs(request.headers.prefer) },
         );
         return reply.status(201).send(view);
       },
@@ -189,19 +192,17 @@ export function requestRoutes(service: RequestService) {
             summary: decision === 'approve' ? 'Approve a request' : 'Deny a request',
             ...(decision === 'approve' ? { description: ISSUED_AFTER_COMMIT } : {}),
             tags: ['approvals'],
+            ...(decision === 'approve' ? { headers: preferHeaders } : {}),
             params: idParams,
             body: commentBody,
             response: one,
           },
         },
         async (request) =>
-          service.review(
-            actorOf(request),
-            request.params.id,
-            decision,
-            request.body?.comment ?? '',
-            recordedAs(request, 200),
-          ),
+          service.review(actorOf(request), request.params.id, decision, request.body?.comment ?? '', {
+            ...recordedAs(request, 200),
+            ...(decision === 'approve' ? { waitMs: preferredWaitMs(request.headers.prefer) } : {}),
+          }),
       );
     review('approve');
     review('deny');

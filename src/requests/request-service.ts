@@ -32,8 +32,11 @@ export interface RequestServiceDeps
     'store' | 'requests' | 'grants' | 'audit' | 'policy' | 'providers' | 'secrets' | 'clock'
   > {
   run: TransitionRunner;
-  /** Starts issuing an approved request whose claim this server took, without waiting for the target. */
-  issue: { start(r: AccessRequest, claimedUntil?: number): void };
+  /**
+   * Starts issuing an approved request whose claim this server took, without waiting for the target; the promise
+   * settles (never rejects) when that issuance has ended, whatever its outcome.
+   */
+  issue: { start(r: AccessRequest, claimedUntil?: number): Promise<void> };
   /** Makes ended access end on the target too (the grants capability's revoker). */
   revoker: { revokeOnTarget(requestId: string): Promise<boolean> };
   /** Expiry timers are cancelled when access ends early. */
@@ -110,10 +113,23 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
    * whatever the target's latency. The approving transaction took the issuance claim: this server starts at
    * once, and if it dies first the claim lapses and any server's sweeper issues from the `approved` row.
    */
-  function issueIfApproved(r: AccessRequest, now: Date): RequestView {
+  async function issueIfApproved(r: AccessRequest, now: Date, waitMs = 0): Promise<RequestView> {
+    if (r.state !== 'approved') return toRequestView(r, undefined);
     // The claim the approving transaction took (claimIfApproved): its instant is the issuer's fencing token.
-    if (r.state === 'approved') deps.issue.start(r, now.getTime() + CLAIM_MS);
-    return toRequestView(r, undefined);
+    const issuing = deps.issue.start(r, now.getTime() + CLAIM_MS);
+    if (waitMs <= 0) return toRequestView(r, undefined);
+    // The caller asked to hear how issuance ended: the committed row is read again once it has (or the wait ran
+    // out, and the answer is still `approved`). An Idempotency-Key replay answers what was sent.
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      issuing.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!waited) return toRequestView(r, undefined);
+    return view((await deps.requests.get(db, r.id)) ?? r);
   }
 
   /**
@@ -212,7 +228,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         );
         await opts?.record?.(trx, toRequestView(previous, undefined));
       });
-      return issueIfApproved(transitions.at(-1)?.request ?? request, now);
+      return issueIfApproved(transitions.at(-1)?.request ?? request, now, opts?.waitMs);
     },
 
     preview(actor, input) {
@@ -297,7 +313,7 @@ export function createRequestService(deps: RequestServiceDeps): RequestService {
         },
         { source: actor.source, claim: (t, before) => claimOnApproval(before, t, now) },
       );
-      return issueIfApproved(transition.request, now);
+      return issueIfApproved(transition.request, now, opts?.waitMs);
     },
 
     async withdraw(actor, id, comment, opts) {

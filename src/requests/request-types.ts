@@ -92,9 +92,17 @@ export interface TakeOptions extends ChangeOptions {
   input?: unknown;
 }
 
+export interface IssuingOptions extends ChangeOptions {
+  /**
+   * How long to wait, once the approval committed, for this server to finish issuing before answering
+   * (`Prefer: wait`, RFC 7240): the answer is then `active` or `failed`, not `approved`. 0 answers at the commit.
+   */
+  waitMs?: number;
+}
+
 /** The request workflow behind /v1/requests. Every method enforces authorization itself (deny by default). */
 export interface RequestService {
-  create(actor: Actor, input: CreateRequestInput, opts?: ChangeOptions): Promise<RequestView>;
+  create(actor: Actor, input: CreateRequestInput, opts?: IssuingOptions): Promise<RequestView>;
   /** What `create` would decide for this input, refusing as it would; changes nothing. */
   preview(actor: Actor, input: PreviewRequestInput): RequestPreview;
   get(actor: Actor, id: string): Promise<RequestView>;
@@ -104,7 +112,7 @@ export interface RequestService {
     id: string,
     decision: ReviewDecision,
     comment: string,
-    opts?: ChangeOptions,
+    opts?: IssuingOptions,
   ): Promise<RequestView>;
   withdraw(actor: Actor, id: string, comment: string, opts?: ChangeOptions): Promise<RequestView>;
   revoke(actor: Actor, id: string, comment: string, opts?: ChangeOptions): Promise<RequestView>;

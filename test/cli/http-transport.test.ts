@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createStintApi } from '../../src/cli/api.js';
 import { createHttpClient } from '../../src/cli/http-client.js';
 
 /**
@@ -87,5 +88,24 @@ describe('the CLI HTTP transport', () => {
     await expect(client.change('/v1/requests/req_1/approve', {})).resolves.toEqual({ ok: true });
     expect(keys).toHaveLength(2);
     expect(keys[1]).toBe(keys[0]);
+  });
+
+  it('approve asks to be answered once issued (Prefer: wait), on every attempt; --no-wait does not', async () => {
+    const seen: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      seen.push(req.headers.prefer);
+      req.resume();
+      if (seen.length === 1) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"req_1","state":"active"}');
+    });
+    const api = createStintApi(createHttpClient({ baseUrl: url, token: undefined, retryDelaysMs: [10] }));
+    await expect(api.act('req_1', 'approve', undefined, true)).resolves.toMatchObject({ state: 'active' });
+    expect(seen).toEqual(['wait=20', 'wait=20']);
+    await api.act('req_1', 'approve', undefined, false);
+    await api.act('req_1', 'deny', undefined, true);
+    expect(seen.slice(2)).toEqual([undefined, undefined]);
   });
 });

@@ -37,12 +37,15 @@ export function registerRequest(program: Command, ctx: CliContext): void {
       }
       const out = ctx.output(cmd);
       const api = ctx.api(cmd);
-      const answered = await api.createRequest({
-        resource,
-        role: opts.role,
-        reason: opts.reason,
-        duration: opts.for,
-      });
+      const answered = await api.createRequest(
+        {
+          resource,
+          role: opts.role,
+          reason: opts.reason,
+          duration: opts.for,
+        },
+        opts.wait,
+      );
       const created = opts.wait ? await awaitIssuance(api, answered) : answered;
       out.result(created, () => {
         out.line(`request ${created.id} for ${resourceRole(created)}: ${created.state}`);

@@ -391,7 +391,7 @@ export interface paths {
         put?: never;
         /**
          * Ask for a role on a resource, for a reason, for a while
-         * @description Answers as soon as the decision is committed. When it completes the approvals (or the role is approved automatically) the request is `approved` and the credential is issued on the target right after, from the committed request: poll GET /v1/requests/{id} until it is `active` (or `failed`).
+         * @description Answers as soon as the decision is committed. When it completes the approvals (or the role is approved automatically) the request is `approved` and the credential is issued on the target right after, from the committed request: poll GET /v1/requests/{id} until it is `active` (or `failed`), or send `Prefer: wait=N` to be answered once issuance has ended.
          */
         post: operations["createRequest"];
         delete?: never;
@@ -448,7 +448,7 @@ export interface paths {
         put?: never;
         /**
          * Approve a request
-         * @description Answers as soon as the decision is committed. When it completes the approvals (or the role is approved automatically) the request is `approved` and the credential is issued on the target right after, from the committed request: poll GET /v1/requests/{id} until it is `active` (or `failed`).
+         * @description Answers as soon as the decision is committed. When it completes the approvals (or the role is approved automatically) the request is `approved` and the credential is issued on the target right after, from the committed request: poll GET /v1/requests/{id} until it is `active` (or `failed`), or send `Prefer: wait=N` to be answered once issuance has ended.
          */
         post: operations["approveRequest"];
         delete?: never;
