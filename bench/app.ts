@@ -28,7 +28,8 @@ export interface BenchApp {
   options: StintOptions;
   app: FastifyInstance;
   testStore: TestStore;
-  post(user: string, path: string, body?: unknown): Promise<Reply>;
+  /** `headers` beside the token, e.g. `prefer: wait=20` as the CLI sends with an approval. */
+  post(user: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Reply>;
   get(user: string, path: string): Promise<Reply>;
   close(): Promise<void>;
 }
@@ -79,13 +80,19 @@ export async function buildBenchApp(
   if (opts.listen) {
     client = createLoopbackClient(await app.listen({ port: 0, host: '127.0.0.1' }), opts.listen.connections);
   }
-  const call = async (user: string, method: 'GET' | 'POST', url: string, body?: unknown): Promise<Reply> => {
-    const authorization = `Bearer ${tokens.get(user) ?? 'none'}`;
-    if (client) return client.call(method, url, { authorization }, body);
+  const call = async (
+    user: string,
+    method: 'GET' | 'POST',
+    url: string,
+    body?: unknown,
+    extra?: Record<string, string>,
+  ): Promise<Reply> => {
+    const headers = { ...extra, authorization: `Bearer ${tokens.get(user) ?? 'none'}` };
+    if (client) return client.call(method, url, headers, body);
     const res = await app.inject({
       method,
       url,
-      headers: { authorization },
+      headers,
       ...(body === undefined ? {} : { payload: body as object }),
     });
     return { status: res.statusCode, body: res.body ? res.json() : null };
@@ -95,7 +102,7 @@ export async function buildBenchApp(
     options,
     app,
     testStore,
-    post: (user, path, body) => call(user, 'POST', path, body),
+    post: (user, path, body, headers) => call(user, 'POST', path, body, headers),
     get: (user, path) => call(user, 'GET', path),
     async close() {
       client?.close();

@@ -24,7 +24,7 @@ export interface CredentialLatency {
   credentialFetch: Summary;
   /** pg.Client connect (TCP + SCRAM-SHA-256) + `SELECT 1` with the issued credential. */
   connectAndSelect: Summary;
-  /** Approvals answered before activation (issuance runs after commit; timed until active). */
+  /** Approvals answered before activation despite `Prefer: wait` (the sweeper issued it): polled until active. */
   sweeperWonIssuance: number;
   /** Explicit POST …/revoke afterwards (the cleanup, measured while at it; one at a time). */
   revoke: Summary;
@@ -62,7 +62,8 @@ export async function measureCredentialLatency(
       ids.push(id);
 
       const t0 = performance.now();
-      const approved = await bench.post(MANAGER, `/v1/requests/${id}/approve`, {});
+      // As `stint approve` asks: answered once the credential is issued (Prefer: wait), polled only past that.
+      const approved = await bench.post(MANAGER, `/v1/requests/${id}/approve`, {}, { prefer: 'wait=20' });
       expectStatus(approved, 200, 'approve');
       const active = await untilActive(bench, MANAGER, approved);
       const t1 = performance.now();

@@ -93,7 +93,7 @@ describe('the CLI HTTP transport', () => {
   it('approve asks to be answered once issued (Prefer: wait), on every attempt; --no-wait does not', async () => {
     const seen: (string | undefined)[] = [];
     const url = await serve((req, res) => {
-      seen.push(req.headers.prefer);
+      seen.push(req.headers.prefer as string | undefined);
       req.resume();
       if (seen.length === 1) {
         req.socket.destroy();
