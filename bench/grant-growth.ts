@@ -28,7 +28,7 @@ export async function measureGrantGrowth(
   try {
     const points: GrantGrowthPoint[] = [];
     for (const grants of sizes) {
-      const r: RssReport = await runChild(child.entry, grants, concurrency, [], GROWTH_TIMEOUT_MS);
+      const r: RssReport = await runChild(child, grants, concurrency, [], GROWTH_TIMEOUT_MS);
       points.push({
         grants,
         peakRssMb: r.vmHwmMb,

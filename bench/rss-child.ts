@@ -2,7 +2,6 @@
  * Run in a child process by rss.ts, so the RSS is this server's alone: the real app on SQLite with the in-memory
  * provider, `count` auto-approved grants made active through the API and kept active (8 h windows).
  */
-import './shipped-heap.js';
 import { readFileSync } from 'node:fs';
 import { appliedHeapFlags } from '../src/server/heap-profile.js';
 import { buildBenchApp, expectStatus, untilActive } from './app.js';

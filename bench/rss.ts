@@ -14,7 +14,7 @@ const TIMEOUT_MS = 180_000;
  * `node` as the production server does (`node dist/cli/main.js`): under tsx the loader thread and the transformed
  * sources it holds add ~30–40 MB of RSS that a deployed server does not have.
  */
-export async function compileChild(name = 'rss-child'): Promise<{ entry: string; cleanup(): void }> {
+export async function compileChild(name: 'rss-child' | 'soak-child' = 'rss-child'): Promise<CompiledChild> {
   const out = mkdtempSync(join(tmpdir(), 'stint-bench-rss-'));
   const config = join(out, 'tsconfig.json');
   writeFileSync(
@@ -22,13 +22,15 @@ export async function compileChild(name = 'rss-child'): Promise<{ entry: string;
     JSON.stringify({
       extends: join(ROOT, 'tsconfig.json'),
       compilerOptions: { rootDir: ROOT, outDir: out, sourceMap: false, noEmit: false },
-      files: [join(ROOT, 'bench', `${name}.ts`)],
+      files: [join(ROOT, 'bench', `${name}.ts`), join(ROOT, 'bench', 'server-child.ts')],
       include: [],
     }),
   );
   writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
   symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
   const entry = join(out, 'bench', `${name}.js`);
+  // Started through server-child.js (the heap sized first, as `stint server` does): fork(launcher, [name, …]).
+  const launcher = join(out, 'bench', 'server-child.js');
   try {
     await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', config], { cwd: ROOT });
   } catch (err) {
@@ -37,8 +39,18 @@ export async function compileChild(name = 'rss-child'): Promise<{ entry: string;
   }
   return {
     entry,
+    launcher,
+    name,
     cleanup: () => rmSync(out, { recursive: true, force: true }),
   };
+}
+
+export interface CompiledChild {
+  entry: string;
+  /** server-child.js: the entry to fork, with the child's name as its first argument. */
+  launcher: string;
+  name: string;
+  cleanup(): void;
 }
 
 export interface MemoryResult {
@@ -66,11 +78,11 @@ export async function measureRss(
 ): Promise<MemoryResult> {
   const child = await compileChild();
   try {
-    const idle = await runChild(child.entry, 0, 1, []);
+    const idle = await runChild(child, 0, 1, []);
     const shipped: RssReport[] = [];
-    for (let i = 0; i < opts.repeats; i++) shipped.push(await runChild(child.entry, count, concurrency, []));
+    for (let i = 0; i < opts.repeats; i++) shipped.push(await runChild(child, count, concurrency, []));
     const flagged: RssReport[] = [];
-    for (const flags of opts.flagSets) flagged.push(await runChild(child.entry, count, concurrency, flags));
+    for (const flags of opts.flagSets) flagged.push(await runChild(child, count, concurrency, flags));
     const first = shipped[0] as RssReport;
     return {
       grants: count,
@@ -86,7 +98,7 @@ export async function measureRss(
 }
 
 export function runChild(
-  entry: string,
+  child: CompiledChild,
   count: number,
   concurrency: number,
   flags: string[],
@@ -95,21 +107,21 @@ export function runChild(
   return new Promise((resolve, reject) => {
     // A set's NAME=value entries are the child's environment (e.g. STINT_HEAP=v8), the rest node flags.
     const env = Object.fromEntries(flags.filter((f) => !f.startsWith('-')).map((f) => f.split('=', 2)));
-    const child = fork(entry, [String(count), String(concurrency)], {
+    const proc = fork(child.launcher, [child.name, String(count), String(concurrency)], {
       execArgv: [...flags.filter((f) => f.startsWith('-')), '--expose-gc'],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let report: RssReport | undefined;
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      proc.kill('SIGKILL');
       reject(new Error(`memory child took longer than ${timeoutMs / 1000} s`));
     }, timeoutMs);
-    child.on('message', (m) => {
+    proc.on('message', (m) => {
       report = m as RssReport;
     });
-    child.on('error', reject);
-    child.on('exit', (code) => {
+    proc.on('error', reject);
+    proc.on('exit', (code) => {
       clearTimeout(timer);
       if (report && code === 0) resolve(report);
       else reject(new Error(`memory child exited with code ${code}`));

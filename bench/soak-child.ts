@@ -3,7 +3,6 @@
  * store) with the real PostgreSQL provider against the bench's scram cluster, on real HTTP. The parent drives it
  * and reads its RSS from /proc; this process answers where it listens, and at the end what it left behind.
  */
-import './shipped-heap.js';
 import type { CredentialProvider } from '../src/providers/provider.js';
 import { createProvider } from '../src/providers/registry.js';
 import type { StoreKind } from '../test/support/stores.js';

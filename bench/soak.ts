@@ -83,7 +83,7 @@ function once<T>(child: ReturnType<typeof fork>, type: string): Promise<T> {
  */
 export async function measureSoak(plan: SoakPlan, targetUrl: string): Promise<Soak> {
   const compiled = await compileChild('soak-child');
-  const child = fork(compiled.entry, [plan.store], {
+  const child = fork(compiled.launcher, [compiled.name, plan.store], {
     env: { ...process.env, [TARGET_ENV]: targetUrl },
     // STINT_BENCH_CHILD_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/p": a profile of the server under the soak.
     execArgv: (process.env.STINT_BENCH_CHILD_FLAGS ?? '').split(' ').filter(Boolean),
