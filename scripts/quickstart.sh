@@ -95,4 +95,4 @@ if [ -z "${STINT_OIDC_ISSUER:-}" ]; then
     STINT_OIDC_CLIENT_ID=stint-portal STINT_OIDC_REDIRECT_URI="http://localhost:$port/auth/callback" \
     STINT_WEBAUTHN_ORIGIN="http://localhost:$port"
 fi
-node --max-old-space-size=128 dist/cli/main.js server --demo "${server_args[@]}"
+node dist/cli/main.js server --demo "${server_args[@]}"

@@ -1,9 +1,17 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/app/load-config.js';
+import { generateNoteKey } from '../../src/audit/log/signed-note.js';
 import { applyHeapProfile } from '../../src/server/heap-profile.js';
+import { targetEnv } from '../support/harness.js';
+import { startServerProcess } from '../support/server-process.js';
+import { TEST_POLICY } from '../support/test-policy.js';
 
 const PROFILE = fileURLToPath(new URL('../../src/server/heap-profile.ts', import.meta.url));
 
@@ -54,5 +62,46 @@ describe('the server heap profile', () => {
         { STINT_HEAP: 'tiny', STINT_ENCRYPTION_KEY: 'k', STINT_AUDIT_SIGNING_KEY: 'k' },
       ),
     ).toThrow(/STINT_HEAP: must be lean or v8/);
+  });
+
+  it('is what `stint server` runs with, says so at start, and STINT_HEAP=v8 or a bad value is heard', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stint-heap-'));
+    const policyPath = join(dir, 'stint.yaml');
+    writeFileSync(policyPath, TEST_POLICY);
+    const env = {
+      ...targetEnv(),
+      STINT_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      STINT_AUDIT_SIGNING_KEY: generateNoteKey('stint-test').skey,
+      STINT_LOG_LEVEL: 'warn',
+    };
+    const args = (n: string) => [
+      '--policy',
+      policyPath,
+      '--db',
+      `sqlite:${join(dir, `${n}.db`)}`,
+      '--port',
+      '0',
+    ];
+    try {
+      for (const [heap, said] of [
+        ['', 'heap lean'],
+        ['v8', 'heap as V8 sizes it'],
+      ] as const) {
+        const server = await startServerProcess([...args(heap || 'lean'), '--data-dir', dir], {
+          ...env,
+          STINT_HEAP: heap,
+        });
+        try {
+          expect(server.output()).toMatch(new RegExp(`Stint listening on .*, ${said}\\)`));
+        } finally {
+          await server.kill9();
+        }
+      }
+      await expect(
+        startServerProcess([...args('bad'), '--data-dir', dir], { ...env, STINT_HEAP: 'tiny' }),
+      ).rejects.toThrow(/CONFIG_INVALID[\s\S]*STINT_HEAP: must be lean or v8/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
