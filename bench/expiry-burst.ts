@@ -1,9 +1,8 @@
-import pg from 'pg';
 import { createProvider } from '../src/providers/registry.js';
 import type { StoreKind } from '../test/support/stores.js';
 import { buildBenchApp, expectStatus, untilActive } from './app.js';
+import { type HeldSessions, holdSessions } from './hold-sessions.js';
 import { REQUESTER, RESOURCE } from './policy.js';
-import { sessionEnd } from './revocation-lag.js';
 import { round, runBounded, type Summary, sleep, summarize } from './stats.js';
 import { createProviderTimes, timeProvider } from './timed-provider.js';
 
@@ -13,8 +12,10 @@ export interface ExpiryBurst {
   grants: number;
   /** Of them, with an open SET ROLE session each (the bench cluster allows 200 connections). */
   sessions: number;
-  /** The shared expiry instant → each session ended by the target. */
+  /** The shared expiry instant → each session ended by the target (one never ended counts as the timeout). */
   sessionEnd: Summary;
+  /** Sessions still open SESSION_END_TIMEOUT_MS after the instant. */
+  sessionsNotEnded?: number;
   /** The shared expiry instant → each grant's revocation recorded done in the store. */
   revoked: Summary;
   /** The shared expiry instant → provider.revoke() called. */
@@ -27,6 +28,8 @@ export interface ExpiryBurst {
 const SETUP_CONCURRENCY = 10;
 /** How far ahead of the end of set-up the shared instant is put: the sweep re-arms every timer for it. */
 const LEAD_MS = 3_000;
+/** A session not ended this long after the instant counts as not ended (null). */
+const SESSION_END_TIMEOUT_MS = 10_000;
 
 /**
  * 500 grants expiring in the same second: each goes live through the API; their windows are then moved in the
@@ -45,7 +48,8 @@ export async function measureExpiryBurst(
     () => (resource, owner) => timeProvider(createProvider(resource, targetEnv, { owner }), times),
     { sweepIntervalMs: 200 },
   );
-  const live: { id: string; client: pg.Client | null; ended: Promise<number | null> }[] = [];
+  const live: { id: string; url: string | null }[] = [];
+  let held: HeldSessions | undefined;
   try {
     await runBounded(grants, SETUP_CONCURRENCY, async (seq) => {
       const created = await bench.post(REQUESTER, '/v1/requests', {
@@ -56,17 +60,20 @@ export async function measureExpiryBurst(
       });
       expectStatus(created, 201, 'create');
       const { view } = await untilActive(bench, REQUESTER, created);
-      let client: pg.Client | null = null;
+      let url: string | null = null;
       if (seq < sessions) {
         const cred = await bench.post(REQUESTER, `/v1/requests/${view.id}/credentials`);
         expectStatus(cred, 200, 'credentials');
-        client = new pg.Client({ connectionString: cred.body.secret.url, connectionTimeoutMillis: 5000 });
-        client.on('error', () => {});
-        await client.connect();
-        await client.query('SET ROLE app_read');
+        url = cred.body.secret.url;
       }
-      live.push({ id: view.id, client, ended: Promise.resolve(null) });
+      live.push({ id: view.id, url });
     });
+    // Open in a process of their own, as users' sessions are: their disconnects are not the server's work.
+    held = await holdSessions(
+      live.flatMap((g) => (g.url ? [g.url] : [])),
+      'app_read',
+      LEAD_MS + SESSION_END_TIMEOUT_MS,
+    );
     const at = Date.now() + LEAD_MS;
     await bench.testStore.store.db
       .updateTable('requests')
@@ -77,9 +84,8 @@ export async function measureExpiryBurst(
         live.map((g) => g.id),
       )
       .execute();
-    for (const g of live) if (g.client) g.ended = sessionEnd(g.client);
     await sleep(at - Date.now());
-    const ended = await Promise.all(live.map((g) => g.ended));
+    const ended = await held.ended;
     // Revocations done: read until all are, or 60 s.
     const ids = live.map((g) => g.id);
     let rows: { request_id: string; revoked_at: number | null; principal: string }[] = [];
@@ -95,7 +101,8 @@ export async function measureExpiryBurst(
       store: kind,
       grants,
       sessions: Math.min(sessions, grants),
-      sessionEnd: summarize(ended.filter((t): t is number => t !== null).map((t) => t - at)),
+      sessionEnd: summarize(ended.map((t) => (t ?? at + SESSION_END_TIMEOUT_MS) - at)),
+      sessionsNotEnded: ended.filter((t) => t === null).length,
       revoked: summarize(rows.filter((r) => r.revoked_at !== null).map((r) => (r.revoked_at as number) - at)),
       revokeCalled: summarize(
         rows
@@ -107,7 +114,7 @@ export async function measureExpiryBurst(
       notRevoked: rows.filter((r) => r.revoked_at === null).length,
     };
   } finally {
-    await Promise.all(live.map((g) => g.client?.end().catch(() => {})));
+    held?.close();
     await bench.close();
   }
 }

@@ -2,7 +2,7 @@ import { cancelledError, NO_CANCEL, type RevokeRequest, type RevokeResult } from
 import type { TargetQueue } from './target-queue.js';
 
 /** Revocations handed to one revokeMany call at most: one transaction's worth on the target. */
-export const MAX_REVOKE_BATCH = 128;
+export const MAX_REVOKE_BATCH = 512;
 
 interface Pending {
   request: RevokeRequest;
@@ -68,6 +68,20 @@ export function createRevokeBatcher(queue: TargetQueue, run: RevokeRunners) {
     }
   }
 
+  /**
+   * Pumped once per turn of the event loop, not per call: the revocations of one expiry transaction arrive in
+   * the same turn, and go to the target together rather than the first alone and the rest behind it.
+   */
+  let scheduled = false;
+  function schedulePump(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      pump();
+    });
+  }
+
   function pump(): void {
     if (pending.length === 0 || waiting) return;
     if (queue.tryAcquire()) {
@@ -113,7 +127,7 @@ export function createRevokeBatcher(queue: TargetQueue, run: RevokeRunners) {
         }
         signal.addEventListener('abort', leave, { once: true });
         pending.push(entry);
-        pump();
+        schedulePump();
       });
     },
   };
