@@ -33,6 +33,11 @@ export function createExpirer(
   /** In the expiring transaction: revocation pending, and the alert when the expiry comes late. */
   async function recordEnd(trx: Transaction<Database>, id: string, before: AccessRequest, now: Date) {
     await deps.grants.markRevocationPending(trx, id, now);
+    return alertIfLate(trx, id, before, now);
+  }
+
+  /** The alert of an expiry recorded late, in its transaction; answers how late (0 when on time). */
+  async function alertIfLate(trx: Transaction<Database>, id: string, before: AccessRequest, now: Date) {
     const lateMs = before.expiresAt ? now.getTime() - before.expiresAt.getTime() : 0;
     if (lateMs < lateExpiryMs) return 0;
     await deps.audit.append(trx, {
@@ -115,10 +120,12 @@ export function createExpirer(
             id,
             decide: (r) => expire(r, now),
             after: async (trx, _t, before) => {
-              lateness.set(id, await recordEnd(trx, id, before, now));
+              lateness.set(id, await alertIfLate(trx, id, before, now));
             },
           })),
           now,
+          // Every grant of the batch revocation pending in one statement, not one each.
+          (trx, expired) => deps.grants.markRevocationsPending(trx, expired, now),
         );
       } catch {
         // The batch as a whole failed (a store error, one request gone): each on its own, as before.

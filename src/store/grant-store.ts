@@ -80,6 +80,17 @@ export const grantStore = {
       .execute();
   },
 
+  /** markRevocationPending for many grants at once (a batch of expiries). */
+  async markRevocationsPending(db: Db, requestIds: readonly string[], now: Date): Promise<void> {
+    if (requestIds.length === 0) return;
+    await db
+      .updateTable('grants')
+      .set({ revocation: 'pending', next_revoke_at: now.getTime(), credential_enc: null, kept_enc: null })
+      .where('request_id', 'in', [...requestIds])
+      .where('revocation', '=', 'none')
+      .execute();
+  },
+
   /**
    * The credential was found gone from the target while the grant was live: recorded, and handed to the
    * revoker (which confirms it is gone) like any other ended grant.
