@@ -267,7 +267,7 @@ describe('scripts/quickstart.sh --with', () => {
       return { code: e.code ?? -1, stderr: e.stderr ?? '', server: read('server'), targets: read('targets') };
     }
   }
-  const SERVER = ['--max-old-space-size=128', 'dist/cli/main.js', 'server', '--demo'];
+  const SERVER = ['dist/cli/main.js', 'server', '--demo'];
 
   it('without --with: no preparation, the server started exactly as before', async () => {
     const r = await quickstart(['--port', '7071']);
