@@ -6,8 +6,8 @@ import { setFlagsFromString } from 'node:v8';
  * the live data before a full collection. Stint's live heap is ~35–40 MB with 10,000 grants (docs/performance.md,
  * Server memory), so `lean` (the default) keeps the young generation at its starting size (2 MB) and lets the old
  * space grow 25 % past the live data between full collections: peak RSS with 10,000 grants 320–330 → 180–190 MB,
- * for more (smaller) collections and no measurable loss of throughput at that size. A server holding far more
- * live data pays more full collections for it; `v8` leaves V8's own sizing, as plain `node` has it.
+ * for more collections: at full load about 15–20 % more time per request cycle (docs/performance.md). A server
+ * run flat out, or holding far more live data, may prefer `v8`, which leaves V8's own sizing as plain `node` has it.
  *
  * Both flags are read by V8 at each collection, so setting them at run time takes effect. Flags the operator gave
  * `node` (on the command line or in NODE_OPTIONS) win: nothing here overrides a choice someone made.
