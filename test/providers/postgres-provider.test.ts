@@ -421,20 +421,22 @@ describe('postgres provider (scram-sha-256 cluster, least-privileged stint_admin
     const down = calls(target);
     try {
       const started = Date.now();
+      // Each call made when it is awaited: a call made early that fails first would be an unhandled rejection.
       for (const op of [
-        down.ping(),
-        down.issue({
-          requestId: newId(),
-          requester: 'a',
-          role: 'read',
-          grants: ['app_read'],
-          expiresAt: IN_AN_HOUR(),
-        }),
-        down.revoke(principalFor(newId())),
-        down.listOwned(),
-        down.gone(principalFor(newId())),
+        () => down.ping(),
+        () =>
+          down.issue({
+            requestId: newId(),
+            requester: 'a',
+            role: 'read',
+            grants: ['app_read'],
+            expiresAt: IN_AN_HOUR(),
+          }),
+        () => down.revoke(principalFor(newId())),
+        () => down.listOwned(),
+        () => down.gone(principalFor(newId())),
       ]) {
-        const err = await caught(op);
+        const err = await caught(op());
         expect(err.code).toBe('PROVIDER_ERROR');
         expect(err.message).toContain('down-db');
         expect(err.message).not.toContain('s3cret-admin-pw');
