@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { StintError } from '../domain/errors.js';
+import { HEAP_PROFILES } from '../server/heap-profile.js';
 import { DEFAULT_STORE_TIMEOUTS } from '../store/pg-pool.js';
 import { checkConfiguredKeyFiles } from './key-location.js';
 
@@ -35,7 +36,7 @@ const schema = z
     drainTimeoutMs: z.coerce.number().int().min(0).max(600_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     // Applied by the CLI before the app loads (src/server/heap-profile.ts); checked here with the rest.
-    heap: z.enum(['lean', 'v8'], { message: 'must be lean or v8' }),
+    heap: z.enum(HEAP_PROFILES, { message: `must be ${HEAP_PROFILES.join(' or ')}` }),
   })
   .strict();
 

@@ -12,7 +12,8 @@ import { setFlagsFromString } from 'node:v8';
  * Both flags are read by V8 at each collection, so setting them at run time takes effect. Flags the operator gave
  * `node` (on the command line or in NODE_OPTIONS) win: nothing here overrides a choice someone made.
  */
-export type HeapProfile = 'lean' | 'v8';
+export const HEAP_PROFILES = ['lean', 'v8'] as const;
+export type HeapProfile = (typeof HEAP_PROFILES)[number];
 
 const LEAN: ReadonlyArray<readonly [flag: string, value: string]> = [
   ['--semi-space-growth-factor', '1'],
@@ -37,7 +38,7 @@ export function appliedHeapFlags(): readonly string[] {
 
 function parseHeapProfile(raw: string | undefined): HeapProfile {
   const value = (raw ?? '').trim() || 'lean';
-  if (value === 'lean' || value === 'v8') return value;
+  if ((HEAP_PROFILES as readonly string[]).includes(value)) return value as HeapProfile;
   // The config loader refuses it as CONFIG_INVALID naming STINT_HEAP (src/app/config.ts).
   throw new Error(`STINT_HEAP must be lean or v8`);
 }

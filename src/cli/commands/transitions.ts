@@ -28,8 +28,9 @@ export function registerTransitions(program: Command, ctx: CliContext): void {
     command.action(async (id: string, opts: { comment?: string; wait?: boolean }, cmd: Command) => {
       const out = ctx.output(cmd);
       const api = ctx.api(cmd);
-      const answered = await api.act(id, action, opts.comment, opts.wait !== false);
-      const r = action === 'approve' && opts.wait !== false ? await awaitIssuance(api, answered) : answered;
+      const awaitIssued = action === 'approve' && opts.wait !== false;
+      const answered = await api.act(id, action, opts.comment, awaitIssued);
+      const r = awaitIssued ? await awaitIssuance(api, answered) : answered;
       out.result(r, () => {
         out.line(`request ${r.id} for ${resourceRole(r)} by ${r.requester}: ${r.state}`);
         for (const line of needsLines(r)) out.line(line);
